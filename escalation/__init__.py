@@ -1,0 +1,78 @@
+"""Bayesian dose-escalation decision engine.
+
+The public interface: trial data, designs, rules, decisions and the trial document. Everything
+else is private. Dose levels count from 1 in every document, table and message.
+
+Examples
+--------
+>>> from escalation import BOIN, TrialData
+>>> design = BOIN(n_doses=5, target=0.3)
+>>> design.decide(TrialData.from_counts([3, 0, 0, 0, 0], [0, 0, 0, 0, 0], current_level=1)).next_level
+2
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from escalation.data import DoseSummary, Patient, PatientState, TrialData
+from escalation.decision import Action, Decision, DoseEstimate, RuleKind, RuleOutcome, Selection
+from escalation.designs import BOIN, DESIGNS, Design
+from escalation.errors import (
+    ConvergenceWarning,
+    EscalationError,
+    InvalidDesignError,
+    InvalidTrialDataError,
+    PosteriorComputationError,
+    Problem,
+)
+from escalation.models.boundaries import BoundaryRow, boin_lambdas, boundary_rows
+from escalation.rules import (
+    EliminateToxicDoses,
+    ExcludeEliminated,
+    MaxStep,
+    NoSkipping,
+    StopAtN,
+    StoppingRule,
+    StopWhenNAtDose,
+    StopWhenTooToxic,
+    WaitForPending,
+)
+
+try:
+    __version__ = version("escalation")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "BOIN",
+    "DESIGNS",
+    "Action",
+    "BoundaryRow",
+    "ConvergenceWarning",
+    "Decision",
+    "Design",
+    "DoseEstimate",
+    "DoseSummary",
+    "EliminateToxicDoses",
+    "EscalationError",
+    "ExcludeEliminated",
+    "InvalidDesignError",
+    "InvalidTrialDataError",
+    "MaxStep",
+    "NoSkipping",
+    "Patient",
+    "PatientState",
+    "PosteriorComputationError",
+    "Problem",
+    "RuleKind",
+    "RuleOutcome",
+    "Selection",
+    "StopAtN",
+    "StopWhenNAtDose",
+    "StopWhenTooToxic",
+    "StoppingRule",
+    "TrialData",
+    "WaitForPending",
+    "__version__",
+    "boin_lambdas",
+    "boundary_rows",
+]

@@ -1,0 +1,333 @@
+"""The ``escalation`` command line.
+
+Commands: ``table`` (the protocol's decision table), ``recommend`` (the next decision for a trial
+document), ``select`` (the final recommended dose). Every command has ``--help``; ``--json``
+prints machine-readable output. Bad input exits with status 2, every problem on stderr, nothing on
+stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from escalation import __version__
+from escalation.decision import Decision
+from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
+from escalation.errors import EscalationError, InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.models.boundaries import boin_lambdas, boundary_rows
+
+__all__ = ["main"]
+
+log = logging.getLogger("escalation")
+
+EXIT_BAD_INPUT = 2
+
+
+class _UsageError(Exception):
+    """Bad command-line input found after argparse (reported like argparse's own errors)."""
+
+
+# ---- output helpers ------------------------------------------------------------------------------
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _render_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+# ---- table -----------------------------------------------------------------------------------------
+def _table_command(args: argparse.Namespace) -> int:
+    from escalation.designs.boin import BOIN
+
+    n_max = args.cohorts * args.cohort_size
+    if args.cohorts < 1 or args.cohort_size < 1:
+        raise _UsageError("--cohorts and --cohort-size must be >= 1")
+    # validate the options exactly as a design would
+    BOIN(
+        n_doses=1,
+        target=args.target,
+        phi1=args.phi1,
+        phi2=args.phi2,
+        cutoff=args.cutoff,
+        offset=args.offset,
+        cohort_size=args.cohort_size,
+    )
+    lambda_e, lambda_d = boin_lambdas(args.target, args.phi1, args.phi2)
+    rows = boundary_rows(
+        n_max,
+        target=args.target,
+        phi1=args.phi1,
+        phi2=args.phi2,
+        cutoff=args.cutoff,
+        extra_safe=args.extra_safe,
+        offset=args.offset,
+    )
+    records = []
+    for r in rows:
+        rec: dict[str, int | None] = {
+            "n": r.n,
+            "escalate_at_most": r.escalate_at_most,
+            "deescalate_at_least": r.deescalate_at_least,
+            "eliminate_at_least": r.eliminate_at_least,
+        }
+        if args.extra_safe:
+            rec["stop_lowest_at_least"] = r.stop_lowest_at_least
+        records.append(rec)
+    if args.format == "json":
+        _print_json(
+            {
+                "design": "boin",
+                "target": args.target,
+                "lambda_e": lambda_e,
+                "lambda_d": lambda_d,
+                "cutoff": args.cutoff,
+                "extra_safe": args.extra_safe,
+                "rows": records,
+            }
+        )
+        return 0
+    keys = list(records[0])
+    if args.format == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in rec.items()} for rec in records)
+        sys.stdout.write(buf.getvalue())
+        return 0
+    titles = {
+        "n": "Patients at dose",
+        "escalate_at_most": "Escalate if DLTs <=",
+        "deescalate_at_least": "De-escalate if DLTs >=",
+        "eliminate_at_least": "Eliminate if DLTs >=",
+        "stop_lowest_at_least": "Stop (lowest dose) if DLTs >=",
+    }
+    header = [titles[k] for k in keys]
+    cells = [["-" if rec[k] is None else str(rec[k]) for k in keys] for rec in records]
+    if args.format == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 0
+    sys.stdout.write(
+        f"BOIN decision table: target {args.target:g}, lambda_e {lambda_e:.4f}, "
+        f"lambda_d {lambda_d:.4f}, elimination when Pr(DLT rate > {args.target:g}) > {args.cutoff:g}\n\n"
+    )
+    sys.stdout.write(_render_rows(header, cells) + "\n")
+    sys.stdout.write("\n'-': no such decision possible at that number of patients.\n")
+    return 0
+
+
+# ---- recommend / select ------------------------------------------------------------------------------
+def _load(path: str) -> TrialDocument:
+    text: str
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise _UsageError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _UsageError(
+            f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from None
+    return parse_document(raw)
+
+
+def _dose_table(decision: Decision, doc: TrialDocument) -> str:
+    header = [
+        "Level",
+        "Dose",
+        "Treated",
+        "Complete",
+        "DLTs",
+        "Pending",
+        "DLT rate",
+        "P(overdose)",
+        "",
+    ]
+    rows = []
+    for d in decision.doses:
+        mark = (
+            "eliminated"
+            if d.eliminated
+            else ("<- next" if d.dose_level == decision.next_level else "")
+        )
+        rows.append(
+            [
+                str(d.dose_level),
+                doc.doses[d.dose_level - 1].label,
+                str(d.n),
+                str(d.n_complete),
+                str(d.dlt),
+                str(d.pending),
+                _fmt(d.estimate),
+                _fmt(d.prob_overdose, 3),
+                mark,
+            ]
+        )
+    return _render_rows(header, rows)
+
+
+def _recommend_command(args: argparse.Namespace) -> int:
+    doc = _load(args.document)
+    decision = doc.design.decide(doc.data)
+    payload = decision_to_json(decision, doc)
+    if args.json:
+        _print_json(payload)
+        return 0
+    title = doc.name or Path(args.document).name
+    out = [
+        f"Trial: {title}    as of {payload['as_of'] or '-'}    design: {doc.design.method} "
+        f"(target {doc.design.target:g})",
+        "",
+    ]
+    action = decision.action.value.upper()
+    if decision.next_level is not None:
+        label = doc.doses[decision.next_level - 1].label
+        out.append(f"Recommendation: {action} -> dose level {decision.next_level} ({label})")
+    elif payload["wait_until"]:
+        out.append(f"Recommendation: WAIT until {payload['wait_until']}")
+    else:
+        sel = decision.selection
+        final = f"dose level {sel.dose_level}" if sel and sel.dose_level else "no dose"
+        out.append(f"Recommendation: STOP the trial; final recommended dose: {final}")
+    out += [f"Reason: {payload['reason']}", "", _dose_table(decision, doc), ""]
+    out.append("Rules applied (x = acted):")
+    for r in decision.rules:
+        out.append(f"  [{'x' if r.triggered else ' '}] {r.label}: {r.detail}")
+    out.append(f"\nengine {__version__}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def _select_command(args: argparse.Namespace) -> int:
+    doc = _load(args.document)
+    selection = doc.design.select(doc.data)
+    payload = selection_to_json(selection, doc)
+    if args.json:
+        _print_json(payload)
+        return 0
+    dose = (
+        f"dose level {selection.dose_level} ({doc.doses[selection.dose_level - 1].label})"
+        if selection.dose_level
+        else "no dose"
+    )
+    rows = [
+        [str(i + 1), doc.doses[i].label, _fmt(e, 3), _fmt(p, 3)]
+        for i, (e, p) in enumerate(zip(selection.estimates, selection.prob_overdose, strict=True))
+    ]
+    text = [
+        f"Final recommended dose: {dose}",
+        f"Reason: {selection.reason}",
+        "",
+        _render_rows(["Level", "Dose", "Isotonic DLT estimate", "P(overdose)"], rows),
+        f"\nengine {__version__}",
+    ]
+    sys.stdout.write("\n".join(text) + "\n")
+    return 0
+
+
+# ---- parser ------------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="escalation",
+        description="Bayesian dose-escalation decision engine (BOIN and model-based designs).",
+    )
+    parser.add_argument("--version", action="version", version=f"escalation {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    table = sub.add_parser(
+        "table",
+        help="print the protocol's decision table",
+        description="BOIN decision table (as R's BOIN::get.boundary): for each number of "
+        "patients at a dose, the DLT counts that escalate, de-escalate and eliminate.",
+    )
+    table.add_argument("--target", type=float, required=True, help="target DLT probability")
+    table.add_argument("--cohort-size", type=int, default=3, help="patients per cohort (default 3)")
+    table.add_argument("--cohorts", type=int, default=10, help="number of cohorts (default 10)")
+    table.add_argument(
+        "--phi1", type=float, default=None, help="sub-therapeutic rate (default 0.6 target)"
+    )
+    table.add_argument(
+        "--phi2", type=float, default=None, help="overly toxic rate (default 1.4 target)"
+    )
+    table.add_argument(
+        "--cutoff", type=float, default=0.95, help="elimination cutoff (default 0.95)"
+    )
+    table.add_argument(
+        "--extra-safe", action="store_true", help="add the lowest-dose stopping boundary"
+    )
+    table.add_argument(
+        "--offset", type=float, default=0.05, help="extra-safe offset (default 0.05)"
+    )
+    fmt = table.add_mutually_exclusive_group()
+    fmt.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="JSON output"
+    )
+    fmt.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV output")
+    fmt.add_argument(
+        "--markdown", dest="format", action="store_const", const="markdown", help="Markdown output"
+    )
+    table.set_defaults(format="text", handler=_table_command)
+
+    for name, handler, helptext in (
+        ("recommend", _recommend_command, "the next decision for a trial document"),
+        ("select", _select_command, "the final recommended dose for a trial document"),
+    ):
+        p = sub.add_parser(
+            name, help=helptext, description=helptext[0].upper() + helptext[1:] + "."
+        )
+        p.add_argument("document", help="trial document (JSON file; '-' reads standard input)")
+        p.add_argument("--json", action="store_true", help="JSON output")
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def _fail(problems: Sequence[Problem] | Sequence[str]) -> int:
+    for p in problems:
+        sys.stderr.write(f"error: {p}\n")
+    return EXIT_BAD_INPUT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``escalation`` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (InvalidTrialDataError, InvalidDesignError) as e:
+        return _fail(e.problems)
+    except _UsageError as e:
+        return _fail([str(e)])
+    except EscalationError as e:
+        return _fail([str(e)])
+    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+        return 0
+
+
+def console() -> None:  # pragma: no cover - thin wrapper
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console()

@@ -1,0 +1,361 @@
+"""Trial data: doses, patients and what is known of them on a given study day.
+
+The core counts days, never dates: the trial document parser (``escalation.documents``) turns the
+document's dates into study days. A patient is infused on ``infused_day`` (the protocol's Day 1) and
+is watched for dose-limiting toxicity (DLT) for ``dlt_window_days`` days. On ``as_of_day`` each
+patient is in exactly one state:
+
+* ``dlt``: a DLT was observed (on ``dlt_day``, inside the window) -- complete;
+* ``complete``: the whole window passed without a DLT (``infused_day + window <= as_of_day``);
+* ``withdrawn``: the patient left before completing the window without a DLT (``withdrawn_day``);
+  not evaluable for non-TITE designs, partial follow-up for time-to-event (TITE) designs;
+* ``pending``: still inside the window, follow-up fraction ``(as_of_day - infused_day) / window``.
+
+Pending patients are derived from the dates, never a flag set by the caller.
+
+Examples
+--------
+>>> from escalation.data import Patient, TrialData
+>>> data = TrialData(n_doses=3, as_of_day=40, patients=(
+...     Patient(patient_id="P001", dose_level=1, infused_day=0),
+...     Patient(patient_id="P002", dose_level=1, infused_day=5, dlt=True, dlt_day=12),
+...     Patient(patient_id="P003", dose_level=1, infused_day=25),
+... ))
+>>> data.summary.n_complete.tolist(), data.summary.n_dlt.tolist(), data.summary.n_pending.tolist()
+([2, 0, 0], [1, 0, 0], [1, 0, 0])
+>>> data.current_level
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation.errors import InvalidTrialDataError, Problem
+
+__all__ = ["DoseSummary", "Patient", "PatientState", "TrialData", "validate_patients"]
+
+DEFAULT_DLT_WINDOW_DAYS = 30
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class PatientState(StrEnum):
+    """What is known of one patient on the as-of day."""
+
+    DLT = "dlt"
+    COMPLETE = "complete"
+    PENDING = "pending"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Patient:
+    """One treated patient, in study days.
+
+    Parameters
+    ----------
+    patient_id
+        The trial's identifier of the patient (unique within a trial).
+    dose_level
+        The dose level received, counted from 1 as in the protocol.
+    infused_day
+        Study day of the infusion (the protocol's Day 1).
+    dlt
+        Whether a dose-limiting toxicity was observed.
+    dlt_day
+        Study day of the DLT; required when ``dlt`` is true, absent otherwise.
+    withdrawn_day
+        Study day the patient left the study before completing the window without a DLT.
+    """
+
+    patient_id: str
+    dose_level: int
+    infused_day: int
+    dlt: bool = False
+    dlt_day: int | None = None
+    withdrawn_day: int | None = None
+
+
+def validate_patients(
+    patients: Sequence[Patient],
+    *,
+    n_doses: int,
+    dlt_window_days: int,
+    as_of_day: int,
+    positions: Sequence[int] | None = None,
+) -> list[Problem]:
+    """Every problem with the patients, each naming the field and the patient.
+
+    ``positions`` gives each patient's index in the original document (for the field names) when
+    some entries were left out because they could not be parsed at all.
+    """
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, p in enumerate(patients):
+        pos = positions[i] if positions is not None else i
+        where = f"patients[{pos}]"
+
+        def add(name: str, message: str, where: str = where, pid: str = p.patient_id) -> None:
+            problems.append(Problem(field=f"{where}.{name}", message=message, patient_id=pid))
+
+        if not p.patient_id:
+            add("id", "the patient id is empty")
+        elif p.patient_id in seen:
+            add(
+                "id", f"duplicate patient id {p.patient_id!r} (also patients[{seen[p.patient_id]}])"
+            )
+        else:
+            seen[p.patient_id] = pos
+        if not 1 <= p.dose_level <= n_doses:
+            add("dose_level", f"unknown dose level {p.dose_level} (levels are 1 to {n_doses})")
+        if p.infused_day > as_of_day:
+            add("infused_on", "infusion after the as-of date")
+        window_end = p.infused_day + dlt_window_days
+        if p.dlt:
+            if p.dlt_day is None:
+                add("dlt_on", "dlt is true but no DLT date is given")
+            else:
+                if p.dlt_day < p.infused_day:
+                    add("dlt_on", "DLT before the infusion")
+                elif p.dlt_day > window_end:
+                    add("dlt_on", f"DLT after the {dlt_window_days}-day DLT window")
+                if p.dlt_day > as_of_day:
+                    add("dlt_on", "DLT after the as-of date")
+            if p.withdrawn_day is not None:
+                add("withdrawn_on", "a patient with a DLT cannot also be withdrawn")
+        elif p.dlt_day is not None:
+            add("dlt_on", "a DLT date is given but dlt is false")
+        if p.withdrawn_day is not None and not p.dlt:
+            if p.withdrawn_day < p.infused_day:
+                add("withdrawn_on", "withdrawal before the infusion")
+            elif p.withdrawn_day >= window_end:
+                add(
+                    "withdrawn_on",
+                    "withdrawal on or after the end of the DLT window: the patient completed it",
+                )
+            if p.withdrawn_day > as_of_day:
+                add("withdrawn_on", "withdrawal after the as-of date")
+    return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoseSummary:
+    """Per-dose counts and per-patient follow-up derived from the data (arrays by dose index).
+
+    ``n_complete`` counts patients with a DLT or a complete window; ``n_dlt`` the observed DLTs;
+    ``n_pending`` the patients still inside their window; ``n_withdrawn`` those who left early;
+    ``n_treated`` all of them. ``pending_followup`` is the sum over pending patients of their
+    follow-up fraction (TITE-BOIN's standardized total follow-up time, STFT), and
+    ``withdrawn_followup`` the same over withdrawn patients.
+    """
+
+    n_treated: IntArray
+    n_complete: IntArray
+    n_dlt: IntArray
+    n_pending: IntArray
+    n_withdrawn: IntArray
+    pending_followup: FloatArray
+    withdrawn_followup: FloatArray
+    # per patient, in the order of TrialData.patients
+    dose_index: IntArray
+    dlt: BoolArray
+    followup_days: IntArray
+    followup_fraction: FloatArray
+    state: tuple[PatientState, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrialData:
+    """The data of one trial on ``as_of_day``: a valid object once built.
+
+    Parameters
+    ----------
+    n_doses
+        Number of dose levels (levels are 1..n_doses).
+    patients
+        Treated patients, in any order (the order changes nothing).
+    as_of_day
+        The study day the data describe.
+    dlt_window_days
+        Length of the DLT assessment window in days (default 30).
+    current_level
+        The dose level of the current cohort. When absent it is the level of the most recently
+        infused patient (the lowest such level if several were infused that day); ``None`` before
+        the first patient.
+
+    Raises
+    ------
+    InvalidTrialDataError
+        With every problem found, each naming the field and the patient.
+    """
+
+    n_doses: int
+    patients: tuple[Patient, ...] = ()
+    as_of_day: int = 0
+    dlt_window_days: int = DEFAULT_DLT_WINDOW_DAYS
+    current_level: int | None = None
+    summary: DoseSummary = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "patients", tuple(self.patients))
+        problems: list[Problem] = []
+        if self.n_doses < 1:
+            problems.append(Problem(field="doses", message="at least one dose level is needed"))
+        if self.dlt_window_days < 1:
+            problems.append(
+                Problem(
+                    field="dlt_window_days", message=f"must be >= 1, got {self.dlt_window_days}"
+                )
+            )
+        if self.current_level is not None and not 1 <= self.current_level <= self.n_doses:
+            problems.append(
+                Problem(
+                    field="current_level",
+                    message=f"unknown dose level {self.current_level} (levels are 1 to {self.n_doses})",
+                )
+            )
+        if not problems:
+            problems = validate_patients(
+                self.patients,
+                n_doses=self.n_doses,
+                dlt_window_days=self.dlt_window_days,
+                as_of_day=self.as_of_day,
+            )
+        if problems:
+            raise InvalidTrialDataError(problems)
+        object.__setattr__(self, "summary", self._summarize())
+
+    @classmethod
+    def from_counts(
+        cls,
+        n_at_dose: Sequence[int],
+        dlt_at_dose: Sequence[int],
+        *,
+        current_level: int | None,
+        dlt_window_days: int = DEFAULT_DLT_WINDOW_DAYS,
+    ) -> TrialData:
+        """Complete data given as counts per dose (no pending patients can be expressed).
+
+        Patients get the ids ``L{level}-{k}``; all are infused on day 0 and complete on the
+        as-of day.
+        """
+        problems: list[Problem] = []
+        if len(n_at_dose) != len(dlt_at_dose):
+            problems.append(Problem(field="counts", message="n and dlt lists differ in length"))
+        for i, (n, y) in enumerate(zip(n_at_dose, dlt_at_dose, strict=False)):
+            if n < 0:
+                problems.append(Problem(field=f"counts[{i}].n", message=f"negative count {n}"))
+            if not 0 <= y <= max(n, 0):
+                problems.append(
+                    Problem(field=f"counts[{i}].dlt", message=f"{y} DLTs among {n} patients")
+                )
+        if problems:
+            raise InvalidTrialDataError(problems)
+        patients = [
+            Patient(
+                patient_id=f"L{i + 1}-{k + 1}",
+                dose_level=i + 1,
+                infused_day=0,
+                dlt=k < y,
+                dlt_day=1 if k < y else None,
+            )
+            for i, (n, y) in enumerate(zip(n_at_dose, dlt_at_dose, strict=True))
+            for k in range(n)
+        ]
+        return cls(
+            n_doses=len(n_at_dose),
+            patients=tuple(patients),
+            as_of_day=dlt_window_days,
+            dlt_window_days=dlt_window_days,
+            current_level=current_level,
+        )
+
+    def with_patients(
+        self, patients: Iterable[Patient], *, as_of_day: int | None = None
+    ) -> TrialData:
+        """A copy with more patients (and optionally a later as-of day); current level re-derived."""
+        return TrialData(
+            n_doses=self.n_doses,
+            patients=(*self.patients, *patients),
+            as_of_day=self.as_of_day if as_of_day is None else as_of_day,
+            dlt_window_days=self.dlt_window_days,
+        )
+
+    @property
+    def current_dose_level(self) -> int | None:
+        """The current dose level: explicit, else that of the most recent infusion."""
+        if self.current_level is not None:
+            return self.current_level
+        if not self.patients:
+            return None
+        last_day = max(p.infused_day for p in self.patients)
+        return min(p.dose_level for p in self.patients if p.infused_day == last_day)
+
+    @property
+    def n_patients(self) -> int:
+        """Number of treated patients (pending and withdrawn included)."""
+        return len(self.patients)
+
+    def window_closes_day(self, patient: Patient) -> int:
+        """The study day on which the patient's DLT window closes."""
+        return patient.infused_day + self.dlt_window_days
+
+    def _summarize(self) -> DoseSummary:
+        n_doses, window, as_of = self.n_doses, self.dlt_window_days, self.as_of_day
+        k = len(self.patients)
+        dose_index = np.empty(k, dtype=np.int64)
+        dlt = np.zeros(k, dtype=np.bool_)
+        followup_days = np.empty(k, dtype=np.int64)
+        states: list[PatientState] = []
+        for j, p in enumerate(self.patients):
+            dose_index[j] = p.dose_level - 1
+            if p.dlt:
+                assert p.dlt_day is not None
+                state, days = PatientState.DLT, p.dlt_day - p.infused_day
+                dlt[j] = True
+            elif p.withdrawn_day is not None:
+                state, days = PatientState.WITHDRAWN, p.withdrawn_day - p.infused_day
+            elif as_of - p.infused_day >= window:
+                state, days = PatientState.COMPLETE, window
+            else:
+                state, days = PatientState.PENDING, as_of - p.infused_day
+            followup_days[j] = days
+            states.append(state)
+        fraction = np.minimum(followup_days / window, 1.0)
+        state_codes = np.array([s.value for s in states], dtype=object)
+
+        def count(mask: BoolArray) -> IntArray:
+            return np.bincount(dose_index[mask], minlength=n_doses).astype(np.int64)
+
+        def total(mask: BoolArray) -> FloatArray:
+            return np.bincount(dose_index[mask], weights=fraction[mask], minlength=n_doses).astype(
+                np.float64
+            )
+
+        is_complete = (state_codes == PatientState.DLT.value) | (
+            state_codes == PatientState.COMPLETE.value
+        )
+        is_pending = state_codes == PatientState.PENDING.value
+        is_withdrawn = state_codes == PatientState.WITHDRAWN.value
+        return DoseSummary(
+            n_treated=np.bincount(dose_index, minlength=n_doses).astype(np.int64),
+            n_complete=count(is_complete),
+            n_dlt=count(dlt),
+            n_pending=count(is_pending),
+            n_withdrawn=count(is_withdrawn),
+            pending_followup=total(is_pending),
+            withdrawn_followup=total(is_withdrawn),
+            dose_index=dose_index,
+            dlt=dlt,
+            followup_days=followup_days,
+            followup_fraction=fraction,
+            state=tuple(states),
+        )

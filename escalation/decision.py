@@ -1,0 +1,141 @@
+"""What a design answers: the next decision, and the final selection.
+
+A :class:`Decision` carries the action, the next dose level, every rule's outcome with its label,
+the admissible and eliminated doses and the per-dose estimates behind it. "No tolerable dose" is a
+normal result (``next_level=None`` with a reason), never an exception.
+
+Dose levels here count from 1, as in the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["Action", "Decision", "DoseEstimate", "RuleKind", "RuleOutcome", "Selection"]
+
+
+class Action(StrEnum):
+    """The recommended action for the next cohort."""
+
+    ESCALATE = "escalate"
+    STAY = "stay"
+    DEESCALATE = "de-escalate"
+    STOP = "stop"
+    WAIT = "wait"
+
+
+class RuleKind(StrEnum):
+    """The step of the decision pipeline a rule belongs to, in the order of precedence."""
+
+    ELIMINATION = "elimination"
+    STOPPING = "stopping"
+    WAITING = "waiting"
+    CONSTRAINT = "constraint"
+    MODEL = "model"
+    SELECTION = "selection"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleOutcome:
+    """One rule's verdict: its label, whether it acted, and a sentence saying why."""
+
+    label: str
+    kind: RuleKind
+    triggered: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.label,
+            "kind": self.kind.value,
+            "triggered": self.triggered,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoseEstimate:
+    """What the data and the model say about one dose level.
+
+    ``n`` counts every treated patient (complete, pending, withdrawn); ``n_complete`` those whose
+    outcome is known; ``estimate`` is the design's point estimate of the DLT probability (BOIN:
+    the observed rate among complete patients; model-based designs: the posterior estimate), or
+    ``None`` where there is nothing to estimate from.
+    """
+
+    dose_level: int
+    n: int
+    n_complete: int
+    dlt: int
+    pending: int
+    withdrawn: int
+    estimate: float | None
+    prob_tox_mean: float | None = None
+    prob_tox_interval: tuple[float, float] | None = None
+    prob_overdose: float | None = None
+    eliminated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    """The final recommended dose (MTD / recommended dose regimen), or none with the reason.
+
+    ``estimates`` are the per-level DLT probability estimates the selection used (``None`` for
+    untried levels); ``prob_overdose`` likewise.
+    """
+
+    dose_level: int | None
+    reason: str
+    estimates: tuple[float | None, ...]
+    prob_overdose: tuple[float | None, ...]
+    eliminated: tuple[int, ...] = ()
+    provisional: bool = False
+    rules: tuple[RuleOutcome, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The recommendation for the next cohort, with every reason behind it.
+
+    ``next_level`` is ``None`` when the action is ``stop`` (then ``selection`` holds the final
+    dose) or ``wait`` (then ``wait_until_day`` says until when).
+    """
+
+    action: Action
+    current_level: int | None
+    next_level: int | None
+    reason: str
+    rules: tuple[RuleOutcome, ...]
+    doses: tuple[DoseEstimate, ...]
+    eliminated: tuple[int, ...]
+    admissible: tuple[int, ...]
+    wait_until_day: int | None = None
+    selection: Selection | None = None
+    model: Mapping[str, float] | None = None
+    diagnostics: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        a, cur, nxt = self.action, self.current_level, self.next_level
+        if a in (Action.STOP, Action.WAIT):
+            ok = nxt is None
+        elif a is Action.STAY:
+            ok = nxt is not None and (cur is None or nxt == cur)
+        elif a is Action.ESCALATE:
+            ok = nxt is not None and cur is not None and nxt > cur
+        else:
+            ok = nxt is not None and cur is not None and nxt < cur
+        if not ok:
+            raise AssertionError(f"inconsistent decision: {a.value} from {cur} to {nxt}")
+        if a is Action.WAIT and self.wait_until_day is None:
+            raise AssertionError("a wait decision needs the day the wait ends")
+        if a is Action.STOP and self.selection is None:
+            raise AssertionError("a stop decision needs the final selection")
+        if nxt is not None and nxt in self.eliminated:
+            raise AssertionError(f"dose level {nxt} is eliminated and cannot be recommended")
+
+    @property
+    def triggered(self) -> tuple[RuleOutcome, ...]:
+        """The rules that shaped this decision."""
+        return tuple(r for r in self.rules if r.triggered)

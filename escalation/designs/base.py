@@ -1,0 +1,339 @@
+"""The decision pipeline every design runs, in one documented order.
+
+A design supplies a model (its fit: per-dose estimates and a proposed dose) and its rules; the
+pipeline combines them the same way for every design. Precedence, highest first:
+
+1. data validity (``TrialData`` is valid once built; the design checks it has as many doses);
+2. safety elimination -- an eliminated dose is never recommended; every dose eliminated: stop;
+3. stopping rules (they see the proposal after the dose-change limits, since some stop only when
+   the decision is to stay);
+4. waiting rules (pending patients, stagger): the decision is ``wait`` with the day it ends;
+5. dose-change limits (no skipping of untried doses, maximum step, coherence, not into an
+   eliminated dose), applied in order to
+6. the model's proposal.
+
+Every rule's outcome is kept in the decision with its label. The safety review committee's own
+decision is recorded beside the recommendation (by the service), never inside it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation.data import TrialData
+from escalation.decision import (
+    Action,
+    Decision,
+    DoseEstimate,
+    RuleKind,
+    RuleOutcome,
+    Selection,
+)
+from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.rules.context import DecisionContext
+from escalation.rules.elimination import EliminateToxicDoses
+from escalation.rules.stopping import StoppingRule
+
+__all__ = ["Design", "DesignRules", "ModelFit"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class DoseConstraint(Protocol):
+    """A dose-change limit: takes a proposed dose index, returns the allowed one."""
+
+    @property
+    def label(self) -> str: ...
+
+    def apply(self, ctx: DecisionContext, index: int) -> tuple[int, RuleOutcome]: ...
+
+
+class WaitingRule(Protocol):
+    """A rule that may postpone the decision; returns its outcome and the day the wait ends."""
+
+    @property
+    def label(self) -> str: ...
+
+    def evaluate(self, ctx: DecisionContext) -> tuple[RuleOutcome, int | None]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelFit:
+    """What a design's model says about the current data (arrays by dose index).
+
+    ``proposed_index`` is the model's next dose before any rule; ``reason`` says why in a sentence.
+    ``estimate`` is the point estimate of each dose's DLT probability (NaN where none).
+    """
+
+    proposed_index: int
+    reason: str
+    estimate: FloatArray
+    prob_overdose: FloatArray
+    n_for_safety: IntArray
+    dlt_for_safety: IntArray
+    prob_tox_mean: FloatArray | None = None
+    prob_tox_interval: FloatArray | None = None  # shape (n_doses, 2)
+    model: Mapping[str, float] | None = None
+    diagnostics: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DesignRules:
+    """The rules a design applies, by kind."""
+
+    elimination: EliminateToxicDoses | None
+    stopping: StoppingRule | None
+    waiting: tuple[WaitingRule, ...]
+    constraints: tuple[DoseConstraint, ...]
+
+
+def _maybe(x: float) -> float | None:
+    return None if x != x else float(x)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Design(ABC):
+    """Base of every design: the options common to all, and the decision pipeline.
+
+    Subclasses are frozen dataclasses whose fields are the design's options, spelled as in the
+    trial document's ``design`` block.
+    """
+
+    method: ClassVar[str]
+    #: fields that are not options of the trial document
+    _not_options: ClassVar[frozenset[str]] = frozenset({"n_doses", "stopping"})
+
+    n_doses: int
+    target: float
+    cohort_size: int = 3
+    max_patients: int = 30
+    start_level: int = 1
+    stopping: StoppingRule | None = None
+
+    # ---- construction -------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise InvalidDesignError(problems)
+
+    def _problems(self) -> list[Problem]:
+        """Every problem with the options; subclasses extend."""
+        problems: list[Problem] = []
+
+        def bad(name: str, message: str) -> None:
+            problems.append(Problem(field=f"design.{name}", message=message))
+
+        if self.n_doses < 1:
+            problems.append(Problem(field="doses", message="at least one dose level is needed"))
+        if not 0 < self.target < 1:
+            bad("target", f"must be strictly between 0 and 1, got {self.target}")
+        if self.cohort_size < 1:
+            bad("cohort_size", f"must be >= 1, got {self.cohort_size}")
+        if self.max_patients < 1:
+            bad("max_patients", f"must be >= 1, got {self.max_patients}")
+        if not 1 <= self.start_level <= max(self.n_doses, 1):
+            bad(
+                "start_level",
+                f"must be a dose level from 1 to {self.n_doses}, got {self.start_level}",
+            )
+        return problems
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The option names accepted in a trial document's design block."""
+        return tuple(f.name for f in fields(cls) if f.init and f.name not in cls._not_options)
+
+    def options(self) -> dict[str, Any]:
+        """The full design as a document block, defaults filled in."""
+        return {"method": self.method} | {
+            name: _jsonable(getattr(self, name)) for name in self.option_names()
+        }
+
+    # ---- what a design supplies ------------------------------------------------------------
+    @abstractmethod
+    def fit(self, data: TrialData) -> ModelFit:
+        """The model's view of the data and its proposed next dose (before any rule)."""
+
+    @abstractmethod
+    def rules(self) -> DesignRules:
+        """The design's rules, by kind."""
+
+    @abstractmethod
+    def select(self, data: TrialData) -> Selection:
+        """The final recommended dose on the data (the trial is over)."""
+
+    # ---- the pipeline -------------------------------------------------------------------------
+    def check_data(self, data: TrialData) -> None:
+        """Data validity: the data must describe this design's dose levels."""
+        if data.n_doses != self.n_doses:
+            raise InvalidTrialDataError(
+                [
+                    Problem(
+                        field="doses",
+                        message=f"the data have {data.n_doses} dose levels, the design {self.n_doses}",
+                    )
+                ]
+            )
+
+    def decide(self, data: TrialData) -> Decision:
+        """The recommendation for the next cohort, with every rule's outcome.
+
+        See the module docstring for the order in which rules combine.
+        """
+        self.check_data(data)
+        fit = self.fit(data)
+        rules = self.rules()
+        current = data.current_dose_level
+        cur = None if current is None else current - 1
+        outcomes: list[RuleOutcome] = []
+
+        eliminated = np.zeros(self.n_doses, dtype=np.bool_)
+        if rules.elimination is not None:
+            eliminated, out = rules.elimination.apply(
+                fit.n_for_safety, fit.dlt_for_safety, fit.prob_overdose, self.target
+            )
+            outcomes.append(out)
+        ctx = DecisionContext(
+            data=data,
+            target=self.target,
+            current_index=cur,
+            start_index=self.start_level - 1,
+            n_for_safety=fit.n_for_safety,
+            dlt_for_safety=fit.dlt_for_safety,
+            prob_overdose=fit.prob_overdose,
+            eliminated=eliminated,
+        )
+        outcomes.append(
+            RuleOutcome(label=self.method, kind=RuleKind.MODEL, triggered=True, detail=fit.reason)
+        )
+        index = fit.proposed_index
+        limits: list[RuleOutcome] = []
+        for constraint in rules.constraints:
+            index, out = constraint.apply(ctx, index)
+            limits.append(out)
+        ctx = replace(ctx, next_index=index)
+
+        stop, stop_outcomes = (
+            rules.stopping.evaluate(ctx) if rules.stopping is not None else (False, ())
+        )
+        wait_outcomes: list[RuleOutcome] = []
+        wait_until: int | None = None
+        for rule in rules.waiting:
+            out, until = rule.evaluate(ctx)
+            wait_outcomes.append(out)
+            if until is not None:
+                wait_until = until if wait_until is None else max(wait_until, until)
+        outcomes += [*stop_outcomes, *wait_outcomes, *limits]
+
+        common: dict[str, Any] = {
+            "current_level": current,
+            "rules": tuple(outcomes),
+            "doses": self._dose_estimates(data, fit, eliminated),
+            "eliminated": tuple(int(i) + 1 for i in np.flatnonzero(eliminated)),
+            "admissible": tuple(int(i) + 1 for i in np.flatnonzero(~eliminated)),
+            "model": fit.model,
+            "diagnostics": fit.diagnostics,
+        }
+        if eliminated.all():
+            detail = next(o.detail for o in outcomes if o.kind is RuleKind.ELIMINATION)
+            return Decision(
+                action=Action.STOP,
+                next_level=None,
+                reason=f"Stop the trial: every dose level is too toxic. {detail}",
+                selection=self.select(data),
+                **common,
+            )
+        if stop:
+            selection = self.select(data)
+            why = " ".join(o.detail for o in stop_outcomes if o.triggered)
+            return Decision(
+                action=Action.STOP,
+                next_level=None,
+                reason=f"Stop the trial: {why} {selection.reason}",
+                selection=selection,
+                **common,
+            )
+        if wait_until is not None:
+            why = " ".join(o.detail for o in wait_outcomes if o.triggered)
+            return Decision(
+                action=Action.WAIT,
+                next_level=None,
+                reason=f"Wait: {why}",
+                wait_until_day=wait_until,
+                **common,
+            )
+        action = (
+            Action.STAY
+            if cur is None or index == cur
+            else Action.ESCALATE
+            if index > cur
+            else Action.DEESCALATE
+        )
+        limited = " ".join(o.detail for o in limits if o.triggered)
+        verb = {
+            Action.STAY: "Stay at" if cur is not None else "Start at",
+            Action.ESCALATE: "Escalate to",
+            Action.DEESCALATE: "De-escalate to",
+        }[action]
+        reason = f"{verb} dose level {index + 1}. {fit.reason}" + (f" {limited}" if limited else "")
+        return Decision(action=action, next_level=index + 1, reason=reason, **common)
+
+    def _dose_estimates(
+        self, data: TrialData, fit: ModelFit, eliminated: npt.NDArray[np.bool_]
+    ) -> tuple[DoseEstimate, ...]:
+        s = data.summary
+        out = []
+        for i in range(self.n_doses):
+            interval = None
+            if (
+                fit.prob_tox_interval is not None
+                and fit.prob_tox_interval[i, 0] == fit.prob_tox_interval[i, 0]
+            ):
+                interval = (float(fit.prob_tox_interval[i, 0]), float(fit.prob_tox_interval[i, 1]))
+            out.append(
+                DoseEstimate(
+                    dose_level=i + 1,
+                    n=int(s.n_treated[i]),
+                    n_complete=int(s.n_complete[i]),
+                    dlt=int(s.n_dlt[i]),
+                    pending=int(s.n_pending[i]),
+                    withdrawn=int(s.n_withdrawn[i]),
+                    estimate=_maybe(fit.estimate[i]),
+                    prob_tox_mean=None
+                    if fit.prob_tox_mean is None
+                    else _maybe(fit.prob_tox_mean[i]),
+                    prob_tox_interval=interval,
+                    prob_overdose=_maybe(fit.prob_overdose[i]),
+                    eliminated=bool(eliminated[i]),
+                )
+            )
+        return tuple(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def check_unknown_options(
+    method: str, options: Mapping[str, Any], known: Sequence[str]
+) -> list[Problem]:
+    """Problems for option names a design does not have."""
+    return [
+        Problem(
+            field=f"design.{name}",
+            message=f"unknown option for method {method!r} (options: {', '.join(sorted(known))})",
+        )
+        for name in options
+        if name != "method" and name not in known
+    ]

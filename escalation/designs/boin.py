@@ -1,0 +1,230 @@
+"""BOIN: the Bayesian optimal interval design, as R's BOIN 2.7.2 conducts it.
+
+At the current dose, with n complete patients and y DLTs: escalate if y / n <= lambda_e,
+de-escalate if y / n > lambda_d, otherwise stay (the table of :func:`boundary_row`). A dose with
+n >= 3 and Pr(p > target | y, n) > ``cutoff`` under a Beta(1, 1) prior is eliminated with every
+higher dose; eliminating the lowest dose stops the trial with no recommended dose; escalation into
+an eliminated dose becomes stay; with ``extra_safe`` the trial also stops when
+Pr(p_1 > target) > cutoff - offset. The trial stops at ``max_patients`` and when the decision is to
+stay at a dose that already has ``n_stop`` patients (R's ``n.earlystop``). Pending patients at the
+current dose make the decision wait. The final dose is chosen by isotonic regression
+(:func:`escalation.models.isotonic.select_isotonic`, R's ``select.mtd``).
+
+References
+----------
+Liu S, Yuan Y (2015). Bayesian optimal interval designs for phase I clinical trials. JRSS-C
+64:507-523.
+Yuan Y, Hess KR, Hilsenbeck SG, Gilbert MR (2016). Bayesian optimal interval design: a simple and
+well-performing design for phase I oncology trials. Clin Cancer Res 22:4291-4301.
+
+Examples
+--------
+>>> from escalation import BOIN, TrialData
+>>> design = BOIN(n_doses=5, target=0.3)
+>>> data = TrialData.from_counts([3, 3, 0, 0, 0], [0, 1, 0, 0, 0], current_level=2)
+>>> decision = design.decide(data)
+>>> decision.action.value, decision.next_level
+('stay', 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from escalation.data import TrialData
+from escalation.decision import Selection
+from escalation.designs.base import Design, DesignRules, ModelFit
+from escalation.errors import Problem
+from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, boundary_row
+from escalation.models.isotonic import IsotonicSelection, NoDoseReason, select_isotonic
+from escalation.rules.constraints import ExcludeEliminated, NoSkipping
+from escalation.rules.elimination import EliminateToxicDoses
+from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
+from escalation.rules.waiting import WaitForPending
+
+__all__ = ["BOIN"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BOIN(Design):
+    """Bayesian optimal interval design (see the module docstring).
+
+    Parameters
+    ----------
+    n_doses
+        Number of dose levels.
+    target
+        Target DLT probability.
+    phi1, phi2
+        Highest DLT probability deemed sub-therapeutic and lowest deemed overly toxic; default
+        0.6 and 1.4 times the target.
+    cutoff
+        Posterior probability above which a dose is eliminated (default 0.95).
+    extra_safe, offset
+        Stop when Pr(p_1 > target) > cutoff - offset at the lowest dose (n >= 3).
+    bound_mtd
+        Final selection only among doses whose isotonic estimate is <= lambda_d.
+    cohort_size, max_patients, n_stop, start_level
+        Cohort size; maximum sample size; stop when staying at a dose with ``n_stop`` patients;
+        first dose level.
+    stopping
+        Further stopping rules, combined with ``|`` with the design's own.
+    """
+
+    method: ClassVar[str] = "boin"
+
+    phi1: float | None = None
+    phi2: float | None = None
+    cutoff: float = 0.95
+    extra_safe: bool = False
+    offset: float = 0.05
+    bound_mtd: bool = False
+    n_stop: int = 100
+
+    def __post_init__(self) -> None:
+        if self.phi1 is None:
+            object.__setattr__(self, "phi1", round(0.6 * self.target, 12))
+        if self.phi2 is None:
+            object.__setattr__(self, "phi2", round(1.4 * self.target, 12))
+        Design.__post_init__(self)
+
+    def _problems(self) -> list[Problem]:
+        problems = Design._problems(self)
+        if problems:
+            return problems
+
+        def bad(name: str, message: str) -> None:
+            problems.append(Problem(field=f"design.{name}", message=message))
+
+        assert self.phi1 is not None and self.phi2 is not None
+        if not 0 < self.phi1 < self.target:
+            bad("phi1", f"must be between 0 and the target {self.target}, got {self.phi1}")
+        elif self.target - self.phi1 < 0.1 * self.target:
+            bad("phi1", "too close to the target (needs target - phi1 >= 0.1 target)")
+        if not self.target < self.phi2 < 1:
+            bad("phi2", f"must be between the target {self.target} and 1, got {self.phi2}")
+        elif self.phi2 - self.target < 0.1 * self.target:
+            bad("phi2", "too close to the target (needs phi2 - target >= 0.1 target)")
+        if not 0 < self.cutoff < 1:
+            bad("cutoff", f"must be strictly between 0 and 1, got {self.cutoff}")
+        if not 0 <= self.offset < 0.5:
+            bad("offset", f"must be in [0, 0.5), got {self.offset}")
+        if self.n_stop < 1:
+            bad("n_stop", f"must be >= 1, got {self.n_stop}")
+        return problems
+
+    @property
+    def lambdas(self) -> tuple[float, float]:
+        """(lambda_e, lambda_d)."""
+        return boin_lambdas(self.target, self.phi1, self.phi2)
+
+    def rules(self) -> DesignRules:
+        stopping: StoppingRule = StopAtN(self.max_patients) | StopWhenNAtDose(
+            self.n_stop, when_staying=True
+        )
+        if self.extra_safe:
+            stopping = stopping | StopWhenTooToxic(level=1, prob=self.cutoff - self.offset)
+        if self.stopping is not None:
+            stopping = stopping | self.stopping
+        return DesignRules(
+            elimination=EliminateToxicDoses(cutoff=self.cutoff),
+            stopping=stopping,
+            waiting=(WaitForPending(),),
+            constraints=(NoSkipping(), ExcludeEliminated()),
+        )
+
+    def fit(self, data: TrialData) -> ModelFit:
+        s = data.summary
+        n, y = s.n_complete, s.n_dlt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            estimate = np.where(n > 0, y / np.maximum(n, 1), np.nan)
+        prob_overdose = np.where(n > 0, beta_overdose_prob(self.target, n, y), np.nan)
+        current = data.current_dose_level
+        index, reason = self._propose(None if current is None else current - 1, n, y)
+        lambda_e, lambda_d = self.lambdas
+        return ModelFit(
+            proposed_index=index,
+            reason=reason,
+            estimate=estimate,
+            prob_overdose=prob_overdose,
+            n_for_safety=n,
+            dlt_for_safety=y,
+            model={"lambda_e": lambda_e, "lambda_d": lambda_d},
+        )
+
+    def _propose(self, cur: int | None, n: np.ndarray, y: np.ndarray) -> tuple[int, str]:
+        if cur is None:
+            return (
+                self.start_level - 1,
+                "No patient has been treated yet: start at the starting dose.",
+            )
+        nd, yd = int(n[cur]), int(y[cur])
+        if nd == 0:
+            return cur, f"No patient at dose level {cur + 1} has completed the DLT window yet."
+        row = boundary_row(
+            nd, target=self.target, phi1=self.phi1, phi2=self.phi2, cutoff=self.cutoff
+        )
+        lambda_e, lambda_d = self.lambdas
+        observed = f"{yd} of {nd} patients at dose level {cur + 1} had a DLT (rate {yd / nd:.2f})"
+        if yd <= row.escalate_at_most:
+            if cur == self.n_doses - 1:
+                return cur, f"{observed}, <= lambda_e = {lambda_e:.3f}, but it is the highest dose."
+            return cur + 1, f"{observed}, <= lambda_e = {lambda_e:.3f}."
+        if yd >= row.deescalate_at_least:
+            if cur == 0:
+                return cur, f"{observed}, > lambda_d = {lambda_d:.3f}, but it is the lowest dose."
+            return cur - 1, f"{observed}, > lambda_d = {lambda_d:.3f}."
+        return cur, f"{observed}, between lambda_e = {lambda_e:.3f} and lambda_d = {lambda_d:.3f}."
+
+    def select(self, data: TrialData) -> Selection:
+        self.check_data(data)
+        s = data.summary
+        sel = select_isotonic(
+            s.n_complete,
+            s.n_dlt,
+            target=self.target,
+            cutoff=self.cutoff,
+            extra_safe=self.extra_safe,
+            offset=self.offset,
+            bound_mtd=self.bound_mtd,
+            phi2=self.phi2,
+        )
+        return _selection(sel, self.target, int(s.n_pending.sum()))
+
+
+def _selection(sel: IsotonicSelection, target: float, n_pending: int) -> Selection:
+    """The decision-layer form of an isotonic selection, with a sentence saying why."""
+    estimates = tuple(None if v != v else float(v) for v in sel.estimates)
+    reasons = {
+        NoDoseReason.NO_PATIENTS: "No dose is recommended: no patient has completed the DLT window.",
+        NoDoseReason.LOWEST_ELIMINATED: "No dose is recommended: the lowest dose level is too toxic.",
+        NoDoseReason.NONE_ADMISSIBLE: "No dose is recommended: no treated dose level is admissible.",
+        NoDoseReason.ALL_ABOVE_BOUND: (
+            "No dose is recommended: every isotonic estimate is above the de-escalation boundary."
+        ),
+    }
+    if sel.dose_index is None:
+        assert sel.no_dose_reason is not None
+        reason = reasons[sel.no_dose_reason]
+    else:
+        est = sel.estimates[sel.dose_index]
+        reason = (
+            f"Recommended dose: level {sel.dose_index + 1}, whose isotonic DLT estimate "
+            f"{est:.3f} is the closest to the target {target:g}."
+        )
+    if n_pending:
+        reason += (
+            f" {n_pending} patient{'s are' if n_pending > 1 else ' is'} still inside the DLT "
+            "window: the selection is provisional."
+        )
+    return Selection(
+        dose_level=None if sel.dose_index is None else sel.dose_index + 1,
+        reason=reason,
+        estimates=estimates,
+        prob_overdose=tuple(None if v != v else float(v) for v in sel.prob_overdose),
+        eliminated=tuple(int(i) + 1 for i in np.flatnonzero(sel.eliminated)),
+        provisional=n_pending > 0,
+    )

@@ -1,0 +1,523 @@
+"""The trial document (JSON) <-> core objects, and the JSON forms of decisions and selections.
+
+The document is the common language of the CLI, the HTTP service and the simulation harness
+(DESIGN.md section 3). Dates become study days here, at the edge; the core counts days. An invalid
+document is rejected whole, with every problem named (field, patient id, bad value).
+
+Examples
+--------
+>>> from escalation.documents import parse_document, decision_to_json
+>>> doc = parse_document({
+...     "design": {"method": "boin", "target": 0.3},
+...     "doses": [{"level": 1, "label": "0.5e6/kg"}, {"level": 2, "label": "1e6/kg"}],
+...     "as_of": "2026-03-01",
+...     "patients": [
+...         {"id": "P001", "dose_level": 1, "infused_on": "2026-01-05", "dlt": False},
+...         {"id": "P002", "dose_level": 1, "infused_on": "2026-01-12", "dlt": False},
+...         {"id": "P003", "dose_level": 1, "infused_on": "2026-01-20", "dlt": False}]})
+>>> decision_to_json(doc.design.decide(doc.data), doc)["action"]
+'escalate'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from escalation.data import DEFAULT_DLT_WINDOW_DAYS, Patient, TrialData, validate_patients
+from escalation.decision import Decision, Selection
+from escalation.designs import DESIGNS, Design
+from escalation.designs.base import check_unknown_options
+from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
+
+__all__ = [
+    "Dose",
+    "TrialDocument",
+    "decision_to_json",
+    "parse_design",
+    "parse_document",
+    "selection_to_json",
+]
+
+_TOP_LEVEL = {
+    "name",
+    "design",
+    "doses",
+    "dlt_window_days",
+    "as_of",
+    "patients",
+    "counts",
+    "current_level",
+}
+_PATIENT_KEYS = {"id", "dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on"}
+
+
+def _engine_version() -> str:
+    from escalation import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dose:
+    """One dose level: its number (from 1), its label and, for BLRM, its amount (cells/kg)."""
+
+    level: int
+    label: str = ""
+    amount: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrialDocument:
+    """A parsed trial document: the design, the doses, the data and the calendar origin."""
+
+    name: str | None
+    design: Design
+    doses: tuple[Dose, ...]
+    data: TrialData
+    origin: dt.date
+    as_of: dt.date | None
+
+    def day_to_date(self, day: int) -> dt.date:
+        """The calendar date of a study day."""
+        return self.origin + dt.timedelta(days=day)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, field: str, message: str, patient_id: str | None = None) -> None:
+        self.problems.append(Problem(field=field, message=message, patient_id=patient_id))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _date(value: Any, field: str, out: _Collector, pid: str | None = None) -> dt.date | None:
+    if not isinstance(value, str):
+        out.add(field, f"expected a date as 'YYYY-MM-DD', got {value!r}", pid)
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        out.add(field, f"malformed date {value!r} (expected 'YYYY-MM-DD')", pid)
+        return None
+
+
+# ---- design ---------------------------------------------------------------------------------------
+def _check_type(value: Any, hint: Any) -> Any:
+    """``value`` converted to ``hint``, or raise TypeError with what was expected."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(value, arg)
+            except TypeError as e:
+                errors.append(str(e))
+        raise TypeError(" or ".join(errors) + (" or null" if type(None) in args else ""))
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise TypeError("one of " + ", ".join(repr(c) for c in choices))
+        return value
+    if origin is tuple:
+        (item, *_rest) = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise TypeError("a list")
+        return tuple(_check_type(v, item) for v in value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError("true or false")
+        return value
+    if hint is int:
+        if not _is_int(value):
+            raise TypeError("an integer")
+        return value
+    if hint is float:
+        if not _is_number(value):
+            raise TypeError("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError("a string")
+        return value
+    if isinstance(hint, type) and isinstance(value, dict):
+        raise TypeError(f"a {hint.__name__}")
+    return value
+
+
+def parse_design(block: Any, *, n_doses: int, field: str = "design") -> Design:
+    """A design from a document's design block; raises InvalidDesignError with every problem."""
+    out = _Collector()
+    if not isinstance(block, Mapping):
+        raise InvalidDesignError([Problem(field=field, message="expected an object")])
+    method = block.get("method")
+    if method is None:
+        raise InvalidDesignError([Problem(field=f"{field}.method", message="missing")])
+    cls = DESIGNS.get(method) if isinstance(method, str) else None
+    if cls is None:
+        raise InvalidDesignError(
+            [
+                Problem(
+                    field=f"{field}.method",
+                    message=f"unknown design method {method!r} (known: {', '.join(sorted(DESIGNS))})",
+                )
+            ]
+        )
+    names = cls.option_names()
+    out.problems += check_unknown_options(method, block, names)
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name not in block:
+            continue
+        try:
+            kwargs[name] = _check_type(block[name], hints[name])
+        except TypeError as e:
+            out.add(f"{field}.{name}", f"expected {e}, got {block[name]!r}")
+    if "target" not in block:
+        out.add(f"{field}.target", "missing (the target DLT probability)")
+    if out.problems:
+        raise InvalidDesignError(out.problems)
+    try:
+        return cls(n_doses=n_doses, **kwargs)
+    except InvalidDesignError as e:
+        if field == "design":
+            raise
+        raise InvalidDesignError(
+            [Problem(field=field + p.field[len("design") :], message=p.message) for p in e.problems]
+        ) from None
+
+
+# ---- document -------------------------------------------------------------------------------------
+def parse_document(doc: Any) -> TrialDocument:
+    """A trial document (a JSON object) parsed and validated whole.
+
+    Raises
+    ------
+    InvalidTrialDataError
+        With every problem in the document (design problems included), each naming its field and
+        patient.
+    """
+    out = _Collector()
+    if not isinstance(doc, Mapping):
+        raise InvalidTrialDataError([Problem(field="document", message="expected a JSON object")])
+    for key in doc:
+        if key not in _TOP_LEVEL:
+            out.add(str(key), f"unknown field (fields: {', '.join(sorted(_TOP_LEVEL))})")
+
+    name = doc.get("name")
+    if name is not None and not isinstance(name, str):
+        out.add("name", f"expected a string, got {name!r}")
+        name = None
+
+    doses = _parse_doses(doc.get("doses"), out)
+    window = doc.get("dlt_window_days", DEFAULT_DLT_WINDOW_DAYS)
+    if not _is_int(window) or window < 1:
+        out.add("dlt_window_days", f"expected a whole number of days >= 1, got {window!r}")
+        window = DEFAULT_DLT_WINDOW_DAYS
+
+    design: Design | None = None
+    if "design" not in doc:
+        out.add("design", "missing")
+    elif doses:
+        try:
+            design = parse_design(doc["design"], n_doses=len(doses))
+        except InvalidDesignError as e:
+            out.problems += e.problems
+
+    as_of = _date(doc["as_of"], "as_of", out) if doc.get("as_of") is not None else None
+    has_patients, has_counts = "patients" in doc, "counts" in doc
+    data: TrialData | None = None
+    origin = as_of or dt.date(2000, 1, 1)
+    if has_patients and has_counts:
+        out.add("counts", "give either patients or counts, not both")
+    elif has_counts:
+        data = _parse_counts(doc, len(doses), window, out)
+    else:
+        if "current_level" in doc:
+            out.add("current_level", "only with counts (with patients it is the latest infusion)")
+        data, origin = _parse_patients(doc.get("patients", []), as_of, len(doses), window, out)
+    if out.problems or design is None or data is None:
+        if not out.problems:  # pragma: no cover - defensive
+            out.add("document", "incomplete document")
+        raise InvalidTrialDataError(out.problems)
+    return TrialDocument(
+        name=name, design=design, doses=doses, data=data, origin=origin, as_of=as_of
+    )
+
+
+def _parse_doses(value: Any, out: _Collector) -> tuple[Dose, ...]:
+    if not isinstance(value, list) or not value:
+        out.add("doses", "expected a non-empty list of dose levels")
+        return ()
+    doses = []
+    for i, d in enumerate(value):
+        where = f"doses[{i}]"
+        if not isinstance(d, Mapping):
+            out.add(where, "expected an object with level and label")
+            continue
+        for key in d:
+            if key not in ("level", "label", "amount"):
+                out.add(f"{where}.{key}", "unknown field (fields: amount, label, level)")
+        level = d.get("level")
+        if level != i + 1 or not _is_int(level):
+            out.add(
+                f"{where}.level",
+                f"expected {i + 1} (levels are numbered 1, 2, ... in order), got {level!r}",
+            )
+        label = d.get("label", "")
+        if not isinstance(label, str):
+            out.add(f"{where}.label", f"expected a string, got {label!r}")
+            label = ""
+        amount = d.get("amount")
+        if amount is not None and (not _is_number(amount) or amount <= 0):
+            out.add(f"{where}.amount", f"expected a positive number, got {amount!r}")
+            amount = None
+        doses.append(
+            Dose(level=i + 1, label=label, amount=None if amount is None else float(amount))
+        )
+    if len(doses) == len(value):
+        amounts = [d.amount for d in doses if d.amount is not None]
+        if len(amounts) == len(doses) and any(b <= a for a, b in pairwise(amounts)):
+            out.add("doses", "dose amounts must increase with the level")
+    return tuple(doses)
+
+
+def _parse_counts(
+    doc: Mapping[str, Any], n_doses: int, window: int, out: _Collector
+) -> TrialData | None:
+    counts = doc["counts"]
+    if not isinstance(counts, list):
+        out.add("counts", "expected a list of {level, n, dlt}")
+        return None
+    n_at = [0] * n_doses
+    y_at = [0] * n_doses
+    seen: set[int] = set()
+    for i, c in enumerate(counts):
+        where = f"counts[{i}]"
+        if not isinstance(c, Mapping):
+            out.add(where, "expected an object {level, n, dlt}")
+            continue
+        for key in c:
+            if key not in ("level", "n", "dlt"):
+                out.add(f"{where}.{key}", "unknown field (fields: dlt, level, n)")
+        level: Any = c.get("level")
+        n: Any = c.get("n")
+        y: Any = c.get("dlt")
+        ok = True
+        if not _is_int(level) or not 1 <= level <= n_doses:
+            out.add(f"{where}.level", f"unknown dose level {level!r} (levels are 1 to {n_doses})")
+            ok = False
+        elif level in seen:
+            out.add(f"{where}.level", f"dose level {level} appears twice")
+            ok = False
+        if not _is_int(n) or n < 0:
+            out.add(f"{where}.n", f"expected a count >= 0, got {n!r}")
+            ok = False
+        if not _is_int(y) or y < 0:
+            out.add(f"{where}.dlt", f"expected a count >= 0, got {y!r}")
+            ok = False
+        elif _is_int(n) and y > n:
+            out.add(f"{where}.dlt", f"{y} DLTs among {n} patients")
+            ok = False
+        if ok:
+            seen.add(level)
+            n_at[level - 1], y_at[level - 1] = n, y
+    current = doc.get("current_level")
+    if current is None:
+        if any(n_at):
+            out.add("current_level", "required with counts: the dose level of the last cohort")
+    elif not _is_int(current) or not 1 <= current <= max(n_doses, 1):
+        out.add("current_level", f"unknown dose level {current!r} (levels are 1 to {n_doses})")
+    elif n_doses and n_at[current - 1] == 0:
+        out.add("current_level", f"no patient was treated at dose level {current}")
+    if out.problems or not n_doses:
+        return None
+    return TrialData.from_counts(n_at, y_at, current_level=current, dlt_window_days=window)
+
+
+def _parse_patients(
+    value: Any, as_of: dt.date | None, n_doses: int, window: int, out: _Collector
+) -> tuple[TrialData | None, dt.date]:
+    if not isinstance(value, list):
+        out.add("patients", "expected a list of patients")
+        return None, as_of or dt.date(2000, 1, 1)
+    if value and as_of is None:
+        out.add("as_of", "required with patients: the date the data describe")
+    origin = as_of or dt.date(2000, 1, 1)
+    patients: list[Patient] = []
+    positions: list[int] = []
+    for i, p in enumerate(value):
+        where = f"patients[{i}]"
+        if not isinstance(p, Mapping):
+            out.add(where, "expected an object")
+            continue
+        pid = p.get("id")
+        pid_str = pid if isinstance(pid, str) else None
+        n_before = len(out.problems)
+        for key in p:
+            if key not in _PATIENT_KEYS:
+                out.add(
+                    f"{where}.{key}",
+                    f"unknown field (fields: {', '.join(sorted(_PATIENT_KEYS))})",
+                    pid_str,
+                )
+        if not isinstance(pid, str) or not pid:
+            out.add(f"{where}.id", f"expected a non-empty string, got {pid!r}")
+        level: Any = p.get("dose_level")
+        if not _is_int(level):
+            out.add(
+                f"{where}.dose_level", f"expected an integer dose level, got {level!r}", pid_str
+            )
+        dlt = p.get("dlt")
+        if not isinstance(dlt, bool):
+            out.add(f"{where}.dlt", f"expected true or false, got {dlt!r}", pid_str)
+        if "infused_on" not in p:
+            out.add(f"{where}.infused_on", "missing", pid_str)
+            infused = None
+        else:
+            infused = _date(p["infused_on"], f"{where}.infused_on", out, pid_str)
+        dlt_on = (
+            _date(p["dlt_on"], f"{where}.dlt_on", out, pid_str)
+            if p.get("dlt_on") is not None
+            else None
+        )
+        withdrawn = (
+            _date(p["withdrawn_on"], f"{where}.withdrawn_on", out, pid_str)
+            if p.get("withdrawn_on") is not None
+            else None
+        )
+        if len(out.problems) > n_before or infused is None or as_of is None:
+            continue
+
+        def day(d: dt.date | None) -> int | None:
+            return None if d is None else (d - origin).days
+
+        infused_day = day(infused)
+        assert infused_day is not None
+        patients.append(
+            Patient(
+                patient_id=pid_str or "",
+                dose_level=level,
+                infused_day=infused_day,
+                dlt=bool(dlt),
+                dlt_day=day(dlt_on),
+                withdrawn_day=day(withdrawn),
+            )
+        )
+        positions.append(i)
+    if not n_doses:
+        return None, origin
+    out.problems += validate_patients(
+        patients, n_doses=n_doses, dlt_window_days=window, as_of_day=0, positions=positions
+    )
+    if out.problems:
+        return None, origin
+    return TrialData(
+        n_doses=n_doses, patients=tuple(patients), as_of_day=0, dlt_window_days=window
+    ), origin
+
+
+# ---- JSON forms -------------------------------------------------------------------------------------
+def _round(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any]:
+    """The JSON form of a final selection (CLI ``select`` and the service)."""
+    return {
+        "dose": selection.dose_level,
+        "dose_label": doc.doses[selection.dose_level - 1].label if selection.dose_level else None,
+        "reason": selection.reason,
+        "provisional": selection.provisional,
+        "estimates": [_round(e) for e in selection.estimates],
+        "prob_overdose": [_round(p) for p in selection.prob_overdose],
+        "eliminated": list(selection.eliminated),
+        "design": doc.design.options(),
+        "as_of": doc.as_of.isoformat() if doc.as_of else None,
+        "engine_version": _engine_version(),
+    }
+
+
+def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
+    """The JSON form of a decision (CLI ``recommend`` and the service)."""
+    wait_until = (
+        doc.day_to_date(decision.wait_until_day).isoformat()
+        if decision.wait_until_day is not None
+        else None
+    )
+    reason = decision.reason
+    if wait_until is not None:
+        reason += f" The last of these windows closes on {wait_until}."
+    s = doc.data.summary
+    return {
+        "action": decision.action.value,
+        "next_dose": decision.next_level,
+        "next_dose_label": doc.doses[decision.next_level - 1].label
+        if decision.next_level
+        else None,
+        "current_dose": decision.current_level,
+        "reason": reason,
+        "wait_until": wait_until,
+        "eliminated": list(decision.eliminated),
+        "admissible": list(decision.admissible),
+        "doses": [
+            {
+                "level": d.dose_level,
+                "label": doc.doses[d.dose_level - 1].label,
+                "n": d.n,
+                "n_complete": d.n_complete,
+                "dlt": d.dlt,
+                "pending": d.pending,
+                "withdrawn": d.withdrawn,
+                "estimate": _round(d.estimate),
+                "prob_tox_mean": _round(d.prob_tox_mean),
+                "prob_tox_interval": (
+                    [_round(d.prob_tox_interval[0]), _round(d.prob_tox_interval[1])]
+                    if d.prob_tox_interval
+                    else None
+                ),
+                "prob_overdose": _round(d.prob_overdose),
+                "eliminated": d.eliminated,
+            }
+            for d in decision.doses
+        ],
+        "rules": [r.as_dict() for r in decision.rules],
+        "final_selection": (
+            selection_to_json(decision.selection, doc) if decision.selection is not None else None
+        ),
+        "model": dict(decision.model) if decision.model is not None else None,
+        "patients": [
+            {
+                "id": p.patient_id,
+                "dose_level": p.dose_level,
+                "state": state.value,
+                "followup_days": int(days),
+                "followup_fraction": _round(float(frac)),
+            }
+            for p, state, days, frac in zip(
+                doc.data.patients, s.state, s.followup_days, s.followup_fraction, strict=True
+            )
+        ],
+        "design": doc.design.options(),
+        "as_of": doc.as_of.isoformat() if doc.as_of else None,
+        "engine_version": _engine_version(),
+    }

@@ -1,0 +1,38 @@
+"""What every rule may look at when a decision is made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation.data import DoseSummary, TrialData
+
+__all__ = ["DecisionContext"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecisionContext:
+    """The data, the model's per-dose view and the pipeline's state so far (arrays by dose index).
+
+    ``n_for_safety`` and ``dlt_for_safety`` are the counts the design's safety rules use (BOIN:
+    complete patients; TITE-BOIN: every treated patient with the observed DLTs);
+    ``prob_overdose`` is the design's Pr(p_d > target | data) (NaN where undefined).
+    ``next_index`` is the dose the model proposes after the dose-change limits, known to the
+    stopping rules (some stop only when the decision is to stay).
+    """
+
+    data: TrialData
+    target: float
+    current_index: int | None
+    start_index: int
+    n_for_safety: npt.NDArray[np.int64]
+    dlt_for_safety: npt.NDArray[np.int64]
+    prob_overdose: npt.NDArray[np.float64]
+    eliminated: npt.NDArray[np.bool_]
+    next_index: int | None = None
+
+    @property
+    def summary(self) -> DoseSummary:
+        return self.data.summary

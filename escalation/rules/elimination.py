@@ -1,0 +1,65 @@
+"""Safety elimination: doses judged too toxic are never recommended again.
+
+An eliminated dose is never recommended; elimination of a dose eliminates every higher dose, and
+elimination of the lowest dose stops the trial with no recommended dose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation.decision import RuleKind, RuleOutcome
+
+__all__ = ["EliminateToxicDoses"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EliminateToxicDoses:
+    """Eliminate dose d and all higher doses when Pr(p_d > target | data) > ``cutoff``, n_d >= ``min_n``.
+
+    The posterior probability is the design's own (BOIN: Beta(1, 1) prior on each dose).
+
+    References
+    ----------
+    Liu S, Yuan Y (2015). JRSS-C 64:507-523, section 2.3 (dose elimination).
+    """
+
+    cutoff: float = 0.95
+    min_n: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0 < self.cutoff < 1:
+            raise ValueError(f"cutoff must be in (0, 1), got {self.cutoff}")
+
+    @property
+    def label(self) -> str:
+        return f"EliminateToxicDoses(cutoff={self.cutoff:g}, min_n={self.min_n})"
+
+    def apply(
+        self,
+        n_at_dose: npt.NDArray[np.int64],
+        dlt_at_dose: npt.NDArray[np.int64],
+        prob_overdose: npt.NDArray[np.float64],
+        target: float,
+    ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]:
+        over = (n_at_dose >= self.min_n) & (np.nan_to_num(prob_overdose, nan=0.0) > self.cutoff)
+        eliminated = np.asarray(np.cumsum(over) > 0)
+        if not over.any():
+            detail = f"No dose has Pr(DLT rate > {target:g}) > {self.cutoff:g}."
+            return eliminated, RuleOutcome(
+                label=self.label, kind=RuleKind.ELIMINATION, triggered=False, detail=detail
+            )
+        first = int(np.argmax(over))
+        levels = np.flatnonzero(eliminated) + 1
+        span = f"{levels[0]}" if levels.size == 1 else f"{levels[0]} to {levels[-1]}"
+        detail = (
+            f"Dose level {first + 1}: {dlt_at_dose[first]} DLTs in {n_at_dose[first]} patients, "
+            f"Pr(DLT rate > {target:g}) = {prob_overdose[first]:.3f} > {self.cutoff:g}; "
+            f"dose level{'s' if levels.size > 1 else ''} {span} eliminated."
+        )
+        return eliminated, RuleOutcome(
+            label=self.label, kind=RuleKind.ELIMINATION, triggered=True, detail=detail
+        )
