@@ -82,6 +82,7 @@ class TrialDocument:
     data: TrialData
     origin: dt.date
     as_of: dt.date | None
+    from_counts: bool = False
 
     def day_to_date(self, day: int) -> dt.date:
         """The calendar date of a study day."""
@@ -260,7 +261,13 @@ def parse_document(doc: Any) -> TrialDocument:
             out.add("document", "incomplete document")
         raise InvalidTrialDataError(out.problems)
     return TrialDocument(
-        name=name, design=design, doses=doses, data=data, origin=origin, as_of=as_of
+        name=name,
+        design=design,
+        doses=doses,
+        data=data,
+        origin=origin,
+        as_of=as_of,
+        from_counts=has_counts,
     )
 
 
@@ -437,8 +444,9 @@ def _parse_patients(
 
 
 # ---- JSON forms -------------------------------------------------------------------------------------
-def _round(x: float | None, digits: int = 6) -> float | None:
-    return None if x is None else round(x, digits)
+def _round(x: float | None) -> float | None:
+    """Full precision in JSON: the numbers must reproduce; the text output rounds for reading."""
+    return None if x is None else float(x)
 
 
 def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any]:
@@ -505,7 +513,9 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
             selection_to_json(decision.selection, doc) if decision.selection is not None else None
         ),
         "model": dict(decision.model) if decision.model is not None else None,
-        "patients": [
+        "patients": None
+        if doc.from_counts
+        else [
             {
                 "id": p.patient_id,
                 "dose_level": p.dose_level,
