@@ -11,14 +11,22 @@ WINDOW = 30
 
 @st.composite
 def trial_data(draw: st.DrawFn, *, n_doses: int | None = None, max_patients: int = 30) -> TrialData:
-    """Valid trial data: patients at any levels and days, some pending, some with DLTs."""
+    """Valid trial data: patients at any levels and days, some pending, some with DLTs.
+
+    A drawn share of the patients (none, a fifth or half) is infused inside the last window, so
+    that both complete and pending data are common.
+    """
     k = n_doses or draw(st.integers(2, 6))
     n = draw(st.integers(0, max_patients))
     as_of = draw(st.integers(0, 400))
     patients = []
+    recent_share = draw(st.sampled_from([0.0, 0.2, 0.5]))
     for i in range(n):
         level = draw(st.integers(1, k))
-        infused = draw(st.integers(max(0, as_of - 300), as_of))
+        if draw(st.floats(0, 1)) < recent_share:
+            infused = draw(st.integers(max(0, as_of - WINDOW), as_of))  # maybe still pending
+        else:
+            infused = draw(st.integers(max(0, as_of - 300), max(0, as_of - WINDOW)))
         horizon = min(WINDOW, as_of - infused)
         dlt = draw(st.booleans()) and draw(st.booleans())
         dlt_day = infused + draw(st.integers(0, horizon)) if dlt else None

@@ -14,7 +14,11 @@ from tests.designs_catalog import make_design
 from tests.strategies import complete_counts, trial_data
 
 METHODS = sorted(DESIGNS)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 @pytest.mark.parametrize("method", METHODS)
