@@ -16,6 +16,14 @@ from importlib.metadata import PackageNotFoundError, version
 from escalation.data import DoseSummary, Patient, PatientState, TrialData
 from escalation.decision import Action, Decision, DoseEstimate, RuleKind, RuleOutcome, Selection
 from escalation.designs import BOIN, DESIGNS, Design
+from escalation.documents import (
+    Dose,
+    TrialDocument,
+    decision_to_json,
+    parse_design,
+    parse_document,
+    selection_to_json,
+)
 from escalation.errors import (
     ConvergenceWarning,
     EscalationError,
@@ -24,7 +32,14 @@ from escalation.errors import (
     PosteriorComputationError,
     Problem,
 )
-from escalation.models.boundaries import BoundaryRow, boin_lambdas, boundary_rows
+from escalation.models.boundaries import (
+    BoundaryRow,
+    beta_overdose_prob,
+    boin_lambdas,
+    boundary_row,
+    boundary_rows,
+)
+from escalation.models.isotonic import IsotonicSelection, select_isotonic
 from escalation.rules import (
     EliminateToxicDoses,
     ExcludeEliminated,
@@ -50,6 +65,7 @@ __all__ = [
     "ConvergenceWarning",
     "Decision",
     "Design",
+    "Dose",
     "DoseEstimate",
     "DoseSummary",
     "EliminateToxicDoses",
@@ -57,6 +73,7 @@ __all__ = [
     "ExcludeEliminated",
     "InvalidDesignError",
     "InvalidTrialDataError",
+    "IsotonicSelection",
     "MaxStep",
     "NoSkipping",
     "Patient",
@@ -71,8 +88,16 @@ __all__ = [
     "StopWhenTooToxic",
     "StoppingRule",
     "TrialData",
+    "TrialDocument",
     "WaitForPending",
     "__version__",
+    "beta_overdose_prob",
     "boin_lambdas",
+    "boundary_row",
     "boundary_rows",
+    "decision_to_json",
+    "parse_design",
+    "parse_document",
+    "select_isotonic",
+    "selection_to_json",
 ]

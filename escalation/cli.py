@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -299,7 +300,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("document", help="trial document (JSON file; '-' reads standard input)")
         p.add_argument("--json", action="store_true", help="JSON output")
         p.set_defaults(handler=handler)
+    _add_plugin_commands(sub)
     return parser
+
+
+def _add_plugin_commands(sub: Any) -> None:
+    """Commands of the outer layers (service, simulations), registered as entry points.
+
+    The core never imports ``api`` or ``simulations``; they declare their commands in
+    pyproject.toml under ``[project.entry-points."escalation.commands"]``, each a function
+    ``register(subparsers)`` that adds its sub-parsers with a ``handler`` default.
+    """
+    for entry in sorted(entry_points(group="escalation.commands"), key=lambda e: e.name):
+        entry.load()(sub)
 
 
 def _fail(problems: Sequence[Problem] | Sequence[str]) -> int:
