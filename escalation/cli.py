@@ -23,7 +23,7 @@ from escalation import __version__
 from escalation.decision import Decision
 from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
 from escalation.errors import EscalationError, InvalidDesignError, InvalidTrialDataError, Problem
-from escalation.models.boundaries import boin_lambdas, boundary_rows
+from escalation.models.boundaries import boin_lambdas, boundary_rows, tite_boin_rows
 
 __all__ = ["main"]
 
@@ -57,54 +57,89 @@ def _render_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 # ---- table -----------------------------------------------------------------------------------------
 def _table_command(args: argparse.Namespace) -> int:
-    from escalation.designs.boin import BOIN
+    from escalation.designs import DESIGNS
 
-    n_max = args.cohorts * args.cohort_size
     if args.cohorts < 1 or args.cohort_size < 1:
         raise _UsageError("--cohorts and --cohort-size must be >= 1")
-    # validate the options exactly as a design would
-    BOIN(
-        n_doses=1,
-        target=args.target,
-        phi1=args.phi1,
-        phi2=args.phi2,
-        cutoff=args.cutoff,
-        offset=args.offset,
-        cohort_size=args.cohort_size,
-    )
+    n_max = args.cohorts * args.cohort_size
+    options: dict[str, Any] = {
+        "target": args.target,
+        "phi1": args.phi1,
+        "phi2": args.phi2,
+        "cutoff": args.cutoff,
+        "offset": args.offset,
+        "cohort_size": args.cohort_size,
+    }
+    if args.design == "tite-boin":
+        options["max_pending"] = args.max_pending
+    DESIGNS[args.design](n_doses=1, **options)  # validates the options exactly as a design would
     lambda_e, lambda_d = boin_lambdas(args.target, args.phi1, args.phi2)
-    rows = boundary_rows(
-        n_max,
-        target=args.target,
-        phi1=args.phi1,
-        phi2=args.phi2,
-        cutoff=args.cutoff,
-        extra_safe=args.extra_safe,
-        offset=args.offset,
-    )
-    records = []
-    for r in rows:
-        rec: dict[str, int | None] = {
-            "n": r.n,
-            "escalate_at_most": r.escalate_at_most,
-            "deescalate_at_least": r.deescalate_at_least,
-            "eliminate_at_least": r.eliminate_at_least,
-        }
-        if args.extra_safe:
-            rec["stop_lowest_at_least"] = r.stop_lowest_at_least
-        records.append(rec)
-    if args.format == "json":
-        _print_json(
+    head: dict[str, Any] = {
+        "design": args.design,
+        "target": args.target,
+        "lambda_e": lambda_e,
+        "lambda_d": lambda_d,
+        "cutoff": args.cutoff,
+    }
+    records: list[dict[str, Any]]
+    if args.design == "tite-boin":
+        head["max_pending"] = args.max_pending
+        records = [
             {
-                "design": "boin",
-                "target": args.target,
-                "lambda_e": lambda_e,
-                "lambda_d": lambda_d,
-                "cutoff": args.cutoff,
-                "extra_safe": args.extra_safe,
-                "rows": records,
+                "n": r.n,
+                "dlt": r.dlt,
+                "pending": r.pending,
+                "action": r.action,
+                "escalate_if_stft_at_least": r.escalate_if_stft_at_least,
+                "deescalate_if_stft_at_most": r.deescalate_if_stft_at_most,
             }
+            for r in tite_boin_rows(
+                n_max,
+                target=args.target,
+                phi1=args.phi1,
+                phi2=args.phi2,
+                cutoff=args.cutoff,
+                max_pending=args.max_pending,
+            )
+        ]
+        title = (
+            f"TITE-BOIN decision table: target {args.target:g}, lambda_e {lambda_e:.4f}, lambda_d "
+            f"{lambda_d:.4f}.\nphat = DLTs / (n - pending + STFT), STFT = the pending patients' "
+            "summed follow-up fractions;\naccrual suspended when more than "
+            f"{args.max_pending:g} of the patients at the dose are pending."
         )
+        footnote = (
+            "'depends': escalate when STFT >= the first threshold, de-escalate when STFT <= the\n"
+            "second, stay in between ('-': no such region)."
+        )
+    else:
+        head["extra_safe"] = args.extra_safe
+        records = []
+        for r in boundary_rows(
+            n_max,
+            target=args.target,
+            phi1=args.phi1,
+            phi2=args.phi2,
+            cutoff=args.cutoff,
+            extra_safe=args.extra_safe,
+            offset=args.offset,
+        ):
+            rec: dict[str, Any] = {
+                "n": r.n,
+                "escalate_at_most": r.escalate_at_most,
+                "deescalate_at_least": r.deescalate_at_least,
+                "eliminate_at_least": r.eliminate_at_least,
+            }
+            if args.extra_safe:
+                rec["stop_lowest_at_least"] = r.stop_lowest_at_least
+            records.append(rec)
+        title = (
+            f"BOIN decision table: target {args.target:g}, lambda_e {lambda_e:.4f}, lambda_d "
+            f"{lambda_d:.4f}, elimination when Pr(DLT rate > {args.target:g}) > {args.cutoff:g}"
+        )
+        footnote = "'-': no such decision possible at that number of patients."
+    if args.format == "json":
+        _print_json(head | {"rows": records})
         return 0
     keys = list(records[0])
     if args.format == "csv":
@@ -114,26 +149,68 @@ def _table_command(args: argparse.Namespace) -> int:
         writer.writerows({k: ("" if v is None else v) for k, v in rec.items()} for rec in records)
         sys.stdout.write(buf.getvalue())
         return 0
-    titles = {
-        "n": "Patients at dose",
-        "escalate_at_most": "Escalate if DLTs <=",
-        "deescalate_at_least": "De-escalate if DLTs >=",
-        "eliminate_at_least": "Eliminate if DLTs >=",
-        "stop_lowest_at_least": "Stop (lowest dose) if DLTs >=",
-    }
-    header = [titles[k] for k in keys]
-    cells = [["-" if rec[k] is None else str(rec[k]) for k in keys] for rec in records]
+    header = [_TABLE_TITLES[k] for k in keys]
+    cells = [[_cell(rec[k]) for k in keys] for rec in records]
     if args.format == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
-    sys.stdout.write(
-        f"BOIN decision table: target {args.target:g}, lambda_e {lambda_e:.4f}, "
-        f"lambda_d {lambda_d:.4f}, elimination when Pr(DLT rate > {args.target:g}) > {args.cutoff:g}\n\n"
+    sys.stdout.write(f"{title}\n\n{_render_rows(header, cells)}\n\n{footnote}\n")
+    return 0
+
+
+_TABLE_TITLES = {
+    "n": "Patients at dose",
+    "escalate_at_most": "Escalate if DLTs <=",
+    "deescalate_at_least": "De-escalate if DLTs >=",
+    "eliminate_at_least": "Eliminate if DLTs >=",
+    "stop_lowest_at_least": "Stop (lowest dose) if DLTs >=",
+    "dlt": "DLTs",
+    "pending": "Pending",
+    "action": "Decision",
+    "escalate_if_stft_at_least": "Escalate if STFT >=",
+    "deescalate_if_stft_at_most": "De-escalate if STFT <=",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+# ---- skeleton ------------------------------------------------------------------------------------
+def _skeleton_command(args: argparse.Namespace) -> int:
+    from escalation.models.skeleton import calibrate_skeleton
+
+    if not 1 <= args.prior_mtd <= args.levels:
+        raise _UsageError(f"--prior-mtd must be a dose level from 1 to {args.levels}")
+    skeleton = calibrate_skeleton(
+        args.halfwidth, args.target, args.prior_mtd, args.levels, model=args.model
     )
-    sys.stdout.write(_render_rows(header, cells) + "\n")
-    sys.stdout.write("\n'-': no such decision possible at that number of patients.\n")
+    values = [float(v) for v in skeleton]
+    if args.json:
+        _print_json(
+            {
+                "skeleton": values,
+                "halfwidth": args.halfwidth,
+                "target": args.target,
+                "prior_mtd": args.prior_mtd,
+                "levels": args.levels,
+                "model": args.model,
+            }
+        )
+        return 0
+    sys.stdout.write(
+        f"CRM skeleton ({args.model} model) calibrated by indifference intervals (Lee & Cheung "
+        f"2009):\ntarget {args.target:g} +/- {args.halfwidth:g}, prior MTD at level "
+        f"{args.prior_mtd} of {args.levels}\n\n"
+    )
+    rows = [[str(i + 1), f"{v:.4f}"] for i, v in enumerate(values)]
+    sys.stdout.write(_render_rows(["Level", "Prior DLT probability"], rows) + "\n")
     return 0
 
 
@@ -154,17 +231,12 @@ def _load(path: str) -> TrialDocument:
 
 
 def _dose_table(decision: Decision, doc: TrialDocument) -> str:
-    header = [
-        "Level",
-        "Dose",
-        "Treated",
-        "Complete",
-        "DLTs",
-        "Pending",
-        "DLT rate",
-        "P(overdose)",
-        "",
-    ]
+    """Per-dose data and estimates; the posterior columns only for designs that have them."""
+    has_interval = any(d.prob_tox_interval is not None for d in decision.doses)
+    header = ["Level", "Dose", "Treated", "Complete", "DLTs", "Pending", "Est. DLT"]
+    level = doc.design.interval_level or 0.90
+    header += [f"{level:.0%} interval"] if has_interval else []
+    header += ["P(overdose)", ""]
     rows = []
     for d in decision.doses:
         mark = (
@@ -172,19 +244,19 @@ def _dose_table(decision: Decision, doc: TrialDocument) -> str:
             if d.eliminated
             else ("<- next" if d.dose_level == decision.next_level else "")
         )
-        rows.append(
-            [
-                str(d.dose_level),
-                doc.doses[d.dose_level - 1].label,
-                str(d.n),
-                str(d.n_complete),
-                str(d.dlt),
-                str(d.pending),
-                _fmt(d.estimate),
-                _fmt(d.prob_overdose, 3),
-                mark,
-            ]
-        )
+        row = [
+            str(d.dose_level),
+            doc.doses[d.dose_level - 1].label,
+            str(d.n),
+            str(d.n_complete),
+            str(d.dlt),
+            str(d.pending),
+            _fmt(d.estimate),
+        ]
+        if has_interval:
+            iv = d.prob_tox_interval
+            row.append("-" if iv is None else f"{iv[0]:.2f}-{iv[1]:.2f}")
+        rows.append([*row, _fmt(d.prob_overdose, 3), mark])
     return _render_rows(header, rows)
 
 
@@ -260,7 +332,15 @@ def _parser() -> argparse.ArgumentParser:
         "table",
         help="print the protocol's decision table",
         description="BOIN decision table (as R's BOIN::get.boundary): for each number of "
-        "patients at a dose, the DLT counts that escalate, de-escalate and eliminate.",
+        "patients at a dose, the DLT counts that escalate, de-escalate and eliminate. With "
+        "--design tite-boin: TITE-BOIN's table (as TITEgBOIN) for every number of patients, DLTs "
+        "and pending patients.",
+    )
+    table.add_argument(
+        "--design",
+        choices=("boin", "tite-boin"),
+        default="boin",
+        help="boin (default) or tite-boin (with pending patients)",
     )
     table.add_argument("--target", type=float, required=True, help="target DLT probability")
     table.add_argument("--cohort-size", type=int, default=3, help="patients per cohort (default 3)")
@@ -280,6 +360,12 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument(
         "--offset", type=float, default=0.05, help="extra-safe offset (default 0.05)"
     )
+    table.add_argument(
+        "--max-pending",
+        type=float,
+        default=0.5,
+        help="tite-boin: largest share of pending patients before accrual is suspended (0.5)",
+    )
     fmt = table.add_mutually_exclusive_group()
     fmt.add_argument(
         "--json", dest="format", action="store_const", const="json", help="JSON output"
@@ -289,6 +375,25 @@ def _parser() -> argparse.ArgumentParser:
         "--markdown", dest="format", action="store_const", const="markdown", help="Markdown output"
     )
     table.set_defaults(format="text", handler=_table_command)
+
+    skel = sub.add_parser(
+        "skeleton",
+        help="calibrate a CRM skeleton",
+        description="CRM skeleton by indifference intervals (Lee & Cheung 2009; dfcrm::getprior).",
+    )
+    skel.add_argument(
+        "--halfwidth", type=float, required=True, help="half-width of the indifference interval"
+    )
+    skel.add_argument("--target", type=float, required=True, help="target DLT probability")
+    skel.add_argument(
+        "--prior-mtd", type=int, required=True, help="prior guess of the MTD (a dose level)"
+    )
+    skel.add_argument("--levels", type=int, required=True, help="number of dose levels")
+    skel.add_argument(
+        "--model", choices=("empiric", "logistic"), default="empiric", help="working model"
+    )
+    skel.add_argument("--json", action="store_true", help="JSON output")
+    skel.set_defaults(handler=_skeleton_command)
 
     for name, handler, helptext in (
         ("recommend", _recommend_command, "the next decision for a trial document"),
@@ -312,7 +417,12 @@ def _add_plugin_commands(sub: Any) -> None:
     ``register(subparsers)`` that adds its sub-parsers with a ``handler`` default.
     """
     for entry in sorted(entry_points(group="escalation.commands"), key=lambda e: e.name):
-        entry.load()(sub)
+        try:
+            register = entry.load()
+        except Exception as e:  # a broken outer layer must not take the core commands down
+            log.warning("commands %r unavailable: %s", entry.name, e)
+            continue
+        register(sub)
 
 
 def _fail(problems: Sequence[Problem] | Sequence[str]) -> int:

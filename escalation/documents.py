@@ -21,10 +21,11 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from escalation.data import DEFAULT_DLT_WINDOW_DAYS, Patient, TrialData, validate_patients
 from escalation.decision import Decision, Selection
 from escalation.designs import DESIGNS, Design
-from escalation.designs.base import check_unknown_options
+from escalation.designs.base import _jsonable, check_unknown_options
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
 
 __all__ = [
@@ -164,8 +165,18 @@ def _check_type(value: Any, hint: Any) -> Any:
     return value
 
 
-def parse_design(block: Any, *, n_doses: int, field: str = "design") -> Design:
-    """A design from a document's design block; raises InvalidDesignError with every problem."""
+def parse_design(
+    block: Any,
+    *,
+    n_doses: int,
+    dose_amounts: Sequence[float | None] | None = None,
+    field: str = "design",
+) -> Design:
+    """A design from a document's design block; raises InvalidDesignError with every problem.
+
+    ``dose_amounts`` (the doses' ``amount``, cells/kg) are passed to designs that model the amount
+    (BLRM); every dose must then have one.
+    """
     out = _Collector()
     if not isinstance(block, Mapping):
         raise InvalidDesignError([Problem(field=field, message="expected an object")])
@@ -193,8 +204,25 @@ def parse_design(block: Any, *, n_doses: int, field: str = "design") -> Design:
             kwargs[name] = _check_type(block[name], hints[name])
         except TypeError as e:
             out.add(f"{field}.{name}", f"expected {e}, got {block[name]!r}")
-    if "target" not in block:
-        out.add(f"{field}.target", "missing (the target DLT probability)")
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name in names
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    for name in required:
+        if name not in block:
+            what = "the target DLT probability" if name == "target" else f"required by {method!r}"
+            out.add(f"{field}.{name}", f"missing ({what})")
+    if getattr(cls, "uses_dose_amounts", False):
+        amounts = list(dose_amounts or [])
+        if len(amounts) != n_doses or any(a is None for a in amounts):
+            for i in range(n_doses):
+                if i >= len(amounts) or amounts[i] is None:
+                    out.add(f"doses[{i}].amount", f"missing (required by method {method!r})")
+        else:
+            kwargs["dose_amounts"] = tuple(float(a) for a in amounts if a is not None)
     if out.problems:
         raise InvalidDesignError(out.problems)
     try:
@@ -240,7 +268,9 @@ def parse_document(doc: Any) -> TrialDocument:
         out.add("design", "missing")
     elif doses:
         try:
-            design = parse_design(doc["design"], n_doses=len(doses))
+            design = parse_design(
+                doc["design"], n_doses=len(doses), dose_amounts=[d.amount for d in doses]
+            )
         except InvalidDesignError as e:
             out.problems += e.problems
 
@@ -476,6 +506,8 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
     if wait_until is not None:
         reason += f" The last of these windows closes on {wait_until}."
     s = doc.data.summary
+    raw_weights = decision.diagnostics.get("weights")  # TITE designs: each patient's weight
+    weights: Mapping[str, float] = raw_weights if isinstance(raw_weights, Mapping) else {}
     return {
         "action": decision.action.value,
         "next_dose": decision.next_level,
@@ -513,6 +545,7 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
             selection_to_json(decision.selection, doc) if decision.selection is not None else None
         ),
         "model": dict(decision.model) if decision.model is not None else None,
+        "diagnostics": _jsonable(decision.diagnostics),
         "patients": None
         if doc.from_counts
         else [
@@ -522,6 +555,7 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
                 "state": state.value,
                 "followup_days": int(days),
                 "followup_fraction": _round(float(frac)),
+                "weight": weights.get(p.patient_id),
             }
             for p, state, days, frac in zip(
                 doc.data.patients, s.state, s.followup_days, s.followup_fraction, strict=True

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import isotonic_regression
+from scipy.stats import beta
 
-from escalation import BOIN, TrialData, boin_lambdas, boundary_rows
+from escalation import BOIN, TrialData, boin_lambdas, boundary_rows, select_isotonic_batch
 from escalation.models.isotonic import select_isotonic
 from tests.reference import load
 
@@ -114,3 +120,84 @@ def test_design_select_on_counts_agrees_with_select_mtd(case: dict) -> None:
     expected = case["returned"]["MTD"]
     assert (99 if sel.dose_level is None else sel.dose_level) == expected
     assert (sel.dose_level is None) == bool(sel.reason.startswith("No dose"))
+
+
+# ---- against an independent restatement of select.mtd --------------------------------------
+
+
+def _select_mtd_restated(
+    n: np.ndarray,
+    y: np.ndarray,
+    *,
+    target: float,
+    cutoff: float,
+    extra_safe: bool,
+    offset: float,
+    bound_mtd: bool,
+) -> int | None:
+    """R's select.mtd step by step, written with scipy's PAVA and Beta tail (0-based index)."""
+    tail = beta.sf(target, y + 1, n - y + 1)
+    over = (n >= 3) & (tail > cutoff)
+    eliminated = np.zeros(n.size, dtype=bool)
+    if over.any():
+        eliminated[int(np.argmax(over)) :] = True
+    if extra_safe and n[0] >= 3 and tail[0] > cutoff - offset:
+        eliminated[:] = True
+    kept = np.flatnonzero((n > 0) & ~eliminated)
+    if eliminated[0] or kept.size == 0:
+        return None
+    a = 0.05
+    phat = (y[kept] + a) / (n[kept] + 2 * a)
+    var = (y[kept] + a) * (n[kept] - y[kept] + a) / ((n[kept] + 2 * a) ** 2 * (n[kept] + 2 * a + 1))
+    fit = isotonic_regression(phat, weights=1 / var).x + np.arange(1, kept.size + 1) * 1e-10
+    if bound_mtd:
+        phi2 = 1.4 * target
+        lambda_d = math.log((1 - target) / (1 - phi2)) / math.log(
+            phi2 * (1 - target) / (target * (1 - phi2))
+        )
+        kept, fit = kept[fit <= lambda_d], fit[fit <= lambda_d]
+        if kept.size == 0:
+            return None
+    return int(kept[int(np.argmin(np.abs(fit - target)))])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.integers(0, 15), st.integers(0, 15)).map(lambda t: (t[0], min(t[1], t[0]))),
+        min_size=1,
+        max_size=8,
+    ),
+    target=st.sampled_from([0.2, 0.25, 0.3]),
+    cutoff=st.sampled_from([0.95, 0.9]),
+    extra_safe=st.booleans(),
+    bound_mtd=st.booleans(),
+)
+def test_selection_and_estimates_match_a_restatement_with_scipy(
+    data: list[tuple[int, int]],
+    target: float,
+    cutoff: float,
+    extra_safe: bool,
+    bound_mtd: bool,
+) -> None:
+    """The max-min isotonic fit against scipy's pool-adjacent-violators, the selection against
+    select.mtd restated with it."""
+    n = np.array([a for a, _ in data])
+    y = np.array([b for _, b in data])
+    options = {"target": target, "cutoff": cutoff, "extra_safe": extra_safe, "offset": 0.05}
+    sel = select_isotonic(n, y, bound_mtd=bound_mtd, **options)
+    assert sel.dose_index == _select_mtd_restated(n, y, bound_mtd=bound_mtd, **options)
+    treated = n > 0
+    assert np.isnan(sel.estimates[~treated]).all() and np.isnan(sel.prob_overdose[~treated]).all()
+    if treated.any():
+        a = 0.05
+        nt, yt = n[treated], y[treated]
+        phat = (yt + a) / (nt + 2 * a)
+        var = (yt + a) * (nt - yt + a) / ((nt + 2 * a) ** 2 * (nt + 2 * a + 1))
+        np.testing.assert_allclose(sel.raw_estimates[treated], phat, rtol=1e-15)
+        fit = isotonic_regression(phat, weights=1 / var).x
+        np.testing.assert_allclose(sel.estimates[treated], fit, rtol=1e-12, atol=1e-15)
+        tail = isotonic_regression(beta.sf(target, yt + a, nt - yt + a)).x
+        np.testing.assert_allclose(sel.prob_overdose[treated], tail, rtol=1e-12, atol=1e-15)
+    batch = select_isotonic_batch(n[None, :], y[None, :], bound_mtd=bound_mtd, **options)
+    assert batch.tolist() == [-1 if sel.dose_index is None else sel.dose_index]

@@ -56,7 +56,7 @@ def check_decision(decision: Decision, data: TrialData) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=trial_data(), n_doses_seed=st.just(0))
 def test_conformance(method: str, data: TrialData, n_doses_seed: int) -> None:
     design = make_design(method, data.n_doses)

@@ -15,7 +15,7 @@ from tests.strategies import complete_counts, trial_data
 
 METHODS = sorted(DESIGNS)
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -87,8 +87,8 @@ def test_an_added_dlt_never_raises_the_next_dose(method: str, data: TrialData, p
     design = make_design(method, data.n_doses)
     before, after = design.decide(data), design.decide(other)
     assume(before.action is not Action.STOP and before.action is not Action.WAIT)
-    if after.action is Action.STOP:
-        return  # stopping is never a higher dose
+    if after.action in (Action.STOP, Action.WAIT):
+        return  # stopping or waiting is never a higher dose
     assert after.next_level is not None and after.next_level <= before.next_level  # type: ignore[operator]
     assert set(before.eliminated) <= set(after.eliminated)
 
@@ -107,3 +107,24 @@ def test_never_skips_an_untried_dose_nor_recommends_an_eliminated_one(
     treated = [i + 1 for i, n in enumerate(data.summary.n_treated) if n > 0]
     highest = max(treated, default=0)
     assert d.next_level <= max(highest + 1, design.start_level)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@SETTINGS
+@given(data=trial_data(), complete=st.booleans())
+def test_an_added_non_dlt_never_lowers_the_next_dose(
+    method: str, data: TrialData, complete: bool
+) -> None:
+    """One more patient without a DLT at the current dose never lowers the recommended dose."""
+    current = data.current_dose_level
+    assume(current is not None)
+    last_day = max(p.infused_day for p in data.patients)
+    day = last_day if not complete else min(last_day, data.as_of_day - data.dlt_window_days)
+    assume(day == last_day)  # the new patient must not change which dose is current
+    extra = Patient(patient_id="ZZ-new", dose_level=current, infused_day=day)  # type: ignore[arg-type]
+    other = dataclasses.replace(data, patients=(*data.patients, extra))
+    design = make_design(method, data.n_doses)
+    before, after = design.decide(data), design.decide(other)
+    assume(before.action not in (Action.STOP, Action.WAIT))
+    assume(after.action not in (Action.STOP, Action.WAIT))
+    assert after.next_level >= before.next_level  # type: ignore[operator]

@@ -39,6 +39,7 @@ from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
 from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import StoppingRule
+from escalation.rules.waiting import Stagger
 
 __all__ = ["Design", "DesignRules", "ModelFit"]
 
@@ -68,12 +69,15 @@ class WaitingRule(Protocol):
 class ModelFit:
     """What a design's model says about the current data (arrays by dose index).
 
-    ``proposed_index`` is the model's next dose before any rule; ``reason`` says why in a sentence.
-    ``estimate`` is the point estimate of each dose's DLT probability (NaN where none).
+    ``proposed_index`` is the model's next dose before any rule; ``reason`` says why in a sentence;
+    ``direction`` is what the model asks for before the ends of the dose ladder (BOIN at the lowest
+    dose may ask to de-escalate and propose to stay). ``estimate`` is the point estimate of each
+    dose's DLT probability (NaN where none).
     """
 
     proposed_index: int
     reason: str
+    direction: Action
     estimate: FloatArray
     prob_overdose: FloatArray
     n_for_safety: IntArray
@@ -107,6 +111,8 @@ class Design(ABC):
     """
 
     method: ClassVar[str]
+    #: level of the per-dose credible intervals (``prob_tox_interval``), for designs with a posterior
+    interval_level: ClassVar[float | None] = None
     #: fields that are not options of the trial document
     _not_options: ClassVar[frozenset[str]] = frozenset({"n_doses", "stopping"})
 
@@ -115,6 +121,7 @@ class Design(ABC):
     cohort_size: int = 3
     max_patients: int = 30
     start_level: int = 1
+    stagger_days: int | None = None
     stopping: StoppingRule | None = None
 
     # ---- construction -------------------------------------------------------------------
@@ -138,6 +145,11 @@ class Design(ABC):
             bad("cohort_size", f"must be >= 1, got {self.cohort_size}")
         if self.max_patients < 1:
             bad("max_patients", f"must be >= 1, got {self.max_patients}")
+        if self.stagger_days is not None and self.stagger_days < 1:
+            bad(
+                "stagger_days",
+                f"must be >= 1 day (or null for no stagger), got {self.stagger_days}",
+            )
         if not 1 <= self.start_level <= max(self.n_doses, 1):
             bad(
                 "start_level",
@@ -162,12 +174,32 @@ class Design(ABC):
         """The model's view of the data and its proposed next dose (before any rule)."""
 
     @abstractmethod
-    def rules(self) -> DesignRules:
-        """The design's rules, by kind."""
+    def model_rules(self) -> DesignRules:
+        """The rules particular to this design, by kind (see :meth:`rules` for the whole set)."""
 
-    @abstractmethod
+    def rules(self) -> DesignRules:
+        """Every rule the design applies: its own, plus the options common to all designs.
+
+        Common options: ``stagger_days`` (a :class:`Stagger` waiting rule) and ``stopping`` (extra
+        stopping rules, combined with ``|``).
+        """
+        own = self.model_rules()
+        stopping = own.stopping
+        if self.stopping is not None:
+            stopping = self.stopping if stopping is None else stopping | self.stopping
+        waiting = own.waiting
+        if self.stagger_days is not None:
+            waiting = (*waiting, Stagger(days=self.stagger_days))
+        return replace(own, stopping=stopping, waiting=waiting)
+
     def select(self, data: TrialData) -> Selection:
         """The final recommended dose on the data (the trial is over)."""
+        self.check_data(data)
+        return self.choose(data, self.fit(data))
+
+    @abstractmethod
+    def choose(self, data: TrialData, fit: ModelFit) -> Selection:
+        """The final selection, given the model's fit on the same data."""
 
     # ---- the pipeline -------------------------------------------------------------------------
     def check_data(self, data: TrialData) -> None:
@@ -192,24 +224,8 @@ class Design(ABC):
         rules = self.rules()
         current = data.current_dose_level
         cur = None if current is None else current - 1
-        outcomes: list[RuleOutcome] = []
-
-        eliminated = np.zeros(self.n_doses, dtype=np.bool_)
-        if rules.elimination is not None:
-            eliminated, out = rules.elimination.apply(
-                fit.n_for_safety, fit.dlt_for_safety, fit.prob_overdose, self.target
-            )
-            outcomes.append(out)
-        ctx = DecisionContext(
-            data=data,
-            target=self.target,
-            current_index=cur,
-            start_index=self.start_level - 1,
-            n_for_safety=fit.n_for_safety,
-            dlt_for_safety=fit.dlt_for_safety,
-            prob_overdose=fit.prob_overdose,
-            eliminated=eliminated,
-        )
+        ctx, outcomes = self.safety_context(data, fit, rules)
+        eliminated = ctx.eliminated
         outcomes.append(
             RuleOutcome(label=self.method, kind=RuleKind.MODEL, triggered=True, detail=fit.reason)
         )
@@ -247,11 +263,11 @@ class Design(ABC):
                 action=Action.STOP,
                 next_level=None,
                 reason=f"Stop the trial: every dose level is too toxic. {detail}",
-                selection=self.select(data),
+                selection=self.choose(data, fit),
                 **common,
             )
         if stop:
-            selection = self.select(data)
+            selection = self.choose(data, fit)
             why = " ".join(o.detail for o in stop_outcomes if o.triggered)
             return Decision(
                 action=Action.STOP,
@@ -284,6 +300,31 @@ class Design(ABC):
         }[action]
         reason = f"{verb} dose level {index + 1}. {fit.reason}" + (f" {limited}" if limited else "")
         return Decision(action=action, next_level=index + 1, reason=reason, **common)
+
+    def safety_context(
+        self, data: TrialData, fit: ModelFit, rules: DesignRules
+    ) -> tuple[DecisionContext, list[RuleOutcome]]:
+        """The rules' view of the data after safety elimination, and the elimination outcome."""
+        current = data.current_dose_level
+        outcomes: list[RuleOutcome] = []
+        eliminated = np.zeros(self.n_doses, dtype=np.bool_)
+        if rules.elimination is not None:
+            eliminated, out = rules.elimination.apply(
+                fit.n_for_safety, fit.dlt_for_safety, fit.prob_overdose, self.target
+            )
+            outcomes.append(out)
+        ctx = DecisionContext(
+            data=data,
+            target=self.target,
+            current_index=None if current is None else current - 1,
+            start_index=self.start_level - 1,
+            n_for_safety=fit.n_for_safety,
+            dlt_for_safety=fit.dlt_for_safety,
+            prob_overdose=fit.prob_overdose,
+            eliminated=eliminated,
+            model_direction=fit.direction,
+        )
+        return ctx, outcomes
 
     def _dose_estimates(
         self, data: TrialData, fit: ModelFit, eliminated: npt.NDArray[np.bool_]
@@ -318,6 +359,9 @@ class Design(ABC):
 
 
 def _jsonable(value: Any) -> Any:
+    """Plain JSON values (lists, floats, ints, dicts) from tuples, numpy arrays and scalars."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, tuple | list | np.ndarray):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from escalation.data import TrialData
-from escalation.decision import Selection
+from escalation.decision import Action, Selection
 from escalation.designs.base import Design, DesignRules, ModelFit
 from escalation.errors import Problem
 from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, boundary_row
@@ -45,7 +46,22 @@ from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
 from escalation.rules.waiting import WaitForPending
 
-__all__ = ["BOIN"]
+__all__ = ["BOIN", "START_REASON", "isotonic_selection", "move"]
+
+START_REASON = "No patient has been treated yet: start at the starting dose."
+
+
+def move(cur: int, direction: Action, n_doses: int, why: str) -> tuple[int, Action, str]:
+    """The dose index one step in ``direction`` from ``cur``, held at the ends of the ladder."""
+    if direction is Action.ESCALATE:
+        if cur == n_doses - 1:
+            return cur, direction, f"{why}, but it is the highest dose."
+        return cur + 1, direction, f"{why}."
+    if direction is Action.DEESCALATE:
+        if cur == 0:
+            return cur, direction, f"{why}, but it is the lowest dose."
+        return cur - 1, direction, f"{why}."
+    return cur, direction, f"{why}."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,14 +137,12 @@ class BOIN(Design):
         """(lambda_e, lambda_d)."""
         return boin_lambdas(self.target, self.phi1, self.phi2)
 
-    def rules(self) -> DesignRules:
+    def model_rules(self) -> DesignRules:
         stopping: StoppingRule = StopAtN(self.max_patients) | StopWhenNAtDose(
             self.n_stop, when_staying=True
         )
         if self.extra_safe:
             stopping = stopping | StopWhenTooToxic(level=1, prob=self.cutoff - self.offset)
-        if self.stopping is not None:
-            stopping = stopping | self.stopping
         return DesignRules(
             elimination=EliminateToxicDoses(cutoff=self.cutoff),
             stopping=stopping,
@@ -143,10 +157,11 @@ class BOIN(Design):
             estimate = np.where(n > 0, y / np.maximum(n, 1), np.nan)
         prob_overdose = np.where(n > 0, beta_overdose_prob(self.target, n, y), np.nan)
         current = data.current_dose_level
-        index, reason = self._propose(None if current is None else current - 1, n, y)
+        index, direction, reason = self._propose(None if current is None else current - 1, n, y)
         lambda_e, lambda_d = self.lambdas
         return ModelFit(
             proposed_index=index,
+            direction=direction,
             reason=reason,
             estimate=estimate,
             prob_overdose=prob_overdose,
@@ -155,32 +170,39 @@ class BOIN(Design):
             model={"lambda_e": lambda_e, "lambda_d": lambda_d},
         )
 
-    def _propose(self, cur: int | None, n: np.ndarray, y: np.ndarray) -> tuple[int, str]:
+    def _propose(
+        self, cur: int | None, n: npt.NDArray[np.int64], y: npt.NDArray[np.int64]
+    ) -> tuple[int, Action, str]:
+        """BOIN's interval rule at the current dose, on its complete patients."""
         if cur is None:
-            return (
-                self.start_level - 1,
-                "No patient has been treated yet: start at the starting dose.",
-            )
+            return self.start_level - 1, Action.STAY, START_REASON
         nd, yd = int(n[cur]), int(y[cur])
         if nd == 0:
-            return cur, f"No patient at dose level {cur + 1} has completed the DLT window yet."
+            return (
+                cur,
+                Action.STAY,
+                f"No patient at dose level {cur + 1} has completed the DLT window yet.",
+            )
         row = boundary_row(
             nd, target=self.target, phi1=self.phi1, phi2=self.phi2, cutoff=self.cutoff
         )
         lambda_e, lambda_d = self.lambdas
         observed = f"{yd} of {nd} patients at dose level {cur + 1} had a DLT (rate {yd / nd:.2f})"
         if yd <= row.escalate_at_most:
-            if cur == self.n_doses - 1:
-                return cur, f"{observed}, <= lambda_e = {lambda_e:.3f}, but it is the highest dose."
-            return cur + 1, f"{observed}, <= lambda_e = {lambda_e:.3f}."
+            return move(
+                cur, Action.ESCALATE, self.n_doses, f"{observed}, <= lambda_e = {lambda_e:.3f}"
+            )
         if yd >= row.deescalate_at_least:
-            if cur == 0:
-                return cur, f"{observed}, > lambda_d = {lambda_d:.3f}, but it is the lowest dose."
-            return cur - 1, f"{observed}, > lambda_d = {lambda_d:.3f}."
-        return cur, f"{observed}, between lambda_e = {lambda_e:.3f} and lambda_d = {lambda_d:.3f}."
+            return move(
+                cur, Action.DEESCALATE, self.n_doses, f"{observed}, > lambda_d = {lambda_d:.3f}"
+            )
+        return (
+            cur,
+            Action.STAY,
+            f"{observed}, between lambda_e = {lambda_e:.3f} and lambda_d = {lambda_d:.3f}.",
+        )
 
-    def select(self, data: TrialData) -> Selection:
-        self.check_data(data)
+    def choose(self, data: TrialData, fit: ModelFit) -> Selection:
         s = data.summary
         sel = select_isotonic(
             s.n_complete,
@@ -192,10 +214,10 @@ class BOIN(Design):
             bound_mtd=self.bound_mtd,
             phi2=self.phi2,
         )
-        return _selection(sel, self.target, int(s.n_pending.sum()))
+        return isotonic_selection(sel, self.target, int(s.n_pending.sum()))
 
 
-def _selection(sel: IsotonicSelection, target: float, n_pending: int) -> Selection:
+def isotonic_selection(sel: IsotonicSelection, target: float, n_pending: int) -> Selection:
     """The decision-layer form of an isotonic selection, with a sentence saying why."""
     estimates = tuple(None if v != v else float(v) for v in sel.estimates)
     reasons = {

@@ -40,11 +40,13 @@ from scipy.special import betaincc
 
 __all__ = [
     "BoundaryRow",
+    "TiteBoinRow",
     "beta_overdose_prob",
     "boin_lambdas",
     "boundary_row",
     "boundary_rows",
     "elimination_boundary",
+    "tite_boin_rows",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -156,3 +158,78 @@ def boundary_rows(
         )
         for n in range(1, n_max + 1)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TiteBoinRow:
+    """TITE-BOIN's rule for n patients at a dose, y observed DLTs and m of them pending.
+
+    ``action`` is ``escalate``, ``stay``, ``de-escalate``, ``eliminate``, ``suspend``, or
+    ``depends`` when the decision depends on the standardized total follow-up time (STFT, the sum of
+    the pending patients' follow-up fractions, in [0, m)): then escalate when
+    STFT >= ``escalate_if_stft_at_least``, de-escalate when STFT <= ``deescalate_if_stft_at_most``,
+    stay in between (a missing threshold: that region is empty).
+    """
+
+    n: int
+    dlt: int
+    pending: int
+    action: str
+    escalate_if_stft_at_least: float | None = None
+    deescalate_if_stft_at_most: float | None = None
+
+
+def tite_boin_rows(
+    n_max: int,
+    *,
+    target: float,
+    phi1: float | None = None,
+    phi2: float | None = None,
+    cutoff: float = 0.95,
+    max_pending: float = 0.5,
+) -> tuple[TiteBoinRow, ...]:
+    """TITE-BOIN's decision table for a middle dose, every n <= ``n_max``, DLT and pending count.
+
+    Closed form of the rule phat = y / (n - m + STFT) against lambda_e and lambda_d (both
+    inclusive), with elimination (n >= 3, Beta(1, 1) tail over all n patients > ``cutoff``) before
+    suspension (m > ``max_pending`` n), as TITEgBOIN's ``next_TITE_QuasiBOIN``. At the lowest dose a
+    de-escalation suspends accrual when patients are pending, and at the highest an escalation
+    stays; this table is for a dose with doses above and below.
+
+    References
+    ----------
+    Yuan Y, Lin R, Li D, Nie L, Warren KE (2018). Clin Cancer Res 24:4921-4930.
+    """
+    lambda_e, lambda_d = boin_lambdas(target, phi1, phi2)
+    rows: list[TiteBoinRow] = []
+    for n in range(1, n_max + 1):
+        eliminate_at = elimination_boundary(n, target, cutoff)
+        for m in range(n + 1):
+            for y in range(n - m + 1):
+                if eliminate_at is not None and y >= eliminate_at:
+                    rows.append(TiteBoinRow(n, y, m, "eliminate"))
+                elif m > max_pending * n:
+                    rows.append(TiteBoinRow(n, y, m, "suspend"))
+                elif y == 0:
+                    rows.append(TiteBoinRow(n, y, m, "escalate"))
+                else:
+                    rows.append(_stft_row(n, y, m, lambda_e, lambda_d))
+    return tuple(rows)
+
+
+def _stft_row(n: int, y: int, m: int, lambda_e: float, lambda_d: float) -> TiteBoinRow:
+    # escalate iff STFT >= t_e, de-escalate iff STFT <= t_d, STFT in [0, m)
+    t_e = y / lambda_e - (n - m)
+    t_d = y / lambda_d - (n - m)
+    if m == 0:
+        action = "escalate" if t_e <= 0 else "de-escalate" if t_d >= 0 else "stay"
+        return TiteBoinRow(n, y, m, action)
+    if t_e <= 0:
+        return TiteBoinRow(n, y, m, "escalate")
+    if t_d >= m:
+        return TiteBoinRow(n, y, m, "de-escalate")
+    escalate = t_e if t_e < m else None
+    deescalate = t_d if t_d >= 0 else None
+    if escalate is None and deescalate is None:
+        return TiteBoinRow(n, y, m, "stay")
+    return TiteBoinRow(n, y, m, "depends", escalate, deescalate)

@@ -14,29 +14,51 @@ This is R's ``BOIN::select.mtd`` (BOIN 2.7.2), step by step:
 
 TITE-BOIN's selection (TITEgBOIN's ``select_mtd_TITE_QuasiBOIN``) is the same with a = 0.005.
 
+The rule is written once, over rows of counts (:func:`select_isotonic_batch`, many trials at
+once); :func:`select_isotonic` is its one-row case, with the estimates beside the selection. The
+weighted isotonic regression is the max-min formula fit_i = max_{j <= i} min_{k >= i}
+mean_w(j..k) over the doses kept (Barlow et al. 1972, theorem 1.4), the values pool-adjacent-
+violators finds; doses are few, so the (rows, doses, doses) table of weighted means is small.
+tests/test_boin_reference.py reproduces R's selections exactly and its estimates to 1e-9, and
+checks the fit against ``scipy.optimize.isotonic_regression`` and the selection against a
+restatement of ``select.mtd`` written with it.
+
 References
 ----------
 Yuan Y, Hess KR, Hilsenbeck SG, Gilbert MR (2016). Clin Cancer Res 22:4291-4301 (MTD selection).
 Liu S, Yuan Y (2015). JRSS-C 64:507-523, section 2.3.
+Barlow RE, Bartholomew DJ, Bremner JM, Brunk HD (1972). Statistical Inference under Order
+Restrictions. Wiley, theorem 1.4 (the max-min formula).
+BOIN 2.7.2 (R package), ``select.mtd``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import isotonic_regression
 
-from escalation.models.boundaries import beta_overdose_prob, boin_lambdas
+from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, elimination_boundary
 
-__all__ = ["IsotonicSelection", "NoDoseReason", "isotonic_estimates", "select_isotonic"]
+__all__ = [
+    "IsotonicSelection",
+    "NoDoseReason",
+    "isotonic_estimates",
+    "select_isotonic",
+    "select_isotonic_batch",
+]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+#: R's tie-break: i * 1e-10 added to the i-th admissible dose's isotonic estimate
 _TIE_BREAK = 1e-10
+#: "no number of DLTs" in a table of boundaries
+_NEVER = np.iinfo(np.int64).max
 
 
 class NoDoseReason(StrEnum):
@@ -46,6 +68,16 @@ class NoDoseReason(StrEnum):
     LOWEST_ELIMINATED = "lowest_eliminated"
     NONE_ADMISSIBLE = "none_admissible"
     ALL_ABOVE_BOUND = "all_above_bound"
+
+
+# reason codes of _Selections.reason: 0 is a selected dose
+_REASONS: tuple[NoDoseReason | None, ...] = (
+    None,
+    NoDoseReason.NO_PATIENTS,
+    NoDoseReason.LOWEST_ELIMINATED,
+    NoDoseReason.NONE_ADMISSIBLE,
+    NoDoseReason.ALL_ABOVE_BOUND,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,37 +92,264 @@ class IsotonicSelection:
     raw_estimates: FloatArray
 
 
-def _shrunk(n: FloatArray, y: FloatArray, prior: float) -> tuple[FloatArray, FloatArray]:
-    phat = (y + prior) / (n + 2 * prior)
-    var = (y + prior) * (n - y + prior) / ((n + 2 * prior) ** 2 * (n + 2 * prior + 1))
+def _shrunk(n: npt.ArrayLike, y: npt.ArrayLike, prior: float) -> tuple[FloatArray, FloatArray]:
+    """(y + a) / (n + 2a) and its variance (y + a)(n - y + a) / ((n + 2a)^2 (n + 2a + 1))."""
+    nf = np.asarray(n, dtype=np.float64)
+    yf = np.asarray(y, dtype=np.float64)
+    phat = (yf + prior) / (nf + 2 * prior)
+    var = (yf + prior) * (nf - yf + prior) / ((nf + 2 * prior) ** 2 * (nf + 2 * prior + 1))
     return phat, var
+
+
+@lru_cache(maxsize=64)
+def _ordered(n_doses: int) -> BoolArray:
+    """[j, k]: j <= k."""
+    upper = np.triu(np.ones((n_doses, n_doses), dtype=np.bool_))
+    upper.setflags(write=False)
+    return upper
+
+
+def _isotonic_fit(values: FloatArray, weights: FloatArray, keep: BoolArray) -> FloatArray:
+    """Weighted isotonic (non-decreasing) regression of each row over its kept doses.
+
+    ``values``, ``weights`` (positive, finite where kept), ``keep``: shape (T, D). The fit over
+    the kept doses of a row, in order, is that of pool-adjacent-violators on them alone; NaN at
+    the doses not kept. Written as the max-min formula: M[j, k] the weighted mean over the kept
+    doses j..k, fit_i = max_{j <= i} min_{k >= i} M[j, k] with j and k kept.
+    """
+    n_rows, n_doses = values.shape
+    cum_w = np.zeros((n_rows, n_doses + 1))
+    cum_wv = np.zeros((n_rows, n_doses + 1))
+    np.cumsum(np.where(keep, weights, 0.0), axis=1, out=cum_w[:, 1:])
+    np.cumsum(np.where(keep, weights * values, 0.0), axis=1, out=cum_wv[:, 1:])
+    ordered = _ordered(n_doses)
+    valid = ordered & keep[:, :, None] & keep[:, None, :]
+    # inner[t, j, k] = M[j, k] where valid, then the minimum over kept k' >= k
+    inner = np.divide(
+        cum_wv[:, None, 1:] - cum_wv[:, :-1, None],
+        cum_w[:, None, 1:] - cum_w[:, :-1, None],
+        out=np.full((n_rows, n_doses, n_doses), np.inf),
+        where=valid,
+    )
+    inner = np.minimum.accumulate(inner[:, :, ::-1], axis=2)[:, :, ::-1]
+    # fit_i = the maximum over kept j <= i
+    fit = np.where(ordered & keep[:, :, None], inner, -np.inf).max(axis=1)
+    return np.where(keep, fit, np.nan)
 
 
 def isotonic_estimates(
     n: npt.ArrayLike, y: npt.ArrayLike, *, prior: float = 0.05
 ) -> tuple[FloatArray, FloatArray]:
-    """Raw and isotonic (weighted PAVA) DLT probability estimates over the given doses."""
-    n_arr = np.asarray(n, dtype=np.float64)
-    y_arr = np.asarray(y, dtype=np.float64)
-    phat, var = _shrunk(n_arr, y_arr, prior)
-    if phat.size <= 1:
-        return phat, phat.copy()
-    fitted = isotonic_regression(phat, weights=1.0 / var, increasing=True).x
-    return phat, np.asarray(fitted, dtype=np.float64)
+    """Raw and isotonic (weights 1 / variance) DLT probability estimates over the given doses.
+
+    Examples
+    --------
+    >>> raw, fit = isotonic_estimates([3, 6, 3], [2, 1, 1])
+    >>> fit.round(4).tolist()
+    [0.3036, 0.3036, 0.3387]
+    """
+    phat, var = _shrunk(np.atleast_1d(np.asarray(n)), np.atleast_1d(np.asarray(y)), prior)
+    keep = np.ones((1, phat.size), dtype=np.bool_)
+    return phat, _isotonic_fit(phat[None, :], 1.0 / var[None, :], keep)[0]
 
 
-def eliminated_doses(
-    n: npt.ArrayLike,
-    y: npt.ArrayLike,
+#: elimination boundaries are tabulated once per (target, cutoff) for n below this
+_TABLE_N = 128
+
+
+@lru_cache(maxsize=256)
+def _boundary_table(target: float, cutoff: float) -> IntArray:
+    """By n = 0.._TABLE_N - 1, :func:`_boundary`."""
+    table = np.array([_boundary_at(k, target, cutoff) for k in range(_TABLE_N)], dtype=np.int64)
+    table.setflags(write=False)
+    return table
+
+
+def _boundary_at(n: int, target: float, cutoff: float) -> int:
+    at_least = elimination_boundary(n, target, cutoff)
+    return _NEVER if at_least is None else at_least
+
+
+def _boundary(n: IntArray, target: float, cutoff: float) -> IntArray:
+    """At each entry of n, the fewest DLTs with Pr(p > target | y, n) > cutoff under a Beta(1, 1)
+    prior when n >= 3 (:func:`escalation.models.boundaries.elimination_boundary`), else "never"."""
+    if n.size == 0:
+        return np.zeros(n.shape, dtype=np.int64)
+    if int(n.max()) < _TABLE_N:
+        return _boundary_table(float(target), float(cutoff))[n]
+    counts, inverse = np.unique(n, return_inverse=True)
+    at_least = [_boundary_at(k, float(target), float(cutoff)) for k in counts.tolist()]
+    return np.array(at_least, dtype=np.int64)[inverse.reshape(n.shape)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Selections:
+    """The rule's outcome for T rows: dose index (-1 none), reason code, eliminated doses; with
+    ``describe``, the estimates of :class:`IsotonicSelection` too."""
+
+    dose_index: IntArray  # (T,)
+    reason: IntArray  # (T,): index into _REASONS
+    eliminated: BoolArray  # (T, D)
+    raw_estimates: FloatArray | None = None  # (T, D), over the treated doses
+    estimates: FloatArray | None = None  # (T, D), isotonic over the treated doses
+    prob_overdose: FloatArray | None = None  # (T, D), isotonic over the treated doses
+
+
+def _select_rows(
+    n: IntArray,
+    y: IntArray,
+    *,
+    target: float,
+    cutoff: float,
+    extra_safe: bool,
+    offset: float,
+    lambda_d: float | None,
+    prior: float,
+    describe: bool = False,
+) -> _Selections:
+    """The selection rule of the module docstring, for each row of counts (T, D).
+
+    With ``describe``, the isotonic estimates and the isotonic Pr(p > target) under a Beta(a, a)
+    prior over the treated doses are fitted beside the selection's (one call for all three).
+    """
+    n_rows = n.shape[0]
+    # 1. elimination: the first dose over the cutoff (n >= 3) and every dose above; with
+    #    extra-safe, every dose when the lowest is over cutoff - offset
+    over = y >= _boundary(n, target, cutoff)
+    eliminated = np.logical_or.accumulate(over, axis=1)
+    if extra_safe:
+        lowest = y[:, 0] >= _boundary(n[:, 0], target, cutoff - offset)
+        eliminated |= lowest[:, None]
+    # 2-3. isotonic estimates over the treated, non-eliminated doses, ties broken upwards
+    treated = n > 0
+    admissible = treated & ~eliminated
+    phat, var = _shrunk(n, y, prior)
+    if describe:
+        tail = beta_overdose_prob(target, n, y, prior, prior)
+        fits = _isotonic_fit(
+            np.concatenate([phat, phat, tail]),
+            np.concatenate([1.0 / var, 1.0 / var, np.ones_like(tail)]),
+            np.concatenate([admissible, treated, treated]),
+        )
+        fit = fits[:n_rows]
+    else:
+        fit = _isotonic_fit(phat, 1.0 / var, admissible)
+    score = fit + np.cumsum(admissible, axis=1) * _TIE_BREAK
+    # 4. bound_mtd: only doses whose estimate is <= lambda_d
+    eligible = admissible if lambda_d is None else admissible & (score <= lambda_d)
+    distance = np.where(eligible, np.abs(score - target), np.inf)
+    chosen = np.argmin(distance, axis=1)
+    # the first reason that holds, in the order of the module docstring
+    reason = np.where(
+        ~treated.any(axis=1),
+        1,
+        np.where(
+            eliminated[:, 0],
+            2,
+            np.where(~admissible.any(axis=1), 3, np.where(~eligible.any(axis=1), 4, 0)),
+        ),
+    ).astype(np.int64)
+    selections = _Selections(
+        dose_index=np.where(reason == 0, chosen, -1).astype(np.int64),
+        reason=reason,
+        eliminated=np.asarray(eliminated),
+    )
+    if not describe:
+        return selections
+    return replace(
+        selections,
+        raw_estimates=np.where(treated, phat, np.nan),
+        estimates=fits[n_rows : 2 * n_rows],
+        prob_overdose=fits[2 * n_rows :],
+    )
+
+
+def _count_matrix(counts: npt.ArrayLike, name: str) -> IntArray:
+    arr = np.asarray(counts)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (n_trials, n_doses), got {arr.shape}")
+    return np.asarray(arr, dtype=np.int64)
+
+
+def _lambda_d(bound_mtd: bool, target: float, phi2: float | None) -> float | None:
+    return boin_lambdas(target, None, phi2)[1] if bound_mtd else None
+
+
+def select_isotonic_batch(
+    n_at_dose: npt.ArrayLike,
+    dlt_at_dose: npt.ArrayLike,
     *,
     target: float,
     cutoff: float = 0.95,
-    min_n: int = 3,
-) -> BoolArray:
-    """The Beta(1, 1) elimination rule: the first dose over the cutoff and every dose above it."""
-    n_arr = np.asarray(n)
-    over = (n_arr >= min_n) & (beta_overdose_prob(target, n_arr, y) > cutoff)
-    return np.asarray(np.cumsum(over) > 0)
+    extra_safe: bool = False,
+    offset: float = 0.05,
+    bound_mtd: bool = False,
+    phi2: float | None = None,
+    prior: float = 0.05,
+) -> IntArray:
+    """BOIN's final selection (R's ``select.mtd``) for many trials at once.
+
+    The same rule as :func:`select_isotonic` (see the module docstring), row by row; trials with
+    the same counts are selected once.
+
+    Parameters
+    ----------
+    n_at_dose, dlt_at_dose : array_like of int
+        Shape (T, D): patients with a complete outcome and DLTs per dose, per trial.
+    target : float
+        Target DLT probability.
+    cutoff : float
+        Elimination cutoff on Pr(p > target | data) under a Beta(1, 1) prior.
+    extra_safe, offset : bool, float
+        Eliminate every dose when the lowest has Pr(p > target) > cutoff - offset (n >= 3).
+    bound_mtd : bool
+        Only doses whose isotonic estimate is <= lambda_d are eligible.
+    phi2 : float, optional
+        The toxic rate of lambda_d (default 1.4 target).
+    prior : float
+        a in the estimate (y + a) / (n + 2a) (0.05 BOIN, 0.005 TITE-BOIN).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (T,): the selected dose index per trial, -1 for no dose.
+
+    References
+    ----------
+    Yuan Y, Hess KR, Hilsenbeck SG, Gilbert MR (2016), Clin Cancer Res 22:4291; BOIN 2.7.2
+    ``select.mtd``.
+
+    Examples
+    --------
+    >>> select_isotonic_batch([[3, 3, 15, 9, 0], [3, 0, 0, 0, 0]],
+    ...                       [[0, 0, 4, 4, 0], [3, 0, 0, 0, 0]], target=0.3).tolist()
+    [2, -1]
+    """
+    n = _count_matrix(n_at_dose, "n_at_dose")
+    y = _count_matrix(dlt_at_dose, "dlt_at_dose")
+    if n.shape != y.shape:
+        raise ValueError(f"dlt_at_dose has shape {y.shape}, n_at_dose {n.shape}")
+    if n.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    # many trials end with the same counts: select once per distinct (n, y)
+    counts = np.concatenate([n, y], axis=1)
+    radix = int(counts.max()) + 1
+    if counts.shape[1] * np.log2(radix) < 62:
+        keys = counts @ (radix ** np.arange(counts.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(counts, axis=0, return_index=True, return_inverse=True)
+    rows = _select_rows(
+        n[first],
+        y[first],
+        target=target,
+        cutoff=cutoff,
+        extra_safe=extra_safe,
+        offset=offset,
+        lambda_d=_lambda_d(bound_mtd, target, phi2),
+        prior=prior,
+    )
+    return rows.dose_index[inverse.reshape(-1)]
 
 
 def select_isotonic(
@@ -105,7 +364,27 @@ def select_isotonic(
     phi2: float | None = None,
     prior: float = 0.05,
 ) -> IsotonicSelection:
-    """BOIN's final selection (R's ``select.mtd``); see the module docstring.
+    """BOIN's final selection (R's ``select.mtd``) for one trial; see the module docstring.
+
+    The rule of :func:`select_isotonic_batch` on one row, with the estimates: raw and isotonic
+    (weights 1 / variance) estimates and the isotonic Pr(p > target) under a Beta(a, a) prior, over
+    the treated doses (NaN elsewhere), and the eliminated doses.
+
+    Parameters
+    ----------
+    n, y : array_like of int
+        Shape (D,): patients with a complete outcome and DLTs per dose.
+    target, cutoff, extra_safe, offset, bound_mtd, phi2, prior
+        As in :func:`select_isotonic_batch`.
+
+    Returns
+    -------
+    IsotonicSelection
+
+    References
+    ----------
+    Yuan Y, Hess KR, Hilsenbeck SG, Gilbert MR (2016), Clin Cancer Res 22:4291; BOIN 2.7.2
+    ``select.mtd``.
 
     Examples
     --------
@@ -113,54 +392,27 @@ def select_isotonic(
     >>> sel.dose_index + 1
     3
     """
-    n_arr = np.asarray(n, dtype=np.int64)
-    y_arr = np.asarray(y, dtype=np.int64)
-    n_doses = n_arr.size
-    eliminated = eliminated_doses(n_arr, y_arr, target=target, cutoff=cutoff)
-    if (
-        extra_safe
-        and n_arr[0] >= 3
-        and beta_overdose_prob(target, n_arr[0], y_arr[0]) > cutoff - offset
-    ):
-        eliminated[:] = True
-
-    treated = n_arr > 0
-    raw = np.full(n_doses, np.nan)
-    estimates = np.full(n_doses, np.nan)
-    prob_overdose = np.full(n_doses, np.nan)
-    if treated.any():
-        raw[treated], estimates[treated] = isotonic_estimates(
-            n_arr[treated], y_arr[treated], prior=prior
-        )
-        tail = beta_overdose_prob(target, n_arr[treated], y_arr[treated], prior, prior)
-        prob_overdose[treated] = (
-            isotonic_regression(tail, increasing=True).x if tail.size > 1 else tail
-        )
-
-    def result(index: int | None, reason: NoDoseReason | None) -> IsotonicSelection:
-        return IsotonicSelection(
-            dose_index=index,
-            no_dose_reason=reason,
-            eliminated=eliminated,
-            estimates=estimates,
-            prob_overdose=prob_overdose,
-            raw_estimates=raw,
-        )
-
-    if not treated.any():
-        return result(None, NoDoseReason.NO_PATIENTS)
-    if eliminated[0]:
-        return result(None, NoDoseReason.LOWEST_ELIMINATED)
-    admissible = treated & ~eliminated
-    if not admissible.any():
-        return result(None, NoDoseReason.NONE_ADMISSIBLE)
-    adm_index = np.flatnonzero(admissible)
-    _, phat = isotonic_estimates(n_arr[admissible], y_arr[admissible], prior=prior)
-    phat = phat + np.arange(1, phat.size + 1) * _TIE_BREAK
-    if bound_mtd:
-        _, lambda_d = boin_lambdas(target, None, phi2)
-        eligible = phat <= lambda_d
-        if not eligible.any():
-            return result(None, NoDoseReason.ALL_ABOVE_BOUND)
-        phat, adm_index = phat[eligible], adm_index[eligible]
-    return result(int(adm_index[int(np.argmin(np.abs(phat - target)))]), None)
+    n_arr = np.asarray(n, dtype=np.int64).reshape(1, -1)
+    y_arr = np.asarray(y, dtype=np.int64).reshape(1, -1)
+    rows = _select_rows(
+        n_arr,
+        y_arr,
+        target=target,
+        cutoff=cutoff,
+        extra_safe=extra_safe,
+        offset=offset,
+        lambda_d=_lambda_d(bound_mtd, target, phi2),
+        prior=prior,
+        describe=True,
+    )
+    assert rows.estimates is not None and rows.prob_overdose is not None
+    assert rows.raw_estimates is not None
+    index = int(rows.dose_index[0])
+    return IsotonicSelection(
+        dose_index=None if index < 0 else index,
+        no_dose_reason=_REASONS[int(rows.reason[0])],
+        eliminated=rows.eliminated[0],
+        estimates=rows.estimates[0],
+        prob_overdose=rows.prob_overdose[0],
+        raw_estimates=rows.raw_estimates[0],
+    )

@@ -1,6 +1,13 @@
 """Rules: safety elimination, stopping, waiting, dose-change limits (applied in that precedence)."""
 
-from escalation.rules.constraints import ExcludeEliminated, MaxStep, NoSkipping
+from escalation.rules.constraints import (
+    Coherence,
+    EscalationNeedsCompleteFollowup,
+    ExcludeEliminated,
+    MaxAmountStep,
+    MaxStep,
+    NoSkipping,
+)
 from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import (
@@ -11,19 +18,24 @@ from escalation.rules.stopping import (
     StopWhenNAtDose,
     StopWhenTooToxic,
 )
-from escalation.rules.waiting import WaitForPending
+from escalation.rules.waiting import Stagger, SuspendWhenPending, WaitForPending
 
 __all__ = [
     "AllOf",
     "AnyOf",
+    "Coherence",
     "DecisionContext",
     "EliminateToxicDoses",
+    "EscalationNeedsCompleteFollowup",
     "ExcludeEliminated",
+    "MaxAmountStep",
     "MaxStep",
     "NoSkipping",
+    "Stagger",
     "StopAtN",
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
+    "SuspendWhenPending",
     "WaitForPending",
 ]

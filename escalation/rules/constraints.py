@@ -9,7 +9,14 @@ import numpy as np
 from escalation.decision import RuleKind, RuleOutcome
 from escalation.rules.context import DecisionContext
 
-__all__ = ["ExcludeEliminated", "MaxStep", "NoSkipping"]
+__all__ = [
+    "Coherence",
+    "EscalationNeedsCompleteFollowup",
+    "ExcludeEliminated",
+    "MaxAmountStep",
+    "MaxStep",
+    "NoSkipping",
+]
 
 
 def _outcome(label: str, triggered: bool, detail: str) -> RuleOutcome:
@@ -82,4 +89,140 @@ class ExcludeEliminated:
             self.label,
             True,
             f"Dose level {index + 1} is eliminated: dose level {lower + 1} instead.",
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coherence:
+    """No escalation right after a cohort whose observed DLT rate is at least the target.
+
+    The last cohort is the ``cohort_size`` most recently infused patients at the current dose (on
+    ties in the infusion day, patients with a DLT count as the more recent: the rule does not depend
+    on the order of the data, and errs on the safe side); its DLT rate counts the DLTs observed
+    among them. This is dfcrm's ``restrict`` in ``crmsim`` (Cheung 2005, coherence in dose-finding).
+
+    References
+    ----------
+    Cheung YK (2005). Coherence principles in dose-finding studies. Biometrika 92:863-873.
+    """
+
+    cohort_size: int
+
+    @property
+    def label(self) -> str:
+        return f"Coherence(cohort_size={self.cohort_size})"
+
+    def apply(self, ctx: DecisionContext, index: int) -> tuple[int, RuleOutcome]:
+        cur = ctx.current_index
+        if cur is None or index <= cur:
+            return index, _outcome(self.label, False, "No escalation proposed.")
+        patients, dlt = ctx.data.patients, ctx.summary.dlt
+        at_current = [i for i, p in enumerate(patients) if p.dose_level == cur + 1]
+        # most recent first; on the same day a DLT counts as more recent (order-free, conservative)
+        at_current.sort(key=lambda i: (patients[i].infused_day, bool(dlt[i])), reverse=True)
+        last = at_current[: self.cohort_size]
+        if not last:
+            return index, _outcome(self.label, False, "No patient at the current dose yet.")
+        n_dlt = int(dlt[last].sum())
+        rate = n_dlt / len(last)
+        if rate >= ctx.target:
+            return cur, _outcome(
+                self.label,
+                True,
+                f"The last cohort had {n_dlt} DLT{'s' if n_dlt != 1 else ''} in {len(last)} "
+                f"(rate {rate:.2f} >= target {ctx.target:g}): no escalation, stay at dose level {cur + 1}.",
+            )
+        return index, _outcome(
+            self.label, False, f"The last cohort's DLT rate {rate:.2f} is below the target."
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationNeedsCompleteFollowup:
+    """Escalate to an untried dose only when ``min_complete`` patients at the current dose have a
+    complete outcome (a DLT or the whole window).
+
+    Time-to-event designs decide with pending patients; this rule keeps them from opening a new
+    dose on partial follow-up alone.
+    """
+
+    min_complete: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"EscalationNeedsCompleteFollowup(min_complete={self.min_complete})"
+
+    def apply(self, ctx: DecisionContext, index: int) -> tuple[int, RuleOutcome]:
+        cur = ctx.current_index
+        tried = np.flatnonzero(ctx.summary.n_treated > 0)
+        highest = int(tried[-1]) if tried.size else -1
+        if cur is None or index <= cur or index <= highest:
+            return index, _outcome(self.label, False, "No escalation to an untried dose proposed.")
+        complete = int(ctx.summary.n_complete[cur])
+        if complete >= self.min_complete:
+            return index, _outcome(
+                self.label,
+                False,
+                f"{complete} patient{'s' if complete != 1 else ''} at dose level {cur + 1} with a complete outcome.",
+            )
+        return cur, _outcome(
+            self.label,
+            True,
+            f"Dose level {index + 1} is untried and only {complete} patient{'s' if complete != 1 else ''} "
+            f"at dose level {cur + 1} {'has' if complete == 1 else 'have'} a complete outcome "
+            f"(at least {self.min_complete} needed): stay at dose level {cur + 1}.",
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaxAmountStep:
+    """Escalate to at most ``factor`` times the highest dose amount tried so far.
+
+    The dose-escalation limit of BLRM designs, on dose amounts rather than levels: with
+    ``factor=2`` the next dose is at most twice the highest dose any patient received. Before the
+    first patient every dose is allowed (the starting dose is set elsewhere). ``amounts`` are the
+    dose amounts by dose index, increasing.
+
+    References
+    ----------
+    Neuenschwander B, Branson M, Gsponer T (2008). Stat Med 27:2420-2439, section 3.3 (maximum
+    dose increment).
+    """
+
+    amounts: tuple[float, ...]
+    factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.factor >= 1.0:
+            raise ValueError(f"factor must be >= 1, got {self.factor}")
+        if not self.amounts or any(a <= 0 for a in self.amounts):
+            raise ValueError(f"amounts must be positive, got {self.amounts}")
+        if any(b <= a for a, b in zip(self.amounts, self.amounts[1:], strict=False)):
+            raise ValueError(f"amounts must increase with the dose level, got {self.amounts}")
+
+    @property
+    def label(self) -> str:
+        return f"MaxAmountStep(factor={self.factor:g})"
+
+    def apply(self, ctx: DecisionContext, index: int) -> tuple[int, RuleOutcome]:
+        if len(self.amounts) != ctx.data.n_doses:
+            raise ValueError(f"{len(self.amounts)} dose amounts for {ctx.data.n_doses} dose levels")
+        tried = np.flatnonzero(ctx.summary.n_treated > 0)
+        if not tried.size:
+            return index, _outcome(self.label, False, "No dose has been tried yet.")
+        highest = self.amounts[int(tried[-1])]
+        limit = self.factor * highest * (1.0 + 1e-12)  # amounts exactly at the limit are allowed
+        ceiling = max(i for i, a in enumerate(self.amounts) if a <= limit)
+        if index <= ceiling:
+            return index, _outcome(
+                self.label,
+                False,
+                f"Dose level {index + 1} is within {self.factor:g} times the highest dose tried "
+                f"({highest:g}).",
+            )
+        return ceiling, _outcome(
+            self.label,
+            True,
+            f"Dose level {index + 1} ({self.amounts[index]:g}) is more than {self.factor:g} times "
+            f"the highest dose tried ({highest:g}): limited to dose level {ceiling + 1}.",
         )

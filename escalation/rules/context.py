@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.data import DoseSummary, TrialData
+from escalation.decision import Action
 
 __all__ = ["DecisionContext"]
 
@@ -19,6 +20,7 @@ class DecisionContext:
     ``n_for_safety`` and ``dlt_for_safety`` are the counts the design's safety rules use (BOIN:
     complete patients; TITE-BOIN: every treated patient with the observed DLTs);
     ``prob_overdose`` is the design's Pr(p_d > target | data) (NaN where undefined).
+    ``model_direction`` is what the model asks for before the ends of the dose ladder.
     ``next_index`` is the dose the model proposes after the dose-change limits, known to the
     stopping rules (some stop only when the decision is to stay).
     """
@@ -31,6 +33,7 @@ class DecisionContext:
     dlt_for_safety: npt.NDArray[np.int64]
     prob_overdose: npt.NDArray[np.float64]
     eliminated: npt.NDArray[np.bool_]
+    model_direction: Action = Action.STAY
     next_index: int | None = None
 
     @property

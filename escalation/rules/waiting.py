@@ -1,14 +1,36 @@
-"""Waiting rules: when pending patients make a decision premature, say until when."""
+"""Waiting rules: when pending patients make a decision premature, say until when.
+
+Each rule returns its outcome and the study day its wait ends (None when there is no need to
+wait). A waiting rule that concerns the current dose yields when that dose is eliminated: safety
+elimination takes precedence, and the next cohort goes to a lower dose at once.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from escalation.data import PatientState
-from escalation.decision import RuleKind, RuleOutcome
+from escalation.data import Patient, PatientState
+from escalation.decision import Action, RuleKind, RuleOutcome
 from escalation.rules.context import DecisionContext
 
-__all__ = ["WaitForPending"]
+__all__ = ["Stagger", "SuspendWhenPending", "WaitForPending"]
+
+
+def _outcome(label: str, triggered: bool, detail: str) -> RuleOutcome:
+    return RuleOutcome(label=label, kind=RuleKind.WAITING, triggered=triggered, detail=detail)
+
+
+def _pending_at(ctx: DecisionContext, index: int) -> list[Patient]:
+    return [
+        p
+        for p, state in zip(ctx.data.patients, ctx.summary.state, strict=True)
+        if state is PatientState.PENDING and p.dose_level == index + 1
+    ]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,26 +45,125 @@ class WaitForPending:
         return "WaitForPending()"
 
     def evaluate(self, ctx: DecisionContext) -> tuple[RuleOutcome, int | None]:
-        """The outcome, and the study day the wait ends (None when there is no need to wait)."""
-        data, cur = ctx.data, ctx.current_index
-        pending = [
-            p
-            for p, state in zip(data.patients, ctx.summary.state, strict=True)
-            if state is PatientState.PENDING and cur is not None and p.dose_level == cur + 1
-        ]
-        if not pending:
-            return RuleOutcome(
-                label=self.label,
-                kind=RuleKind.WAITING,
-                triggered=False,
-                detail="No patient at the current dose is still inside the DLT window.",
+        cur = ctx.current_index
+        pending = [] if cur is None else _pending_at(ctx, cur)
+        if not pending or cur is None:
+            return _outcome(
+                self.label, False, "No patient at the current dose is still inside the DLT window."
             ), None
-        until = max(data.window_closes_day(p) for p in pending)
+        if ctx.eliminated[cur]:
+            return _outcome(
+                self.label,
+                False,
+                "The current dose is eliminated: no need to wait for its patients.",
+            ), None
+        until = max(ctx.data.window_closes_day(p) for p in pending)
         ids = ", ".join(sorted(p.patient_id for p in pending))
         detail = (
-            f"{len(pending)} patient{'s' if len(pending) > 1 else ''} at dose level {cur + 1 if cur is not None else '-'} "
-            f"still inside the {data.dlt_window_days}-day DLT window ({ids})."
+            f"{_plural(len(pending), 'patient')} at dose level {cur + 1} still inside the "
+            f"{ctx.data.dlt_window_days}-day DLT window ({ids})."
         )
-        return RuleOutcome(
-            label=self.label, kind=RuleKind.WAITING, triggered=True, detail=detail
-        ), until
+        return _outcome(self.label, True, detail), until
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuspendWhenPending:
+    """TITE-BOIN's accrual suspension: wait while more than ``max_pending`` of the current dose's
+    patients are pending, and at the lowest dose while the model asks to de-escalate with patients
+    pending there.
+
+    The wait ends when enough pending windows have closed (a DLT may end it earlier).
+
+    References
+    ----------
+    Yuan Y, Lin R, Li D, Nie L, Warren KE (2018). Time-to-event Bayesian optimal interval design to
+    accelerate phase I trials. Clin Cancer Res 24:4921-4930 (accrual suspension rule); TITEgBOIN
+    0.4.0 ``next_TITE_QuasiBOIN``.
+    """
+
+    max_pending: float = 0.5
+
+    @property
+    def label(self) -> str:
+        return f"SuspendWhenPending(max_pending={self.max_pending:g})"
+
+    def evaluate(self, ctx: DecisionContext) -> tuple[RuleOutcome, int | None]:
+        cur = ctx.current_index
+        if cur is None:
+            return _outcome(self.label, False, "No patient has been treated yet."), None
+        pending = _pending_at(ctx, cur)
+        n = int(ctx.summary.n_treated[cur])
+        m = len(pending)
+        if ctx.eliminated[cur]:
+            return _outcome(
+                self.label, False, "The current dose is eliminated: elimination takes precedence."
+            ), None
+        closes = sorted(ctx.data.window_closes_day(p) for p in pending)
+        if m > self.max_pending * n:
+            needed = math.ceil(m - self.max_pending * n - 1e-12)
+            detail = (
+                f"{m} of {n} patients at dose level {cur + 1} are still inside the DLT window, "
+                f"more than {self.max_pending:g} of them: accrual is suspended."
+            )
+            return _outcome(self.label, True, detail), closes[needed - 1]
+        if cur == 0 and m > 0 and ctx.model_direction is Action.DEESCALATE:
+            detail = (
+                f"The data at the lowest dose call for de-escalation with {_plural(m, 'patient')} "
+                "still inside the DLT window: accrual is suspended until more is known."
+            )
+            return _outcome(self.label, True, detail), closes[0]
+        return _outcome(
+            self.label,
+            False,
+            f"{m} of {n} patients at dose level {cur + 1} pending (limit {self.max_pending:g}).",
+        ), None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stagger:
+    """Sentinel dosing: at a dose level where no patient has completed the DLT window, the next
+    patient is infused only once the previous patient at that level has ``days`` of follow-up.
+
+    The first patient at a new dose level needs no wait.
+    """
+
+    days: int
+
+    @property
+    def label(self) -> str:
+        return f"Stagger(days={self.days})"
+
+    def evaluate(self, ctx: DecisionContext) -> tuple[RuleOutcome, int | None]:
+        nxt = ctx.next_index
+        if nxt is None:
+            return _outcome(self.label, False, "No next dose."), None
+        at_level = [
+            (p, state)
+            for p, state in zip(ctx.data.patients, ctx.summary.state, strict=True)
+            if p.dose_level == nxt + 1
+        ]
+        if not at_level:
+            return _outcome(
+                self.label, False, f"Dose level {nxt + 1} is new: its first patient needs no wait."
+            ), None
+        if any(state is PatientState.COMPLETE for _, state in at_level):
+            return _outcome(
+                self.label,
+                False,
+                f"A patient at dose level {nxt + 1} has completed the DLT window.",
+            ), None
+        last = max(at_level, key=lambda ps: (ps[0].infused_day, ps[0].patient_id))[0]
+        ready = last.infused_day + self.days
+        if ctx.data.as_of_day >= ready:
+            return _outcome(
+                self.label,
+                False,
+                f"Patient {last.patient_id} at dose level {nxt + 1} has {ctx.data.as_of_day - last.infused_day} "
+                f"days of follow-up (>= {self.days}).",
+            ), None
+        detail = (
+            f"No patient at dose level {nxt + 1} has completed the DLT window and the last one "
+            f"({last.patient_id}) has {ctx.data.as_of_day - last.infused_day} of the {self.days} days "
+            "of follow-up required before the next infusion."
+        )
+        return _outcome(self.label, True, detail), ready

@@ -1,0 +1,391 @@
+"""CRM and TITE-CRM: the continual reassessment method with an exact posterior.
+
+The working model is dfcrm's: empiric p_d = skeleton_d ** exp(a), or one-parameter logistic
+logit p_d = intercept + exp(a) x_d with x_d chosen so that a = 0 reproduces the skeleton; the prior
+is a ~ N(0, prior_sd^2). The posterior is computed by quadrature (no MCMC; see
+:mod:`escalation.models.crm`). The model proposes the dose whose plug-in estimate (p_d at the
+posterior mean of a, dfcrm's ``ptox``) is closest to the target; then the rules, each a small
+object with a documented default:
+
+* no skipping of an untried dose (:class:`NoSkipping`);
+* coherence (dfcrm's ``restrict``): no escalation right after a cohort whose DLT rate is at least
+  the target (``coherence``, default on);
+* an optional maximum step (``max_step`` levels);
+* stop for safety when Pr(p_1 > target | data) > ``safety_stop_prob`` (default 0.90; ``None``
+  switches it off) with at least 3 evaluable patients at the lowest dose;
+* optional overdose control: only doses with Pr(p_d > target | data) <= ``overdose_control`` are
+  admissible; when none is, the trial stops;
+* stop at ``max_patients``, and when ``n_stop`` patients have been treated at the recommended dose;
+* an optional two-stage start-up (``startup``): escalate one level per complete cohort until the
+  first DLT, then the model.
+
+CRM waits for the patients still inside their window at the current dose. TITE-CRM (Cheung &
+Chappell 2000) does not: a patient without a DLT enters the likelihood as (1 - w p_d), with weight
+w the follow-up fraction (``weights="linear"``) or Cheung & Chappell's adaptive weight
+(``"adaptive"``); a DLT weighs 1; a withdrawn patient keeps the weight of its follow-up at
+withdrawal. Escalation to an untried dose needs ``escalation_min_complete`` patients (default 1) at
+the current dose with a complete outcome (:class:`EscalationNeedsCompleteFollowup`).
+
+Final selection: among tried doses that are admissible, the dose whose plug-in estimate is closest
+to the target (the lowest on ties); no dose after a safety stop.
+
+References
+----------
+O'Quigley J, Pepe M, Fisher L (1990). Continual reassessment method: a practical design for phase 1
+clinical trials in cancer. Biometrics 46:33-48.
+Cheung YK, Chappell R (2000). Sequential designs for phase I clinical trials with late-onset
+toxicities. Biometrics 56:1177-1182.
+Cheung YK (2011). Dose Finding by the Continual Reassessment Method. Chapman & Hall/CRC.
+Lee SM, Cheung YK (2009). Model calibration in the continual reassessment method. Clin Trials
+6:227-238 (skeletons: :func:`escalation.models.skeleton.calibrate_skeleton`).
+
+Examples
+--------
+>>> from escalation import CRM, TrialData
+>>> design = CRM(n_doses=4, target=0.25, skeleton=(0.08, 0.16, 0.25, 0.35))
+>>> d = design.decide(TrialData.from_counts([3, 3, 0, 0], [0, 0, 0, 0], current_level=2))
+>>> d.action.value, d.next_level
+('escalate', 3)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from typing import ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation.data import PatientState, TrialData
+from escalation.decision import Action, Selection
+from escalation.designs.base import Design, DesignRules, DoseConstraint, ModelFit, WaitingRule
+from escalation.designs.boin import START_REASON, move
+from escalation.errors import Problem
+from escalation.models.crm import (
+    CRMPosterior,
+    adaptive_weights,
+    crm_posterior,
+    linear_weights,
+)
+from escalation.rules.constraints import (
+    Coherence,
+    EscalationNeedsCompleteFollowup,
+    ExcludeEliminated,
+    MaxStep,
+    NoSkipping,
+)
+from escalation.rules.elimination import EliminateToxicDoses
+from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
+from escalation.rules.waiting import WaitForPending
+
+__all__ = ["CRM", "TITECRM"]
+
+#: evaluable patients needed at the lowest dose before the safety stop may act
+SAFETY_MIN_N = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CRM(Design):
+    """Bayesian continual reassessment method (see the module docstring).
+
+    Parameters
+    ----------
+    skeleton
+        Prior guesses of the DLT probability per dose, strictly increasing in (0, 1).
+    model
+        ``"empiric"`` (power) or ``"logistic"`` (one-parameter logistic, fixed ``intercept``).
+    intercept, prior_sd
+        Logistic intercept (default 3) and prior standard deviation of a (default sqrt(1.34)).
+    n_stop
+        Stop when this many patients have been treated at the recommended dose (``None``: off).
+    safety_stop_prob
+        Stop when Pr(p_1 > target) exceeds it (default 0.90; ``None``: off).
+    overdose_control
+        Admit only doses with Pr(p_d > target) <= this (``None``: off; 0.25 is usual).
+    coherence, max_step, startup
+        dfcrm's escalation restriction; a maximum escalation step in levels; two-stage start-up.
+    """
+
+    method: ClassVar[str] = "crm"
+    interval_level: ClassVar[float | None] = 0.90
+    tite: ClassVar[bool] = False
+
+    skeleton: tuple[float, ...]
+    model: Literal["empiric", "logistic"] = "empiric"
+    intercept: float = 3.0
+    prior_sd: float = math.sqrt(1.34)
+    n_stop: int | None = None
+    safety_stop_prob: float | None = 0.90
+    overdose_control: float | None = None
+    coherence: bool = True
+    max_step: int | None = None
+    startup: bool = False
+
+    def _problems(self) -> list[Problem]:
+        problems = Design._problems(self)
+
+        def bad(name: str, message: str) -> None:
+            problems.append(Problem(field=f"design.{name}", message=message))
+
+        sk = self.skeleton
+        if len(sk) != self.n_doses:
+            bad("skeleton", f"needs one value per dose level ({self.n_doses}), got {len(sk)}")
+        if any(not 0 < v < 1 for v in sk):
+            bad("skeleton", "every value must be strictly between 0 and 1")
+        elif any(b <= a for a, b in pairwise(sk)):
+            bad("skeleton", f"must increase strictly with the dose level, got {list(sk)}")
+        if self.model not in ("empiric", "logistic"):
+            bad("model", f"must be 'empiric' or 'logistic', got {self.model!r}")
+        if not self.prior_sd > 0:
+            bad("prior_sd", f"must be > 0, got {self.prior_sd}")
+        if self.n_stop is not None and self.n_stop < 1:
+            bad("n_stop", f"must be >= 1 (or null), got {self.n_stop}")
+        for name in ("safety_stop_prob", "overdose_control"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 1:
+                bad(name, f"must be strictly between 0 and 1 (or null), got {value}")
+        if self.max_step is not None and self.max_step < 1:
+            bad("max_step", f"must be >= 1 level (or null), got {self.max_step}")
+        return problems
+
+    # ---- model ---------------------------------------------------------------------------
+    def _patients(
+        self, data: TrialData
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.float64] | None]:
+        """The patients entering the likelihood: complete ones for CRM."""
+        s = data.summary
+        complete = np.array(
+            [st in (PatientState.COMPLETE, PatientState.DLT) for st in s.state], dtype=np.bool_
+        )
+        return s.dose_index[complete], s.dlt[complete], None
+
+    def posterior(self, data: TrialData) -> CRMPosterior:
+        """The exact posterior on the data (complete patients; weighted ones for TITE-CRM)."""
+        dose_index, dlt, weight = self._patients(data)
+        return crm_posterior(
+            self.skeleton,
+            dose_index,
+            dlt,
+            weight,
+            target=self.target,
+            model=self.model,
+            intercept=self.intercept,
+            prior_sd=self.prior_sd,
+        )
+
+    def _n_for_safety(self, data: TrialData) -> npt.NDArray[np.int64]:
+        return data.summary.n_complete
+
+    def fit(self, data: TrialData) -> ModelFit:
+        post = self.posterior(data)
+        s = data.summary
+        current = data.current_dose_level
+        cur = None if current is None else current - 1
+        if cur is None:
+            index, direction, reason = self.start_level - 1, Action.STAY, START_REASON
+        elif self.startup and not s.dlt.any():
+            index, direction, reason = self._startup(data, cur)
+        else:
+            index = int(post.mtd_index)
+            direction = (
+                Action.ESCALATE
+                if index > cur
+                else Action.DEESCALATE
+                if index < cur
+                else Action.STAY
+            )
+            reason = (
+                f"The model puts dose level {index + 1} closest to the target {self.target:g} "
+                f"(estimated DLT probability {post.ptox[index]:.3f}; posterior mean of a "
+                f"{post.posterior_mean:.3f})."
+            )
+        return ModelFit(
+            proposed_index=index,
+            direction=direction,
+            reason=reason,
+            estimate=post.ptox,
+            prob_overdose=post.prob_overdose,
+            prob_tox_mean=post.prob_tox_mean,
+            prob_tox_interval=post.prob_tox_interval,
+            n_for_safety=self._n_for_safety(data),
+            dlt_for_safety=s.n_dlt,
+            model={"posterior_mean": post.posterior_mean, "posterior_var": post.posterior_var},
+        )
+
+    def _startup(self, data: TrialData, cur: int) -> tuple[int, Action, str]:
+        complete = int(data.summary.n_complete[cur])
+        if complete >= self.cohort_size:
+            return move(
+                cur,
+                Action.ESCALATE,
+                self.n_doses,
+                f"Start-up stage: no DLT yet and a complete cohort at dose level {cur + 1}",
+            )
+        return (
+            cur,
+            Action.STAY,
+            f"Start-up stage: no DLT yet; dose level {cur + 1} has {complete} of "
+            f"{self.cohort_size} patients with a complete outcome.",
+        )
+
+    # ---- rules ---------------------------------------------------------------------------
+    def _elimination(self) -> EliminateToxicDoses | None:
+        if self.overdose_control is None:
+            return None
+        return EliminateToxicDoses(cutoff=self.overdose_control, min_n=0)
+
+    def _safety_stop(self) -> StopWhenTooToxic | None:
+        if self.safety_stop_prob is None:
+            return None
+        return StopWhenTooToxic(level=1, prob=self.safety_stop_prob, min_n=SAFETY_MIN_N)
+
+    def model_rules(self) -> DesignRules:
+        stopping: StoppingRule = StopAtN(self.max_patients)
+        if self.n_stop is not None:
+            stopping = stopping | StopWhenNAtDose(self.n_stop, when_staying=False)
+        safety = self._safety_stop()
+        if safety is not None:
+            stopping = stopping | safety
+        constraints: list[DoseConstraint] = [NoSkipping()]
+        if self.coherence:
+            constraints.append(Coherence(cohort_size=self.cohort_size))
+        if self.max_step is not None:
+            constraints.append(MaxStep(levels=self.max_step))
+        constraints += self._extra_constraints()
+        constraints.append(ExcludeEliminated())
+        return DesignRules(
+            elimination=self._elimination(),
+            stopping=stopping,
+            waiting=self._waiting(),
+            constraints=tuple(constraints),
+        )
+
+    def _waiting(self) -> tuple[WaitingRule, ...]:
+        return (WaitForPending(),)
+
+    def _extra_constraints(self) -> list[DoseConstraint]:
+        return []
+
+    # ---- final selection -----------------------------------------------------------------------
+    def choose(self, data: TrialData, fit: ModelFit) -> Selection:
+        rules = self.rules()
+        ctx, _ = self.safety_context(data, fit, rules)
+        estimates = tuple(float(v) for v in fit.estimate)
+        prob_overdose = tuple(float(v) for v in fit.prob_overdose)
+        eliminated = tuple(int(i) + 1 for i in np.flatnonzero(ctx.eliminated))
+        n_pending = int(data.summary.n_pending.sum())
+
+        def result(level: int | None, reason: str) -> Selection:
+            if n_pending:
+                reason += (
+                    f" {n_pending} patient{'s are' if n_pending > 1 else ' is'} still inside the "
+                    "DLT window: the selection is provisional."
+                )
+            return Selection(
+                dose_level=level,
+                reason=reason,
+                estimates=estimates,
+                prob_overdose=prob_overdose,
+                eliminated=eliminated,
+                provisional=n_pending > 0,
+            )
+
+        safety = self._safety_stop()
+        if safety is not None:
+            stopped, _ = safety.evaluate(ctx)
+            if stopped:
+                return result(
+                    None, "No dose is recommended: the lowest dose is too toxic (safety stop)."
+                )
+        tried = data.summary.n_treated > 0
+        admissible = np.flatnonzero(tried & ~ctx.eliminated)
+        if not admissible.size:
+            why = (
+                "no patient has been treated" if not tried.any() else "no tried dose is admissible"
+            )
+            return result(None, f"No dose is recommended: {why}.")
+        distance = np.abs(fit.estimate[admissible] - self.target)
+        best = int(admissible[int(np.argmin(distance))])
+        return result(
+            best + 1,
+            f"Recommended dose: level {best + 1}, whose estimated DLT probability "
+            f"{fit.estimate[best]:.3f} is the closest to the target {self.target:g} among the tried doses.",
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TITECRM(CRM):
+    """Time-to-event CRM (see the module docstring): decides with pending patients, weighted.
+
+    Parameters
+    ----------
+    weights
+        ``"linear"`` (follow-up fraction of the window) or ``"adaptive"`` (Cheung & Chappell 2000).
+    escalation_min_complete
+        Patients at the current dose with a complete outcome needed before escalating to an untried
+        dose (default 1).
+    """
+
+    method: ClassVar[str] = "tite-crm"
+    tite: ClassVar[bool] = True
+
+    weights: Literal["linear", "adaptive"] = "linear"
+    escalation_min_complete: int = 1
+
+    def _problems(self) -> list[Problem]:
+        problems = CRM._problems(self)
+        if self.weights not in ("linear", "adaptive"):
+            problems.append(
+                Problem(
+                    field="design.weights",
+                    message=f"must be 'linear' or 'adaptive', got {self.weights!r}",
+                )
+            )
+        if self.escalation_min_complete < 0:
+            problems.append(
+                Problem(
+                    field="design.escalation_min_complete",
+                    message=f"must be >= 0, got {self.escalation_min_complete}",
+                )
+            )
+        return problems
+
+    def patient_weights(self, data: TrialData) -> npt.NDArray[np.float64]:
+        """Each patient's weight in the likelihood (DLT patients weigh 1)."""
+        s = data.summary
+        if self.weights == "adaptive":
+            return adaptive_weights(s.followup_days, s.dlt, data.dlt_window_days)
+        w = linear_weights(s.followup_days, data.dlt_window_days)
+        w[s.dlt] = 1.0
+        return w
+
+    def _patients(
+        self, data: TrialData
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.float64] | None]:
+        s = data.summary
+        weights = self.patient_weights(data)
+        # a canonical order, so that sums (and so every digit) do not depend on the patients' order
+        order = np.lexsort((weights, s.dlt, s.dose_index))
+        return s.dose_index[order], s.dlt[order], weights[order]
+
+    def _n_for_safety(self, data: TrialData) -> npt.NDArray[np.int64]:
+        return data.summary.n_treated
+
+    def fit(self, data: TrialData) -> ModelFit:
+        weights = self.patient_weights(data)
+        return replace(
+            CRM.fit(self, data),
+            diagnostics={
+                "weights": {
+                    p.patient_id: float(w) for p, w in zip(data.patients, weights, strict=True)
+                }
+            },
+        )
+
+    def _waiting(self) -> tuple[WaitingRule, ...]:
+        return ()
+
+    def _extra_constraints(self) -> list[DoseConstraint]:
+        return [EscalationNeedsCompleteFollowup(min_complete=self.escalation_min_complete)]
