@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from escalation.data import DoseSummary, Patient, PatientState, TrialData
 from escalation.decision import Action, Decision, DoseEstimate, RuleKind, RuleOutcome, Selection
-from escalation.designs import BOIN, DESIGNS, Design
+from escalation.designs import BLRM, BOIN, CRM, DESIGNS, TITEBOIN, TITECRM, Design
 from escalation.documents import (
     Dose,
     TrialDocument,
@@ -32,6 +32,12 @@ from escalation.errors import (
     PosteriorComputationError,
     Problem,
 )
+from escalation.models.blrm import (
+    BLRMPosterior,
+    BLRMPrior,
+    blrm_posterior,
+    blrm_posterior_batch,
+)
 from escalation.models.boundaries import (
     BoundaryRow,
     beta_overdose_prob,
@@ -39,10 +45,13 @@ from escalation.models.boundaries import (
     boundary_row,
     boundary_rows,
 )
-from escalation.models.isotonic import IsotonicSelection, select_isotonic
+from escalation.models.crm import CRMPosteriorBatch, crm_posterior_batch
+from escalation.models.isotonic import IsotonicSelection, select_isotonic, select_isotonic_batch
 from escalation.rules import (
+    Coherence,
     EliminateToxicDoses,
     ExcludeEliminated,
+    MaxAmountStep,
     MaxStep,
     NoSkipping,
     StopAtN,
@@ -58,10 +67,18 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "BLRM",
     "BOIN",
+    "CRM",
     "DESIGNS",
+    "TITEBOIN",
+    "TITECRM",
     "Action",
+    "BLRMPosterior",
+    "BLRMPrior",
     "BoundaryRow",
+    "CRMPosteriorBatch",
+    "Coherence",
     "ConvergenceWarning",
     "Decision",
     "Design",
@@ -74,6 +91,7 @@ __all__ = [
     "InvalidDesignError",
     "InvalidTrialDataError",
     "IsotonicSelection",
+    "MaxAmountStep",
     "MaxStep",
     "NoSkipping",
     "Patient",
@@ -92,12 +110,16 @@ __all__ = [
     "WaitForPending",
     "__version__",
     "beta_overdose_prob",
+    "blrm_posterior",
+    "blrm_posterior_batch",
     "boin_lambdas",
     "boundary_row",
     "boundary_rows",
+    "crm_posterior_batch",
     "decision_to_json",
     "parse_design",
     "parse_document",
     "select_isotonic",
+    "select_isotonic_batch",
     "selection_to_json",
 ]

@@ -5,14 +5,30 @@ Adding a design to ``escalation.DESIGNS`` without an entry here fails the confor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from escalation import DESIGNS, Design
 
-OPTIONS: dict[str, dict[str, Any]] = {
-    "boin": {"target": 0.3, "max_patients": 36, "n_stop": 12},
+
+def skeleton(n_doses: int, target: float = 0.3) -> tuple[float, ...]:
+    """An increasing skeleton with the prior MTD in the middle of the ladder."""
+    mid = (n_doses - 1) // 2
+    return tuple(round(min(0.95, max(0.02, target + 0.1 * (i - mid))), 6) for i in range(n_doses))
+
+
+OPTIONS: dict[str, Callable[[int], dict[str, Any]]] = {
+    "boin": lambda k: {"target": 0.3, "max_patients": 36, "n_stop": 12},
+    "tite-boin": lambda k: {"target": 0.3, "max_patients": 36, "n_stop": 12},
+    "crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36, "n_stop": 12},
+    "tite-crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36},
+    "blrm": lambda k: {
+        "target": 0.25,
+        "dose_amounts": tuple(0.25e6 * 2.0**i for i in range(k)),
+        "max_patients": 36,
+    },
 }
 
 
 def make_design(method: str, n_doses: int) -> Design:
-    return DESIGNS[method](n_doses=n_doses, **OPTIONS[method])
+    return DESIGNS[method](n_doses=n_doses, **OPTIONS[method](n_doses))

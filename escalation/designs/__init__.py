@@ -4,8 +4,21 @@
 """
 
 from escalation.designs.base import Design, DesignRules, ModelFit
+from escalation.designs.blrm import BLRM
 from escalation.designs.boin import BOIN
+from escalation.designs.crm import CRM, TITECRM
+from escalation.designs.tite_boin import TITEBOIN
 
-DESIGNS: dict[str, type[Design]] = {cls.method: cls for cls in (BOIN,)}
+DESIGNS: dict[str, type[Design]] = {cls.method: cls for cls in (BOIN, TITEBOIN, CRM, TITECRM, BLRM)}
 
-__all__ = ["BOIN", "DESIGNS", "Design", "DesignRules", "ModelFit"]
+__all__ = [
+    "BLRM",
+    "BOIN",
+    "CRM",
+    "DESIGNS",
+    "TITEBOIN",
+    "TITECRM",
+    "Design",
+    "DesignRules",
+    "ModelFit",
+]
