@@ -1,0 +1,110 @@
+"""Simulation speed: trials per second of the harness, one worker and all workers.
+
+10,000 trials of BOIN and of CRM (6 levels, 10 cohorts of 3), and the same designs over 100 random
+(pseudo-uniform) scenarios of 1,000 trials each. "CRM" is the default CRM (safety stop on
+Pr(p_1 > target) > 0.90, which needs the posterior's tail probabilities); "CRM-crmsim" switches the
+stop off, as dfcrm's ``crmsim`` conducts a trial. "compute" is ``elapsed_s``, the wall time of the
+simulation itself as ``run_simulation`` reports it (worker start-up included for several workers);
+"cpu" is this process's CPU time (one worker only; the machine may be shared). Each figure is the
+best of a few repetitions. Prints a table; asserts nothing.
+
+References for scale: R's BOIN::get.oc takes about 8 s for 10,000 trials and simFastBOIN 0.19 s
+(../shared/reference/simfastboin_timing.json); dfcrm's crmsim about 9 ms a trial
+(../shared/reference/crm_sim.json).
+
+Run: ``.venv/bin/python benchmarks/simulation_speed.py``
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from simulations import run_simulation
+from simulations.executors import available_cores
+
+S1 = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7]
+SKELETON = [0.1225, 0.204, 0.3, 0.4018, 0.5013, 0.5928]
+DESIGNS: dict[str, dict[str, Any]] = {
+    "BOIN": {"method": "boin", "target": 0.3, "cohort_size": 3, "max_patients": 30},
+    # the default CRM: safety stop on Pr(p_1 > 0.3) > 0.90 with 3 patients at level 1
+    "CRM": {
+        "method": "crm",
+        "target": 0.3,
+        "skeleton": SKELETON,
+        "cohort_size": 3,
+        "max_patients": 30,
+    },
+    # dfcrm's crmsim conduct: no safety stop
+    "CRM-crmsim": {
+        "method": "crm",
+        "target": 0.3,
+        "skeleton": SKELETON,
+        "cohort_size": 3,
+        "max_patients": 30,
+        "safety_stop_prob": None,
+    },
+}
+REPEATS = 3
+
+
+def measure(spec: dict[str, Any], workers: int) -> tuple[float, float, str]:
+    best_wall, best_cpu, engine = float("inf"), float("inf"), ""
+    for _ in range(REPEATS):
+        cpu = time.process_time()
+        out = run_simulation(spec, workers=workers)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_wall = min(best_wall, out["elapsed_s"])
+        engine = out["results"][0]["engine"]
+    return best_wall, best_cpu, engine
+
+
+def main() -> None:
+    cores = available_cores()
+    rows = []
+    for name, design in DESIGNS.items():
+        fixed = {
+            "design": design,
+            "scenarios": [{"name": "S1", "true_dlt_probs": S1}],
+            "trials": 10_000,
+            "seed": 1,
+        }
+        random = {
+            "design": design,
+            "scenarios": {
+                "random": {"generator": "pseudo-uniform", "count": 100, "target": 0.3, "levels": 6}
+            },
+            "trials": 1_000,
+            "seed": 1,
+        }
+        for label, spec, trials in (
+            ("10,000 trials, S1", fixed, 10_000),
+            ("100 random x 1,000", random, 100_000),
+        ):
+            for workers in sorted({1, cores}):
+                wall, cpu, engine = measure(spec, workers)
+                rows.append(
+                    (name, label, workers, engine, trials, wall, cpu if workers == 1 else None)
+                )
+    header = f"{'design':10} {'run':20} {'workers':>7} {'engine':10} {'trials':>8} {'compute s':>10} {'cpu s':>8} {'trials/s':>12}"
+    print(header)
+    print("-" * len(header))
+    for name, label, workers, engine, trials, wall, cpu in rows:
+        cpu_text = f"{cpu:8.3f}" if cpu is not None else f"{'-':>8}"
+        print(
+            f"{name:10} {label:20} {workers:7d} {engine:10} {trials:8d} {wall:10.3f} {cpu_text} {trials / wall:12,.0f}"
+        )
+    boin = next(r for r in rows if r[0] == "BOIN" and r[2] == 1)
+    crm = next(r for r in rows if r[0] == "CRM" and r[2] == 1)
+    print()
+    print(
+        f"BOIN 10,000 trials, one worker: {boin[5]:.3f} s compute ({boin[6]:.3f} s CPU); target < 0.1 s"
+    )
+    print(
+        f"CRM  10,000 trials, one worker: {crm[5]:.3f} s compute ({crm[6]:.3f} s CPU) on "
+        f"{crm[3]}; target < 1 s"
+    )
+
+
+if __name__ == "__main__":
+    main()

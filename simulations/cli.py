@@ -1,0 +1,239 @@
+"""``escalation simulate``: the harness's command, registered through the entry point group
+``escalation.commands`` (pyproject.toml), so the core never imports the harness.
+
+.. code-block:: console
+
+    $ escalation simulate SPEC.json [--trials N] [--seed S] [--workers W] [--scheduler ADDR]
+                                    [--json] [--csv FILE] [--report DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from simulations.errors import InvalidSpecError
+from simulations.executors import available_cores
+
+__all__ = ["register", "render_text"]
+
+log = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``simulate`` command to the ``escalation`` CLI."""
+    p = subparsers.add_parser(
+        "simulate",
+        help="operating characteristics of designs by simulation",
+        description="Simulate the designs of a specification on its scenarios (common random "
+        "numbers, the optimal benchmark beside them) and report their operating characteristics "
+        "with Monte Carlo standard errors. Results depend on the seed only.",
+    )
+    p.add_argument("spec", help="simulation specification (JSON file; '-' reads standard input)")
+    p.add_argument(
+        "--trials", type=int, default=None, help="trials per scenario (overrides the spec)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="root seed (overrides the spec)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"local worker processes (default: all {available_cores()} cores)",
+    )
+    p.add_argument(
+        "--scheduler", default=None, metavar="ADDR", help="run on the Dask scheduler at ADDR"
+    )
+    p.add_argument("--json", action="store_true", help="JSON output (no progress bar)")
+    p.add_argument("--csv", default=None, metavar="FILE", help="also write the results as CSV")
+    p.add_argument(
+        "--report", default=None, metavar="DIR", help="also write an HTML report with plots"
+    )
+    p.set_defaults(handler=simulate_command)
+
+
+def _fail(messages: Sequence[str]) -> int:
+    for m in messages:
+        sys.stderr.write(f"error: {m}\n")
+    return EXIT_BAD_INPUT
+
+
+def _load(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from None
+
+
+def _progress_bar(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A tqdm bar on standard error when it is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                tqdm(total=total, unit="trial", unit_scale=True, file=sys.stderr, desc="simulating")
+            )
+        bars[0].update(done - bars[0].n)
+
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+
+    return update, close
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    from simulations.report import write_csv, write_report
+    from simulations.runner import run_simulation
+
+    try:
+        spec = _load(args.spec)
+    except ValueError as e:
+        return _fail([str(e)])
+    if isinstance(spec, dict):
+        if args.trials is not None:
+            spec["trials"] = args.trials
+        if args.seed is not None:
+            spec["seed"] = args.seed
+    workers = available_cores() if args.workers is None else args.workers
+    if workers < 1:
+        return _fail(["--workers: must be >= 1"])
+    progress, close = _progress_bar(not args.json)
+    try:
+        results = run_simulation(spec, workers=workers, progress=progress, scheduler=args.scheduler)
+    except InvalidSpecError as e:
+        return _fail([str(p) for p in e.problems])
+    finally:
+        close()
+    if args.csv:
+        write_csv(results["results"], args.csv)
+    if args.report:
+        write_report(results, args.report)
+    if args.json:
+        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(results))
+    return 0
+
+
+def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(
+        c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    ).rstrip()
+
+
+def _render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    return [_row(header, widths), _row(["-" * w for w in widths], widths)] + [
+        _row(r, widths) for r in rows
+    ]
+
+
+def render_text(results: dict[str, Any]) -> str:
+    """The text report: per scenario, selection and allocation by level, then the summaries.
+
+    Deterministic for a seed (no timing: ``--json`` has ``elapsed_s``).
+    """
+    spec = results["spec"]
+    lines = [
+        f"{spec.get('name') or 'Simulation'}: {results['trials']} trials per scenario, seed {results['seed']}, "
+        f"engine {results['engine_version']}",
+        "",
+    ]
+    rows = results["results"]
+    if results.get("summary"):
+        lines.append(f"Averages over {results['summary'][0]['scenarios']} random scenarios (s.e.):")
+        header = [
+            "Design",
+            "Correct %",
+            "Benchmark %",
+            "No dose %",
+            "Above MTD %",
+            "DLT rate %",
+            "Mean n",
+        ]
+        table = [
+            [r["design"]]
+            + [
+                f"{r[k]:.1f} ({r['se'][k]:.1f})"
+                for k in (
+                    "correct_selection_pct",
+                    "benchmark_correct_pct",
+                    "none_pct",
+                    "above_mtd_pct",
+                    "dlt_rate_pct",
+                )
+            ]
+            + [f"{r['n_mean']:.1f}"]
+            for r in results["summary"]
+        ]
+        return "\n".join([*lines, *_render(header, table), ""]) + "\n"
+    for name in dict.fromkeys(r["scenario"] for r in rows):
+        mine = [r for r in rows if r["scenario"] == name]
+        first = mine[0]
+        levels = len(first["true_dlt_probs"])
+        mtd = ", ".join(str(v) for v in first["mtd_levels"])
+        lines.append(f"Scenario {name} (target {first['target']:g}, true MTD level {mtd})")
+        header = ["", *[f"L{k + 1}" for k in range(levels)], "none"]
+        table = [["true DLT prob.", *[f"{p:.2f}" for p in first["true_dlt_probs"]], ""]]
+        for r in mine:
+            table.append(
+                [
+                    f"{r['design']}: selected %",
+                    *[f"{v:.1f}" for v in r["selection_pct"]],
+                    f"{r['none_pct']:.1f}",
+                ]
+            )
+            table.append(
+                [f"{r['design']}: patients", *[f"{v:.2f}" for v in r["patients_mean"]], ""]
+            )
+            table.append([f"{r['design']}: DLTs", *[f"{v:.2f}" for v in r["dlt_mean"]], ""])
+        table.append(
+            ["benchmark: selected %", *[f"{v:.1f}" for v in first["benchmark_selection_pct"]], ""]
+        )
+        lines += _render(header, table)
+        lines.append("")
+        header = [
+            "Design",
+            "Correct %",
+            "Benchmark %",
+            "Mean n",
+            "Above MTD %",
+            "DLT rate %",
+            "Early stop %",
+            "Duration (days)",
+        ]
+        table = [
+            [
+                r["design"],
+                f"{r['correct_selection_pct']:.1f}",
+                f"{r['benchmark_correct_pct']:.1f}",
+                f"{r['n_mean']:.1f}",
+                "-" if r["above_mtd_pct"] is None else f"{r['above_mtd_pct']:.1f}",
+                "-" if r["dlt_rate_pct"] is None else f"{r['dlt_rate_pct']:.1f}",
+                f"{r['early_stop_pct']:.1f}",
+                f"{r['duration_mean_days']:.0f}",
+            ]
+            for r in mine
+        ]
+        lines += _render(header, table)
+        lines.append("")
+    lines.append("Monte Carlo standard errors: --json, --csv or --report.")
+    return "\n".join(lines) + "\n"

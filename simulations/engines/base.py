@@ -1,0 +1,100 @@
+"""What every engine returns, and how an engine is chosen for a design.
+
+An engine simulates a block of trials of one design on one scenario's patients
+(:class:`~simulations.patients.PatientBlock`) and returns one :class:`TrialOutcomes`. The generic
+engine (:mod:`simulations.engines.generic`) runs any :class:`escalation.Design` trial by trial through
+``design.decide``; a fast engine vectorizes one design over trials with numpy and must give the same
+trials (tests/simulations/test_engines.py checks it on common random numbers). Adding a design to
+the harness needs nothing (the generic engine runs it); making it fast is one more engine in
+:data:`simulations.engines.FAST_ENGINES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation import Design, WaitForPending
+from simulations.patients import Conduct, PatientBlock
+
+__all__ = ["Engine", "TrialOutcomes", "resolve_timing"]
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrialOutcomes:
+    """Per-trial results of a block (arrays by trial; dose indices from 0).
+
+    Attributes
+    ----------
+    selected_index : numpy.ndarray
+        The final recommended dose index, -1 for none.
+    n_at_dose, dlt_at_dose : numpy.ndarray
+        Shape (trials, doses): patients treated and DLTs (with complete follow-up) per dose.
+    stopped_early : numpy.ndarray
+        The trial was stopped by a rule before reaching its maximum sample size.
+    duration_days : numpy.ndarray
+        Day 0 (first infusion) to the end of the last patient's DLT window.
+    delay_days : numpy.ndarray
+        Days by which cohorts started after their first patient was ready (designs that wait).
+    lost : numpy.ndarray
+        Patients who arrived during a suspension and were lost (``suspended_arrivals: lost``).
+    """
+
+    selected_index: IntArray
+    n_at_dose: IntArray
+    dlt_at_dose: IntArray
+    stopped_early: BoolArray
+    duration_days: IntArray
+    delay_days: IntArray
+    lost: IntArray
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.selected_index.shape[0])
+
+    def take(self, rows: IntArray) -> TrialOutcomes:
+        """The outcomes of some trials only."""
+        return TrialOutcomes(
+            selected_index=self.selected_index[rows],
+            n_at_dose=self.n_at_dose[rows],
+            dlt_at_dose=self.dlt_at_dose[rows],
+            stopped_early=self.stopped_early[rows],
+            duration_days=self.duration_days[rows],
+            delay_days=self.delay_days[rows],
+            lost=self.lost[rows],
+        )
+
+
+class Engine(Protocol):
+    """Simulates blocks of trials of the designs it supports."""
+
+    name: str
+
+    def supports(self, design: Design, conduct: Conduct) -> bool:
+        """Whether this engine reproduces ``design`` exactly under ``conduct``."""
+        ...
+
+    def run(
+        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+    ) -> TrialOutcomes:
+        """Simulate every trial of the block."""
+        ...
+
+
+def resolve_timing(design: Design, conduct: Conduct) -> Literal["complete", "arrival"]:
+    """When the design is asked for the next cohort (see :class:`Conduct`).
+
+    ``auto`` is ``complete`` for a design that waits for pending patients (a ``WaitForPending``
+    rule), ``arrival`` for the others (time-to-event designs).
+    """
+    if conduct.decision_timing != "auto":
+        return conduct.decision_timing
+    waits = any(isinstance(rule, WaitForPending) for rule in design.rules().waiting)
+    return "complete" if waits else "arrival"

@@ -1,0 +1,244 @@
+"""The fast BOIN engine: every trial of a block at once, one cohort per step, with numpy.
+
+It implements :class:`escalation.BOIN` under the harness's calendar with ``decision_timing``
+``complete`` (``auto`` for BOIN), taking every rule from escalation rather than restating it:
+
+* escalation, de-escalation and elimination boundaries from :func:`escalation.boundary_rows`
+  (R's get.boundary), for the design's target, phi1, phi2, cutoff, extra-safe offset;
+* the rule set itself is checked against the design's own (:meth:`BOINEngine.supports` compares the
+  labels of ``design.rules()`` with those of the rules it implements -- elimination, stop at
+  ``max_patients``, ``n_stop`` when staying, extra-safe, waiting for pending patients, no skipping,
+  no eliminated dose), so a BOIN with another rule, or a changed BOIN, runs on the generic engine;
+* the final selection is the design's rule itself, over every trial at once
+  (:func:`escalation.select_isotonic_batch`, whose one-trial case is the design's
+  :func:`escalation.select_isotonic`).
+
+tests/simulations/test_engines.py checks that this engine and the generic engine give identical
+trials on the same patients.
+
+References
+----------
+Liu S, Yuan Y (2015). JRSS-C 64:507-523. Yuan Y, Hess KR, Hilsenbeck SG, Gilbert MR (2016). Clin
+Cancer Res 22:4291-4301. BOIN 2.7.2 (R), ``get.oc`` and ``select.mtd``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation import (
+    BOIN,
+    Design,
+    EliminateToxicDoses,
+    ExcludeEliminated,
+    NoSkipping,
+    StopAtN,
+    StoppingRule,
+    StopWhenNAtDose,
+    StopWhenTooToxic,
+    WaitForPending,
+    boundary_rows,
+    select_isotonic_batch,
+)
+from simulations.engines.base import FloatArray, TrialOutcomes, resolve_timing
+from simulations.patients import Conduct, PatientBlock
+
+__all__ = ["BOINEngine"]
+
+log = logging.getLogger(__name__)
+
+#: "never" in a boundary table
+_NEVER = np.iinfo(np.int32).max
+
+
+def _labels(design: Design) -> tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]:
+    rules = design.rules()
+    return (
+        None if rules.elimination is None else rules.elimination.label,
+        None if rules.stopping is None else rules.stopping.label,
+        tuple(r.label for r in rules.waiting),
+        tuple(r.label for r in rules.constraints),
+    )
+
+
+def _expected_labels(
+    design: BOIN,
+) -> tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]:
+    """The labels of the rules this engine implements, for the design's options."""
+    stopping: StoppingRule = StopAtN(design.max_patients) | StopWhenNAtDose(
+        design.n_stop, when_staying=True
+    )
+    if design.extra_safe:
+        stopping = stopping | StopWhenTooToxic(level=1, prob=design.cutoff - design.offset)
+    return (
+        EliminateToxicDoses(cutoff=design.cutoff).label,
+        stopping.label,
+        (WaitForPending().label,),
+        (NoSkipping().label, ExcludeEliminated().label),
+    )
+
+
+class _Tables:
+    """BOIN's boundaries indexed by the number of patients n = 0..n_max (escalation's tables)."""
+
+    def __init__(self, design: BOIN, n_max: int) -> None:
+        rows = boundary_rows(
+            n_max,
+            target=design.target,
+            phi1=design.phi1,
+            phi2=design.phi2,
+            cutoff=design.cutoff,
+            extra_safe=design.extra_safe,
+            offset=design.offset,
+        )
+        size = n_max + 1
+        self.escalate_at_most = np.full(size, -1, dtype=np.int64)
+        self.deescalate_at_least = np.full(size, _NEVER, dtype=np.int64)
+        self.eliminate_at_least = np.full(size, _NEVER, dtype=np.int64)
+        self.stop_lowest_at_least = np.full(size, _NEVER, dtype=np.int64)
+        for r in rows:
+            self.escalate_at_most[r.n] = r.escalate_at_most
+            self.deescalate_at_least[r.n] = r.deescalate_at_least
+            if r.eliminate_at_least is not None:
+                self.eliminate_at_least[r.n] = r.eliminate_at_least
+            if r.stop_lowest_at_least is not None:
+                self.stop_lowest_at_least[r.n] = r.stop_lowest_at_least
+
+
+class BOINEngine:
+    """BOIN vectorized over trials (see the module docstring)."""
+
+    name = "fast-boin"
+
+    def supports(self, design: Design, conduct: Conduct) -> bool:
+        if type(design) is not BOIN or resolve_timing(design, conduct) != "complete":
+            return False
+        if _labels(design) != _expected_labels(design):
+            log.warning(
+                "BOIN's rules are not those the fast engine implements (%s): generic engine used",
+                _labels(design),
+            )
+            return False
+        return True
+
+    def run(
+        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+    ) -> TrialOutcomes:
+        assert isinstance(design, BOIN)
+        n_trials, n_doses = block.n_trials, design.n_doses
+        size, n_max, window = design.cohort_size, design.max_patients, conduct.dlt_window_days
+        lose = conduct.suspended_arrivals == "lost"
+        tables = _Tables(design, n_max)
+        probs = np.asarray(probs, dtype=np.float64)
+        trial = np.arange(n_trials)
+        row_start = trial * n_doses  # flat index of (trial, dose 0)
+
+        cur = np.full(n_trials, design.start_level - 1, dtype=np.int64)
+        n = np.zeros(n_trials * n_doses, dtype=np.int64)  # flat (trial, dose)
+        y = np.zeros(n_trials * n_doses, dtype=np.int64)
+        total = np.zeros(n_trials, dtype=np.int64)
+        active = np.ones(n_trials, dtype=np.bool_)
+        early = np.zeros(n_trials, dtype=np.bool_)
+        # the lowest eliminated dose (n_doses: none); elimination is never undone here, since a
+        # design deciding on complete data never treats an eliminated dose again
+        first_eliminated = np.full(n_trials, n_doses, dtype=np.int64)
+        nxt = np.zeros(n_trials, dtype=np.int64)  # the next arrival
+        day = np.zeros(n_trials, dtype=np.int64)  # the decision day
+        known = np.zeros(n_trials, dtype=np.int64)  # every outcome known from this day
+        last = np.zeros(n_trials, dtype=np.int64)
+        delay = np.zeros(n_trials, dtype=np.int64)
+        lost = np.zeros(n_trials, dtype=np.int64)
+
+        def column(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
+            """Each trial's value for its next arrival + k."""
+            if not lose:  # trials go in step: every active trial is at the same patient
+                return np.asarray(values[:, int(nxt[first_active]) + k])
+            return np.asarray(np.take(values, trial * values.shape[1] + nxt + k))
+
+        while active.any():
+            first_active = int(np.argmax(active))
+            cohort = np.where(active, np.minimum(size, n_max - total), 0)
+            block.ensure(int(nxt.max()) + size + 1)
+            p = probs[cur]
+            n_dlt = np.zeros(n_trials, dtype=np.int64)
+            for k in range(size):
+                has = cohort > k
+                infused = np.maximum(day, column(block.arrival_day, k))
+                dlt = has & (column(block.tolerance, k) < p)
+                offset = conduct.dlt_time.offset_days(column(block.onset, k), p, window)
+                event = infused + np.where(dlt, offset, window)
+                known = np.where(has, np.maximum(known, event), known)
+                last = np.where(has, infused, last)
+                n_dlt += dlt
+            at = row_start + cur
+            n[at] += cohort
+            y[at] += n_dlt
+            nxt += cohort
+            total += cohort
+            day = np.where(active, last, day)
+            active &= total < n_max
+            if not active.any():
+                break
+
+            # the next decision: once every outcome is known and a patient is there
+            block.ensure(int(nxt.max()) + 1)
+            if lose:
+                while True:
+                    too_soon = active & (column(block.arrival_day, 0) < known)
+                    if not too_soon.any():
+                        break
+                    nxt += too_soon
+                    lost += too_soon
+                    block.ensure(int(nxt.max()) + 1)
+                arrival = column(block.arrival_day, 0)
+                decision_day = arrival
+            else:
+                arrival = column(block.arrival_day, 0)
+                decision_day = np.maximum(arrival, known)
+
+            # BOIN's decision on complete data, in the pipeline's order
+            nd, yd = n[at], y[at]
+            over = (nd >= 3) & (yd >= tables.eliminate_at_least[nd])
+            first_eliminated = np.where(over, np.minimum(first_eliminated, cur), first_eliminated)
+            up = yd <= tables.escalate_at_most[nd]
+            down = ~up & (yd >= tables.deescalate_at_least[nd])
+            proposal = np.where(
+                up, np.minimum(cur + 1, n_doses - 1), np.where(down, np.maximum(cur - 1, 0), cur)
+            )
+            proposal = np.minimum(proposal, first_eliminated - 1)  # never an eliminated dose
+            stop = (first_eliminated == 0) | ((proposal == cur) & (nd >= design.n_stop))
+            if design.extra_safe:
+                n0, y0 = n[row_start], y[row_start]
+                stop |= (n0 >= 3) & (y0 >= tables.stop_lowest_at_least[n0])
+            stop &= active
+            early |= stop
+            active &= ~stop
+            cur = np.where(active, proposal, cur)
+            delay += np.where(active, decision_day - arrival, 0)
+            day = np.where(active, decision_day, day)
+
+        n2, y2 = n.reshape(n_trials, n_doses), y.reshape(n_trials, n_doses)
+        # the design's own final selection (its choose: select_isotonic), over every trial
+        selected = select_isotonic_batch(
+            n2,
+            y2,
+            target=design.target,
+            cutoff=design.cutoff,
+            extra_safe=design.extra_safe,
+            offset=design.offset,
+            bound_mtd=design.bound_mtd,
+            phi2=design.phi2,
+        )
+        return TrialOutcomes(
+            selected_index=selected,
+            n_at_dose=n2,
+            dlt_at_dose=y2,
+            stopped_early=early,
+            duration_days=np.where(total > 0, last + window, 0),
+            delay_days=delay,
+            lost=lost,
+        )

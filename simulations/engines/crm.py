@@ -1,0 +1,292 @@
+"""The fast CRM engine: every trial of a block at once, one cohort per step.
+
+It implements :class:`escalation.CRM` under ``decision_timing`` ``complete`` (``auto`` for CRM, which
+waits for pending patients), taking the model from escalation: the posterior of every trial comes
+from :func:`escalation.crm_posterior_batch` (the same quadrature as the design's own
+``crm_posterior``, computed once per distinct count vector, with Pr(p_d > target | data) when a
+rule needs it), the proposal is its plug-in estimate closest to the target (``mtd_index``), and the
+rules are checked against the design's own by their labels (:meth:`CRMEngine.supports`), then
+applied in the design pipeline's order (escalation/designs/base.py):
+
+1. overdose control (``overdose_control``): doses from the first with Pr(p_d > target) above the
+   cutoff are eliminated (``EliminateToxicDoses(cutoff, min_n=0)``), already on the prior alone:
+   the first decision, before any patient, may lower the starting dose or stop the trial;
+2. the proposal, or the two-stage start-up's (``startup``);
+3. no skipping, coherence, maximum step, then no eliminated dose (the highest admissible dose
+   below);
+4. stop when every dose is eliminated, at ``n_stop`` patients at the recommended dose, and the
+   safety stop (``safety_stop_prob``, on by default): Pr(p_1 > target) above it with at least 3
+   patients at the lowest dose; ``max_patients`` ends the trial.
+
+The final selection is the design's: no dose after the safety stop would stop the completed trial,
+otherwise the tried, admissible dose whose plug-in estimate is closest to the target.
+
+tests/simulations/test_engines.py checks that this engine and the generic engine give identical
+trials on the same patients. The overdose probabilities of the batch and of ``crm_posterior``
+agree to about 1e-15 (tests/models/test_crm_posterior.py): a trial could differ only where one
+falls within that of a cutoff.
+
+References
+----------
+O'Quigley J, Pepe M, Fisher L (1990). Biometrics 46:33-48. Cheung YK (2011). Dose Finding by the
+Continual Reassessment Method, chapter 3. dfcrm 0.2-2.1 (R), ``crmsim`` (which has neither the
+safety stop nor overdose control).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation import (
+    CRM,
+    Coherence,
+    CRMPosteriorBatch,
+    Design,
+    EliminateToxicDoses,
+    ExcludeEliminated,
+    MaxStep,
+    NoSkipping,
+    StopAtN,
+    StoppingRule,
+    StopWhenNAtDose,
+    StopWhenTooToxic,
+    WaitForPending,
+    crm_posterior_batch,
+)
+from simulations.engines.base import BoolArray, FloatArray, IntArray, TrialOutcomes, resolve_timing
+from simulations.patients import Conduct, PatientBlock
+
+__all__ = ["CRMEngine"]
+
+log = logging.getLogger(__name__)
+
+Labels = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
+
+#: CRM's safety stop acts with at least this many patients at the lowest dose, and its overdose
+#: control eliminates whatever the number of patients (a design built otherwise fails the label
+#: check and runs on the generic engine)
+_SAFETY_MIN_N = 3
+_OVERDOSE_MIN_N = 0
+
+
+def _labels(design: Design) -> Labels:
+    rules = design.rules()
+    return (
+        None if rules.elimination is None else rules.elimination.label,
+        None if rules.stopping is None else rules.stopping.label,
+        tuple(r.label for r in rules.waiting),
+        tuple(r.label for r in rules.constraints),
+    )
+
+
+def _expected_labels(design: CRM) -> Labels:
+    """The labels of the rules this engine implements, for the design's options."""
+    stopping: StoppingRule = StopAtN(design.max_patients)
+    if design.n_stop is not None:
+        stopping = stopping | StopWhenNAtDose(design.n_stop, when_staying=False)
+    if design.safety_stop_prob is not None:
+        stopping = stopping | StopWhenTooToxic(
+            level=1, prob=design.safety_stop_prob, min_n=_SAFETY_MIN_N
+        )
+    elimination = None
+    if design.overdose_control is not None:
+        elimination = EliminateToxicDoses(
+            cutoff=design.overdose_control, min_n=_OVERDOSE_MIN_N
+        ).label
+    constraints = [NoSkipping().label]
+    if design.coherence:
+        constraints.append(Coherence(cohort_size=design.cohort_size).label)
+    if design.max_step is not None:
+        constraints.append(MaxStep(levels=design.max_step).label)
+    constraints.append(ExcludeEliminated().label)
+    return (elimination, stopping.label, (WaitForPending().label,), tuple(constraints))
+
+
+def _first_eliminated(design: CRM, post: CRMPosteriorBatch) -> IntArray:
+    """Per trial, the lowest dose index overdose control eliminates (D: none)."""
+    n_trials, n_doses = post.ptox.shape
+    if design.overdose_control is None:
+        return np.full(n_trials, n_doses, dtype=np.int64)
+    assert post.prob_overdose is not None
+    over = post.prob_overdose > design.overdose_control  # min_n = 0: whatever the patients
+    return np.asarray(np.where(over.any(axis=1), np.argmax(over, axis=1), n_doses), dtype=np.int64)
+
+
+def _safety_stop(
+    design: CRM, post: CRMPosteriorBatch, n_lowest: npt.NDArray[np.int64]
+) -> BoolArray:
+    """Per trial, whether the safety stop holds: Pr(p_1 > target) > prob with 3 patients there."""
+    if design.safety_stop_prob is None:
+        return np.zeros(n_lowest.size, dtype=np.bool_)
+    assert post.prob_overdose is not None
+    return np.asarray(
+        (n_lowest >= _SAFETY_MIN_N) & (post.prob_overdose[:, 0] > design.safety_stop_prob)
+    )
+
+
+class CRMEngine:
+    """CRM vectorized over trials (see the module docstring)."""
+
+    name = "fast-crm"
+
+    def supports(self, design: Design, conduct: Conduct) -> bool:
+        if type(design) is not CRM or resolve_timing(design, conduct) != "complete":
+            return False
+        if _labels(design) != _expected_labels(design):
+            log.warning(
+                "CRM's rules are not those the fast engine implements (%s): generic engine used",
+                _labels(design),
+            )
+            return False
+        return True
+
+    def _posterior(
+        self, design: CRM, n: npt.NDArray[np.int64], y: npt.NDArray[np.int64]
+    ) -> CRMPosteriorBatch:
+        """The posterior of each trial; with Pr(p_d > target) when a rule needs it."""
+        needs_tails = design.safety_stop_prob is not None or design.overdose_control is not None
+        return crm_posterior_batch(
+            design.skeleton,
+            n,
+            y,
+            model=design.model,
+            intercept=design.intercept,
+            prior_sd=design.prior_sd,
+            target=design.target if needs_tails else None,
+        )
+
+    def run(
+        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+    ) -> TrialOutcomes:
+        assert isinstance(design, CRM)
+        n_trials, n_doses = block.n_trials, design.n_doses
+        size, n_max, window = design.cohort_size, design.max_patients, conduct.dlt_window_days
+        target = design.target
+        lose = conduct.suspended_arrivals == "lost"
+        probs = np.asarray(probs, dtype=np.float64)
+        trial = np.arange(n_trials)
+
+        cur = np.full(n_trials, design.start_level - 1, dtype=np.int64)
+        n = np.zeros((n_trials, n_doses), dtype=np.int64)
+        y = np.zeros((n_trials, n_doses), dtype=np.int64)
+        total = np.zeros(n_trials, dtype=np.int64)
+        highest = np.full(n_trials, -1, dtype=np.int64)  # highest dose tried
+        active = np.ones(n_trials, dtype=np.bool_)
+        early = np.zeros(n_trials, dtype=np.bool_)
+        nxt = np.zeros(n_trials, dtype=np.int64)
+        day = np.zeros(n_trials, dtype=np.int64)
+        known = np.zeros(n_trials, dtype=np.int64)
+        last = np.zeros(n_trials, dtype=np.int64)
+        delay = np.zeros(n_trials, dtype=np.int64)
+        lost = np.zeros(n_trials, dtype=np.int64)
+
+        # the first decision, on no patient: the starting dose, unless overdose control
+        # eliminates it on the prior alone (then the highest admissible dose below; none: stop)
+        if design.overdose_control is not None:
+            none = np.zeros((1, n_doses), dtype=np.int64)
+            first = int(_first_eliminated(design, self._posterior(design, none, none))[0])
+            if first == 0:
+                early[:] = True
+                active[:] = False
+            else:
+                cur[:] = min(design.start_level - 1, first - 1)
+
+        def column(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
+            if not lose:  # trials go in step: every active trial is at the same patient
+                return np.asarray(values[:, int(nxt[first_active]) + k])
+            return np.asarray(np.take(values, trial * values.shape[1] + nxt + k))
+
+        while active.any():
+            first_active = int(np.argmax(active))
+            cohort = np.where(active, np.minimum(size, n_max - total), 0)
+            block.ensure(int(nxt.max()) + size + 1)
+            p = probs[cur]
+            n_dlt = np.zeros(n_trials, dtype=np.int64)
+            for k in range(size):
+                has = cohort > k
+                infused = np.maximum(day, column(block.arrival_day, k))
+                dlt = has & (column(block.tolerance, k) < p)
+                offset = conduct.dlt_time.offset_days(column(block.onset, k), p, window)
+                known = np.where(
+                    has, np.maximum(known, infused + np.where(dlt, offset, window)), known
+                )
+                last = np.where(has, infused, last)
+                n_dlt += dlt
+            n[trial, cur] += cohort
+            y[trial, cur] += n_dlt
+            highest = np.where(cohort > 0, np.maximum(highest, cur), highest)
+            nxt += cohort
+            total += cohort
+            day = np.where(active, last, day)
+            active &= total < n_max
+            if not active.any():
+                break
+
+            block.ensure(int(nxt.max()) + 1)
+            if lose:
+                while True:
+                    too_soon = active & (column(block.arrival_day, 0) < known)
+                    if not too_soon.any():
+                        break
+                    nxt += too_soon
+                    lost += too_soon
+                    block.ensure(int(nxt.max()) + 1)
+                arrival = column(block.arrival_day, 0)
+                decision_day = arrival
+            else:
+                arrival = column(block.arrival_day, 0)
+                decision_day = np.maximum(arrival, known)
+
+            # CRM's decision on complete data, in the pipeline's order (for the active trials)
+            rows = np.flatnonzero(active)
+            c = cur[rows]
+            post = self._posterior(design, n[rows], y[rows])
+            first_eliminated = _first_eliminated(design, post)
+            proposal = np.asarray(post.mtd_index(target))
+            if design.startup:
+                no_dlt = y[rows].sum(axis=1) == 0
+                step_up = np.where(n[rows, c] >= size, np.minimum(c + 1, n_doses - 1), c)
+                proposal = np.where(no_dlt, step_up, proposal)
+            # no skipping, coherence, maximum step, no eliminated dose
+            ceiling = np.maximum(highest[rows] + 1, design.start_level - 1)
+            proposal = np.minimum(proposal, ceiling)
+            if design.coherence:
+                cohort_rate = n_dlt[rows] / np.maximum(cohort[rows], 1)
+                proposal = np.where((proposal > c) & (cohort_rate >= target), c, proposal)
+            if design.max_step is not None:
+                proposal = np.minimum(proposal, c + design.max_step)
+            all_eliminated = first_eliminated == 0
+            proposal = np.where(
+                (proposal >= first_eliminated) & ~all_eliminated, first_eliminated - 1, proposal
+            )
+            # stop: every dose eliminated, n_stop at the recommended dose, the safety stop
+            stop = all_eliminated | _safety_stop(design, post, n[rows, 0])
+            if design.n_stop is not None:
+                stop |= n[rows, proposal] >= design.n_stop
+            early[rows[stop]] = True
+            active[rows[stop]] = False
+            go = rows[~stop]
+            cur[go] = proposal[~stop]
+            delay[go] += decision_day[go] - arrival[go]
+            day[go] = decision_day[go]
+
+        # final selection (the design's choose): none after the safety stop, otherwise the tried,
+        # admissible dose whose plug-in estimate is closest to the target
+        post = self._posterior(design, n, y)
+        admissible = (n > 0) & (np.arange(n_doses) < _first_eliminated(design, post)[:, None])
+        distance = np.where(admissible, np.abs(post.ptox - target), np.inf)
+        chosen = admissible.any(axis=1) & ~_safety_stop(design, post, n[:, 0])
+        selected = np.where(chosen, np.argmin(distance, axis=1), -1)
+        return TrialOutcomes(
+            selected_index=selected.astype(np.int64),
+            n_at_dose=n,
+            dlt_at_dose=y,
+            stopped_early=early,
+            duration_days=np.where(total > 0, last + window, 0),
+            delay_days=delay,
+            lost=lost,
+        )

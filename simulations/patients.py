@@ -1,0 +1,231 @@
+"""Simulated patients on latent tolerances, and the trial calendar they arrive on.
+
+Patient i of a simulated trial (counted in order of arrival) draws three numbers once:
+
+* a latent tolerance u_i ~ U(0, 1): the patient has a DLT at dose level d iff u_i < p_d, so every
+  design in a run, and the optimal benchmark, sees the same patients (common random numbers);
+* an onset quantile v_i ~ U(0, 1): if the patient has a DLT at dose d it happens ``Q_d(v_i)``
+  windows after the infusion, Q_d the quantile function of the time to DLT given a DLT in the
+  window;
+* an arrival time: Poisson arrivals at ``accrual_per_month`` patients per 30 days, the first patient
+  on day 0.
+
+The core counts whole days: arrivals fall on day floor(t) and a DLT ``ceil(W Q_d(v))`` days after the
+infusion (between day 1 and day W of the window W).
+
+Time to DLT. ``uniform``: Q(v) = v. ``weibull`` with ``late_onset_share`` s: a Weibull time T with
+P(T <= W) = p_d and P(T <= W/2) = (1 - s) p_d, i.e. the share s of the DLTs falls in the window's
+second half, as the TITE-BOIN papers and TITEgBOIN simulate (s = 0.5 there); shape
+k = log(log(1 - p) / log(1 - (1 - s) p)) / log 2, and given a DLT
+T / W = (log(1 - v p) / log(1 - p))^(1/k).
+
+Randomness. One ``SeedSequence`` per block of trials, keyed by the root seed, the scenario and the
+block (``spawn_key=(1, scenario, block)``), so a block's patients do not depend on which worker
+simulates it, how many workers there are, or which design looks at them.
+
+References
+----------
+O'Quigley J, Paoletti X, Maccario J (2002). Non-parametric optimal design in dose finding studies.
+Biostatistics 3:51-56 (latent tolerances).
+Yuan Y, Lin R, Li D, Nie L, Warren KE (2018). Clin Cancer Res 24:4921-4930 (Weibull times to DLT
+with half of them in the second half of the window).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "Conduct",
+    "DltTime",
+    "PatientBlock",
+    "block_seed",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+DAYS_PER_MONTH = 30.0
+#: probabilities this close to 1 are treated as 1 - 1e-12 by the Weibull time model
+_P_MAX = 1.0 - 1e-12
+
+#: spawn-key tags of the SeedSequence children (root seed -> tag -> ...)
+SCENARIO_TAG = 0
+PATIENT_TAG = 1
+INFERENCE_TAG = 2
+
+
+def block_seed(
+    seed: int, scenario_index: int, block_index: int, extension: int = 0
+) -> np.random.SeedSequence:
+    """The SeedSequence of one block's patients (``extension`` > 0: extra arrivals)."""
+    key: tuple[int, ...] = (PATIENT_TAG, scenario_index, block_index)
+    if extension:
+        key = (*key, extension)
+    return np.random.SeedSequence(seed, spawn_key=key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DltTime:
+    """The distribution of the time to DLT inside the window, given a DLT."""
+
+    distribution: Literal["uniform", "weibull"] = "uniform"
+    late_onset_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.distribution not in ("uniform", "weibull"):
+            raise ValueError(
+                f"dlt_time.distribution: 'uniform' or 'weibull', got {self.distribution!r}"
+            )
+        if not 0 < self.late_onset_share < 1:
+            raise ValueError(
+                f"dlt_time.late_onset_share: must be strictly between 0 and 1, got {self.late_onset_share}"
+            )
+
+    def fraction(self, onset: npt.ArrayLike, prob: npt.ArrayLike) -> FloatArray:
+        """Time to DLT as a fraction of the window, in (0, 1], for onset quantiles v and p_d."""
+        v = np.asarray(onset, dtype=np.float64)
+        if self.distribution == "uniform":
+            return v
+        p = np.clip(np.asarray(prob, dtype=np.float64), 1e-300, _P_MAX)
+        s = self.late_onset_share
+        log_q = np.log1p(-p)
+        shape = np.log(log_q / np.log1p(-(1.0 - s) * p)) / math.log(2.0)
+        return np.asarray(np.power(np.log1p(-v * p) / log_q, 1.0 / shape), dtype=np.float64)
+
+    def offset_days(self, onset: npt.ArrayLike, prob: npt.ArrayLike, window_days: int) -> IntArray:
+        """Day of the DLT after the infusion, from 1 to ``window_days``."""
+        days = np.ceil(self.fraction(onset, prob) * window_days)
+        return np.clip(days, 1, window_days).astype(np.int64)
+
+    def as_json(self) -> dict[str, object]:
+        if self.distribution == "uniform":
+            return {"distribution": "uniform"}
+        return {"distribution": "weibull", "late_onset_share": self.late_onset_share}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conduct:
+    """How simulated trials are run on the calendar.
+
+    Parameters
+    ----------
+    accrual_per_month
+        Poisson arrivals per 30 days.
+    dlt_window_days
+        Length of the DLT window.
+    dlt_time
+        Time to DLT inside the window.
+    suspended_arrivals
+        ``"wait"``: a patient who arrives while the design waits is treated when the wait ends
+        (the delay is recorded); ``"lost"``: that patient is lost to the trial (TITEgBOIN).
+    decision_timing
+        ``"complete"``: the design is asked for the next cohort only once every treated patient's
+        outcome is known (R's BOIN::get.oc and dfcrm::crmsim); ``"arrival"``: whenever a patient is
+        ready to be treated, and again at every event while the design waits (time-to-event
+        designs); ``"auto"``: ``complete`` for designs that wait for pending patients, ``arrival``
+        for the others.
+    """
+
+    accrual_per_month: float = 2.0
+    dlt_window_days: int = 30
+    dlt_time: DltTime = field(default_factory=DltTime)
+    suspended_arrivals: Literal["wait", "lost"] = "wait"
+    decision_timing: Literal["auto", "complete", "arrival"] = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.accrual_per_month > 0:
+            raise ValueError(f"accrual_per_month: must be > 0, got {self.accrual_per_month}")
+        if self.dlt_window_days < 1:
+            raise ValueError(f"dlt_window_days: must be >= 1, got {self.dlt_window_days}")
+        if self.suspended_arrivals not in ("wait", "lost"):
+            raise ValueError(
+                f"suspended_arrivals: 'wait' or 'lost', got {self.suspended_arrivals!r}"
+            )
+        if self.decision_timing not in ("auto", "complete", "arrival"):
+            raise ValueError(
+                f"decision_timing: 'auto', 'complete' or 'arrival', got {self.decision_timing!r}"
+            )
+
+    @property
+    def mean_gap_days(self) -> float:
+        return DAYS_PER_MONTH / self.accrual_per_month
+
+
+class PatientBlock:
+    """The simulated patients of a block of trials: arrays (trials, patients in arrival order).
+
+    Columns are added on demand (:meth:`ensure`) from further SeedSequence children of the block,
+    so a trial that needs more arrivals (lost patients) extends every trial of the block the same
+    way, whichever engine asks first.
+
+    Attributes
+    ----------
+    tolerance : numpy.ndarray
+        u_i ~ U(0, 1); DLT at dose d iff u_i < p_d.
+    onset : numpy.ndarray
+        v_i ~ U(0, 1), the quantile of the time to DLT.
+    arrival_time : numpy.ndarray
+        Arrival times in days (continuous), the first 0.
+    arrival_day : numpy.ndarray
+        floor(arrival_time).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        scenario_index: int,
+        block_index: int,
+        n_trials: int,
+        capacity: int,
+        conduct: Conduct,
+    ) -> None:
+        self.seed = seed
+        self.scenario_index = scenario_index
+        self.block_index = block_index
+        self.n_trials = n_trials
+        self.conduct = conduct
+        self._extensions = 0
+        self._chunk = max(capacity, 8)
+        self.tolerance = np.empty((n_trials, 0))
+        self.onset = np.empty((n_trials, 0))
+        self.arrival_time = np.empty((n_trials, 0))
+        self.arrival_day = np.empty((n_trials, 0), dtype=np.int64)
+        self._draw(self._chunk, block_seed(seed, scenario_index, block_index))
+
+    @property
+    def capacity(self) -> int:
+        return int(self.tolerance.shape[1])
+
+    def _draw(self, columns: int, seq: np.random.SeedSequence) -> None:
+        rng = np.random.Generator(np.random.PCG64(seq))
+        shape = (self.n_trials, columns)
+        tolerance = rng.random(shape)
+        onset = rng.random(shape)
+        gaps = rng.exponential(self.conduct.mean_gap_days, size=shape)
+        if self.capacity == 0:
+            gaps[:, 0] = 0.0  # the first patient arrives on day 0
+            start = np.zeros(self.n_trials)
+        else:
+            start = self.arrival_time[:, -1]
+        times = start[:, None] + np.cumsum(gaps, axis=1)
+        self.tolerance = np.concatenate([self.tolerance, tolerance], axis=1)
+        self.onset = np.concatenate([self.onset, onset], axis=1)
+        self.arrival_time = np.concatenate([self.arrival_time, times], axis=1)
+        self.arrival_day = np.floor(self.arrival_time).astype(np.int64)
+
+    def ensure(self, columns: int) -> None:
+        """Make at least ``columns`` patients available in every trial of the block."""
+        while self.capacity < columns:  # fixed-size chunks: the same columns whoever asks
+            self._extensions += 1
+            self._draw(
+                self._chunk,
+                block_seed(self.seed, self.scenario_index, self.block_index, self._extensions),
+            )

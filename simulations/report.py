@@ -1,0 +1,388 @@
+"""Outputs of a simulation: CSV, plots (PNG and SVG, drawn on matplotlib's Agg canvas) and an HTML report.
+
+The HTML report is one self-contained file: tables, the plots embedded as base64 PNG, the full
+specification, the seed and the engine version, with no external URL (the SVG and PNG files are
+written beside it as well).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn: the CLI starts faster
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "FIGURE_DPI",
+    "FIGURE_SIZE_IN",
+    "comparison_figure",
+    "csv_rows",
+    "patients_figure",
+    "selection_figure",
+    "write_csv",
+    "write_report",
+]
+
+#: every plot is FIGURE_SIZE_IN inches at FIGURE_DPI (so 800 x 450 pixels as PNG)
+FIGURE_SIZE_IN = (8.0, 4.5)
+FIGURE_DPI = 100
+#: scenarios above which the report shows no per-scenario plots (random scenario sets)
+MAX_SCENARIO_PLOTS = 12
+#: result rows shown in the HTML report (all of them are in the CSV)
+MAX_HTML_ROWS = 300
+
+_METRICS = (
+    "none_pct",
+    "correct_selection_pct",
+    "benchmark_correct_pct",
+    "n_mean",
+    "dlt_rate_pct",
+    "above_mtd_pct",
+    "early_stop_pct",
+    "duration_mean_days",
+    "delay_mean_days",
+    "lost_mean",
+)
+
+
+# ---- CSV -------------------------------------------------------------------------------------------
+def csv_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Header and rows of the CSV: one row per scenario and design, standard errors beside."""
+    levels = max((len(r["selection_pct"]) for r in results), default=0)
+    per_level = ("selection_pct", "patients_mean", "dlt_mean", "benchmark_selection_pct")
+    header = ["scenario", "design", "engine", "trials", "target", "true_dlt_probs", "mtd_levels"]
+    for key in per_level:
+        header += [f"{key}_L{k + 1}" for k in range(levels)]
+    header += list(_METRICS)
+    for key in per_level:
+        header += [f"se_{key}_L{k + 1}" for k in range(levels)]
+    header += [f"se_{m}" for m in _METRICS]
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {
+            "scenario": r["scenario"],
+            "design": r["design"],
+            "engine": r["engine"],
+            "trials": r["trials"],
+            "target": r["target"],
+            "true_dlt_probs": " ".join(f"{p:g}" for p in r["true_dlt_probs"]),
+            "mtd_levels": " ".join(str(v) for v in r["mtd_levels"]),
+        }
+        for key in per_level:
+            for k, v in enumerate(r[key]):
+                row[f"{key}_L{k + 1}"] = v
+            for k, v in enumerate(r["se"][key]):
+                row[f"se_{key}_L{k + 1}"] = v
+        for m in _METRICS:
+            row[m] = r[m]
+            row[f"se_{m}"] = r["se"][m]
+        rows.append({k: ("" if v is None else v) for k, v in row.items()})
+    return header, rows
+
+
+def write_csv(results: Sequence[Mapping[str, Any]], path: Path | str) -> None:
+    """Write the results as CSV (see :func:`csv_rows`)."""
+    header, rows = csv_rows(results)
+    with Path(path).open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# ---- plots -----------------------------------------------------------------------------------------
+def _figure() -> tuple[Figure, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
+    FigureCanvasAgg(fig)  # the Agg canvas: no GUI backend, no pyplot state
+    ax = fig.add_subplot()
+    return fig, ax
+
+
+def _grouped_bars(ax: Any, rows: Sequence[Mapping[str, Any]], key: str) -> None:
+    levels = len(rows[0][key])
+    width = 0.8 / len(rows)
+    for i, r in enumerate(rows):
+        x = [k + 1 - 0.4 + width * (i + 0.5) for k in range(levels)]
+        ax.bar(x, r[key], width=width, label=r["design"])
+        ax.errorbar(
+            x, r[key], yerr=[2 * e for e in r["se"][key]], fmt="none", ecolor="black", lw=0.8
+        )
+    ax.set_xticks(range(1, levels + 1))
+    ax.set_xlabel("Dose level")
+
+
+def selection_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
+    """Selection % per level for each design (bars, +/- 2 s.e.) over the true DLT curve."""
+    fig, ax = _figure()
+    _grouped_bars(ax, rows, "selection_pct")
+    ax.set_ylabel("Selected as MTD (% of trials)")
+    ax.set_ylim(0, 100)
+    truth = ax.twinx()
+    levels = range(1, len(rows[0]["true_dlt_probs"]) + 1)
+    truth.plot(
+        levels, rows[0]["true_dlt_probs"], color="black", marker="o", label="true DLT probability"
+    )
+    truth.axhline(rows[0]["target"], color="grey", ls="--", lw=1, label="target")
+    truth.set_ylim(0, 1)
+    truth.set_ylabel("True DLT probability")
+    handles = ax.get_legend_handles_labels()
+    more = truth.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
+    ax.set_title(f"Scenario {rows[0]['scenario']}: selection per dose level")
+    fig.tight_layout()
+    return fig
+
+
+def patients_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
+    """Mean patients treated per level for each design (+/- 2 s.e.)."""
+    fig, ax = _figure()
+    _grouped_bars(ax, rows, "patients_mean")
+    ax.set_ylabel("Patients treated (mean per trial)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"Scenario {rows[0]['scenario']}: patients per dose level")
+    fig.tight_layout()
+    return fig
+
+
+def comparison_figure(results: Mapping[str, Any]) -> Figure:
+    """Correct selection % per design and scenario (or averaged over random scenarios), with the
+    optimal benchmark's beside it."""
+    fig, ax = _figure()
+    rows = results.get("summary") or results["results"]
+    designs = list(dict.fromkeys(r["design"] for r in rows))
+    groups = list(dict.fromkeys(r.get("scenario", "average over random scenarios") for r in rows))
+    width = 0.8 / (len(designs) + 1)
+    for i, name in enumerate(designs):
+        mine = [r for r in rows if r["design"] == name]
+        x = [g - 0.4 + width * (i + 0.5) for g in range(len(groups))]
+        ax.bar(x, [r["correct_selection_pct"] for r in mine], width=width, label=name)
+    bench = [next(r for r in rows if r.get("scenario", groups[0]) == g) for g in groups]
+    xb = [g - 0.4 + width * (len(designs) + 0.5) for g in range(len(groups))]
+    ax.bar(
+        xb,
+        [r["benchmark_correct_pct"] for r in bench],
+        width=width,
+        color="lightgrey",
+        edgecolor="black",
+        label="optimal benchmark",
+    )
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=30 if len(groups) > 6 else 0, fontsize=8)
+    ax.set_ylabel("Correct selection (% of trials)")
+    ax.set_ylim(0, 100)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title("Design comparison: correct MTD selection")
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig: Figure, directory: Path, stem: str) -> bytes:
+    """Write PNG and SVG; return the PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+    png = buf.getvalue()
+    (directory / f"{stem}.png").write_bytes(png)
+    fig.savefig(directory / f"{stem}.svg", format="svg")
+    return png
+
+
+def write_plots(results: Mapping[str, Any], directory: Path | str) -> list[tuple[str, str, bytes]]:
+    """Every plot as PNG and SVG files in ``directory``; returns (stem, title, png bytes)."""
+    out_dir = Path(directory)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots: list[tuple[str, str, bytes]] = []
+    rows = results["results"]
+    scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+    if len(scenarios) <= MAX_SCENARIO_PLOTS:
+        for k, name in enumerate(scenarios):
+            mine = [r for r in rows if r["scenario"] == name]
+            plots.append(
+                (
+                    f"selection-{k + 1}",
+                    f"Scenario {name}: selection %",
+                    _save(selection_figure(mine), out_dir, f"selection-{k + 1}"),
+                )
+            )
+            plots.append(
+                (
+                    f"patients-{k + 1}",
+                    f"Scenario {name}: patients per level",
+                    _save(patients_figure(mine), out_dir, f"patients-{k + 1}"),
+                )
+            )
+    plots.append(
+        (
+            "comparison",
+            "Design comparison",
+            _save(comparison_figure(results), out_dir, "comparison"),
+        )
+    )
+    return plots
+
+
+# ---- HTML ------------------------------------------------------------------------------------------
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _with_se(row: Mapping[str, Any], key: str, digits: int = 1) -> str:
+    v, e = row[key], row["se"][key]
+    return "-" if v is None else f"{v:.{digits}f} <small>({e:.{digits}f})</small>"
+
+
+_CSS = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
+th { background: #eee; }
+td:first-child, th:first-child { text-align: left; }
+small { color: #666; }
+pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
+img { display: block; margin: 1em 0; }
+"""
+
+
+def write_report(results: Mapping[str, Any], directory: Path | str) -> Path:
+    """Write ``index.html`` (self-contained), the plots, ``results.json`` and ``results.csv``.
+
+    Returns the path of ``index.html``.
+    """
+    out_dir = Path(directory)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(results, out_dir)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_csv(results["results"], out_dir / "results.csv")
+    spec = results["spec"]
+    title = spec.get("name") or "Dose-escalation simulation"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<p>"
+        f"Seed <b>{results['seed']}</b> &middot; {results['trials']} trials per scenario &middot; "
+        f"engine version <b>{html.escape(results['engine_version'])}</b> &middot; compute time "
+        f"{results['elapsed_s']:.2f} s. Percentages are of trials (selection) or of patients; "
+        "Monte Carlo standard errors in brackets; the optimal benchmark is O'Quigley, Paoletti "
+        "&amp; Maccario (2002).</p>",
+    ]
+    if results.get("summary"):
+        parts.append("<h2>Averages over the random scenarios</h2>")
+        header = [
+            "Design",
+            "Scenarios",
+            "Correct %",
+            "Benchmark %",
+            "No dose %",
+            "Early stop %",
+            "Above MTD %",
+            "DLT rate %",
+            "Mean n",
+            "Duration (days)",
+        ]
+        parts.append(
+            _table(
+                header,
+                [
+                    [
+                        html.escape(r["design"]),
+                        str(r["scenarios"]),
+                        *(
+                            _with_se(r, k)
+                            for k in (
+                                "correct_selection_pct",
+                                "benchmark_correct_pct",
+                                "none_pct",
+                                "early_stop_pct",
+                                "above_mtd_pct",
+                                "dlt_rate_pct",
+                                "n_mean",
+                                "duration_mean_days",
+                            )
+                        ),
+                    ]
+                    for r in results["summary"]
+                ],
+            )
+        )
+    parts.append("<h2>Operating characteristics</h2>")
+    rows = results["results"]
+    shown = rows[:MAX_HTML_ROWS]
+    header = [
+        "Scenario",
+        "Design",
+        "True DLT probabilities",
+        "Selection % by level",
+        "No dose %",
+        "Correct %",
+        "Benchmark %",
+        "Patients by level",
+        "DLTs by level",
+        "Mean n",
+        "Above MTD %",
+        "DLT rate %",
+        "Early stop %",
+        "Duration (days)",
+        "Engine",
+    ]
+    parts.append(
+        _table(
+            header,
+            [
+                [
+                    html.escape(r["scenario"]),
+                    html.escape(r["design"]),
+                    " ".join(f"{p:.2f}" for p in r["true_dlt_probs"]),
+                    " ".join(f"{v:.1f}" for v in r["selection_pct"]),
+                    _with_se(r, "none_pct"),
+                    _with_se(r, "correct_selection_pct"),
+                    _with_se(r, "benchmark_correct_pct"),
+                    " ".join(f"{v:.2f}" for v in r["patients_mean"]),
+                    " ".join(f"{v:.2f}" for v in r["dlt_mean"]),
+                    _with_se(r, "n_mean", 2),
+                    _with_se(r, "above_mtd_pct"),
+                    _with_se(r, "dlt_rate_pct"),
+                    _with_se(r, "early_stop_pct"),
+                    _with_se(r, "duration_mean_days", 0),
+                    html.escape(r["engine"]),
+                ]
+                for r in shown
+            ],
+        )
+    )
+    if len(rows) > len(shown):
+        parts.append(f"<p>{len(rows) - len(shown)} more rows in results.csv.</p>")
+    parts.append("<h2>Plots</h2>")
+    for stem, caption, png in plots:
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(
+            f'<figure><img id="{stem}" alt="{html.escape(caption)}" '
+            f'width="{int(FIGURE_SIZE_IN[0] * FIGURE_DPI)}" height="{int(FIGURE_SIZE_IN[1] * FIGURE_DPI)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)} '
+            f"({stem}.svg, {stem}.png)</figcaption></figure>"
+        )
+    parts.append("<h2>Specification</h2>")
+    parts.append(f"<pre>{html.escape(json.dumps(spec, indent=2))}</pre>")
+    parts.append("</body></html>")
+    path = out_dir / "index.html"
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,228 @@
+"""Run a simulation: blocks of trials per scenario, every design on the same patients.
+
+:func:`run_simulation` is the harness's entry point (the CLI's ``escalation simulate`` and the HTTP
+service's background jobs call it). Work is cut into jobs of :data:`BLOCK_TRIALS` trials of one
+scenario; each job draws its block's patients from its own SeedSequence child
+(:func:`simulations.patients.block_seed`), runs every design on them (common random numbers) and
+the optimal benchmark on their tolerances, and returns integer sums; the sums are added in job
+order. The results of a seed are therefore the same whatever the number of workers or the executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from escalation import __version__
+from simulations.engines import choose_engine
+from simulations.executors import run_jobs
+from simulations.metrics import (
+    BlockSummary,
+    benchmark_selection,
+    operating_characteristics,
+    summarize_block,
+)
+from simulations.patients import PatientBlock
+from simulations.spec import SimulationSpec, parse_spec
+
+__all__ = ["BLOCK_TRIALS", "run_block", "run_simulation"]
+
+log = logging.getLogger(__name__)
+
+#: trials per job; part of what a seed means (changing it changes the random streams)
+BLOCK_TRIALS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class BlockJob:
+    """One job: a block of trials of one scenario, for every design."""
+
+    spec: SimulationSpec
+    scenario_index: int
+    block_index: int
+    n_trials: int
+
+
+def run_block(job: BlockJob) -> list[BlockSummary]:
+    """Simulate one block for every design of the spec; one summary per design."""
+    spec = job.spec
+    scenario = spec.scenarios[job.scenario_index]
+    probs = np.asarray(scenario.true_dlt_probs, dtype=np.float64)
+    block = PatientBlock(
+        seed=spec.seed,
+        scenario_index=job.scenario_index,
+        block_index=job.block_index,
+        n_trials=job.n_trials,
+        capacity=spec.capacity,
+        conduct=spec.conduct,
+    )
+    out = []
+    for i, entry in enumerate(spec.designs):
+        design = spec.design(i, scenario.n_levels)
+        engine = choose_engine(design, spec.conduct, entry.engine)
+        outcomes = engine.run(design, probs, block, spec.conduct)
+        target = scenario.target if scenario.target is not None else design.target
+        mtd = tuple(level - 1 for level in scenario.mtd_levels_for(design.target))
+        bench = benchmark_selection(block.tolerance, probs, target, design.max_patients)
+        out.append(summarize_block(outcomes, mtd_indices=mtd, benchmark=bench))
+    return out
+
+
+def _jobs(spec: SimulationSpec) -> list[BlockJob]:
+    jobs = []
+    for s in range(len(spec.scenarios)):
+        for b in range(math.ceil(spec.trials / BLOCK_TRIALS)):
+            n = min(BLOCK_TRIALS, spec.trials - b * BLOCK_TRIALS)
+            jobs.append(BlockJob(spec, s, b, n))
+    return jobs
+
+
+def _average(rows: list[dict[str, Any]], key: str) -> tuple[float | None, float | None]:
+    values = [r[key] for r in rows if r[key] is not None]
+    ses = [r["se"][key] for r in rows if r[key] is not None]
+    if not values:
+        return None, None
+    return float(np.mean(values)), math.sqrt(sum(e * e for e in ses)) / len(values)
+
+
+_AVERAGED = (
+    "correct_selection_pct",
+    "benchmark_correct_pct",
+    "none_pct",
+    "early_stop_pct",
+    "above_mtd_pct",
+    "dlt_rate_pct",
+    "n_mean",
+    "duration_mean_days",
+    "delay_mean_days",
+    "lost_mean",
+)
+
+
+def _summary(spec: SimulationSpec, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per design, the averages over scenarios (random scenarios)."""
+    out = []
+    for entry in spec.designs:
+        rows = [r for r in results if r["design"] == entry.name]
+        row: dict[str, Any] = {"design": entry.name, "scenarios": len(rows)}
+        se: dict[str, Any] = {}
+        for key in _AVERAGED:
+            row[key], se[key] = _average(rows, key)
+        row["se"] = se
+        out.append(row)
+    return out
+
+
+def run_simulation(
+    spec: Mapping[str, Any] | SimulationSpec,
+    *,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+) -> dict[str, Any]:
+    """Simulate every design on every scenario; the JSON results of ``escalation simulate --json``.
+
+    Parameters
+    ----------
+    spec
+        The specification (a JSON-like mapping, see :mod:`simulations.spec`, or a parsed one).
+    workers
+        Local worker processes (1: this process).
+    progress
+        Called as ``progress(trials_done, trials_total)`` as blocks finish (trials per scenario,
+        summed over scenarios).
+    client, scheduler
+        Run on a Dask cluster: a ``dask.distributed.Client``, or a scheduler address.
+
+    Returns
+    -------
+    dict
+        ``results`` (one row per scenario and design: ``selection_pct`` per level, ``none_pct``,
+        ``patients_mean``, ``dlt_mean``, ``early_stop_pct``, ``n_mean``, ``duration_mean_days``,
+        ``correct_selection_pct``, ``benchmark_correct_pct``, ... and ``se``, their Monte Carlo
+        standard errors), ``summary`` (averages over random scenarios), ``seed``,
+        ``engine_version``, ``elapsed_s`` (the compute time), ``spec`` (every default filled in).
+
+    Raises
+    ------
+    simulations.InvalidSpecError
+        An invalid specification, with every problem named.
+
+    Examples
+    --------
+    >>> out = run_simulation({"design": {"method": "boin", "target": 0.3},
+    ...                       "scenarios": [{"name": "S1", "true_dlt_probs": [0.1, 0.3, 0.5]}],
+    ...                       "trials": 200, "seed": 7})
+    >>> out["results"][0]["design"], len(out["results"][0]["selection_pct"])
+    ('boin', 3)
+    """
+    parsed = spec if isinstance(spec, SimulationSpec) else parse_spec(spec)
+    jobs = _jobs(parsed)
+    keys = [(j.scenario_index, j.block_index) for j in jobs]
+    trials_of = {k: j.n_trials for k, j in zip(keys, jobs, strict=True)}
+    total = parsed.trials * len(parsed.scenarios)
+    finished = 0
+
+    def on_done(key: Any) -> None:
+        nonlocal finished
+        finished += trials_of[key]
+        if progress is not None:
+            progress(finished, total)
+
+    if progress is not None:
+        progress(0, total)
+    start = time.perf_counter()
+    done = run_jobs(
+        run_block,
+        jobs,
+        keys,
+        workers=workers,
+        client=client,
+        scheduler=scheduler,
+        on_done=on_done,
+    )
+    results = []
+    for s, scenario in enumerate(parsed.scenarios):
+        blocks = [done[k] for k in keys if k[0] == s]
+        for i, entry in enumerate(parsed.designs):
+            summary = blocks[0][i]
+            for b in blocks[1:]:
+                summary = summary + b[i]
+            design = parsed.design(i, scenario.n_levels)
+            engine = choose_engine(design, parsed.conduct, entry.engine)
+            results.append(
+                {
+                    "scenario": scenario.name,
+                    "design": entry.name,
+                    "engine": engine.name,
+                    "true_dlt_probs": list(scenario.true_dlt_probs),
+                    "target": scenario.target if scenario.target is not None else design.target,
+                    "mtd_levels": list(scenario.mtd_levels_for(design.target)),
+                    "max_patients": design.max_patients,
+                    **operating_characteristics(summary),
+                }
+            )
+    elapsed = time.perf_counter() - start
+    out: dict[str, Any] = {
+        "results": results,
+        "seed": parsed.seed,
+        "trials": parsed.trials,
+        "engine_version": __version__,
+        "elapsed_s": elapsed,
+        "workers": workers if client is None and scheduler is None else None,
+        "executor": "dask"
+        if client is not None or scheduler is not None
+        else ("processes" if workers > 1 else "serial"),
+    }
+    if parsed.random is not None:
+        out["summary"] = _summary(parsed, results)
+    out["spec"] = parsed.as_json()
+    log.info("simulated %d trials in %.3f s", total * len(parsed.designs), elapsed)
+    return out

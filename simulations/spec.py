@@ -1,0 +1,502 @@
+"""The simulation specification: a JSON object (or the same as Python objects), validated whole.
+
+.. code-block:: json
+
+    {
+      "designs": [{"name": "BOIN", "method": "boin", "target": 0.3, "max_patients": 30},
+                  {"name": "BOIN n_stop 12", "method": "boin", "target": 0.3, "n_stop": 12}],
+      "scenarios": [{"name": "S1", "true_dlt_probs": [0.05, 0.1, 0.2, 0.3, 0.5, 0.7]}],
+      "accrual_per_month": 2,
+      "dlt_time": {"distribution": "weibull", "late_onset_share": 0.5},
+      "suspended_arrivals": "wait",
+      "dlt_window_days": 30,
+      "trials": 10000,
+      "seed": 2026
+    }
+
+* ``design`` (one design block, named by its method) or ``designs`` (a list, each with a unique
+  ``name``): any design block of the trial document (``escalation.parse_design``), plus an optional
+  ``engine`` (``"auto"``, the default; ``"generic"`` forces the per-trial engine).
+* ``scenarios``: a list of ``{"name", "true_dlt_probs"}`` (probabilities in [0, 1], one per dose
+  level), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan", "count", "target",
+  "levels"}}`` (liu-yuan also takes ``gap``, ``sigma0``, ``sigma``; either may take its own ``seed``).
+* ``accrual_per_month`` (2), ``dlt_time`` (uniform), ``suspended_arrivals`` (``wait`` | ``lost``),
+  ``decision_timing`` (``auto`` | ``complete`` | ``arrival``; see
+  :class:`simulations.patients.Conduct`), ``dlt_window_days`` (30), ``trials`` (1000) and ``seed``
+  (a fresh one, reported in the results, when absent).
+
+An invalid specification raises :class:`~simulations.errors.InvalidSpecError` naming every problem's
+field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+
+from escalation import Design, InvalidDesignError, Problem, parse_design
+from simulations.engines import ENGINES
+from simulations.errors import InvalidSpecError
+from simulations.patients import SCENARIO_TAG, Conduct, DltTime
+from simulations.scenarios import GENERATORS, Scenario
+
+__all__ = ["DesignEntry", "SimulationSpec", "parse_spec"]
+
+_KEYS = {
+    "name",
+    "design",
+    "designs",
+    "scenarios",
+    "accrual_per_month",
+    "dlt_time",
+    "suspended_arrivals",
+    "decision_timing",
+    "dlt_window_days",
+    "trials",
+    "seed",
+}
+_RANDOM_KEYS = {"generator", "count", "target", "levels", "gap", "sigma0", "sigma", "seed"}
+DEFAULT_TRIALS = 1000
+#: largest number of trials per scenario and of random scenarios a spec may ask for
+MAX_TRIALS = 10_000_000
+MAX_RANDOM_SCENARIOS = 100_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DesignEntry:
+    """One design of the comparison: its name, its design block and the engine asked for."""
+
+    name: str
+    block: Mapping[str, Any]
+    engine: str = "auto"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationSpec:
+    """A validated specification (see the module docstring).
+
+    ``designs_by_levels[(i, L)]`` is design i built for L dose levels (one per distinct scenario
+    length). ``random`` is the random-scenario block when the scenarios were generated.
+    """
+
+    name: str | None
+    designs: tuple[DesignEntry, ...]
+    scenarios: tuple[Scenario, ...]
+    random: Mapping[str, Any] | None
+    conduct: Conduct
+    trials: int
+    seed: int
+    designs_by_levels: Mapping[tuple[int, int], Design]
+
+    @classmethod
+    def from_objects(
+        cls,
+        *,
+        designs: Mapping[str, Design],
+        scenarios: Sequence[Scenario],
+        trials: int,
+        seed: int,
+        conduct: Conduct | None = None,
+        name: str | None = None,
+    ) -> SimulationSpec:
+        """A specification from Python objects: named designs, scenarios and the conduct.
+
+        Every scenario must have as many levels as every design has doses.
+
+        Examples
+        --------
+        >>> from escalation import BOIN
+        >>> spec = SimulationSpec.from_objects(
+        ...     designs={"BOIN": BOIN(n_doses=3, target=0.3)},
+        ...     scenarios=[Scenario(name="S1", true_dlt_probs=(0.1, 0.3, 0.5))],
+        ...     trials=100, seed=1)
+        >>> spec.as_json()["designs"][0]["method"]
+        'boin'
+        """
+        out = _Collector()
+        if not designs:
+            out.add("designs", "at least one design is needed")
+        if not scenarios:
+            out.add("scenarios", "at least one scenario is needed")
+        if not 1 <= trials <= MAX_TRIALS:
+            out.add("trials", f"expected a whole number from 1 to {MAX_TRIALS}, got {trials!r}")
+        if seed < 0:
+            out.add("seed", f"expected a whole number >= 0, got {seed!r}")
+        for i, s in enumerate(scenarios):
+            if any(not 0.0 <= p <= 1.0 for p in s.true_dlt_probs):
+                out.add(f"scenarios[{i}].true_dlt_probs", "probabilities must be in [0, 1]")
+            for k, (label, design) in enumerate(designs.items()):
+                if design.n_doses != s.n_levels:
+                    out.add(
+                        f"designs[{k}]",
+                        f"design {label!r} has {design.n_doses} doses, scenario {s.name!r} "
+                        f"{s.n_levels} levels",
+                    )
+        if out.problems:
+            raise InvalidSpecError(out.problems)
+        entries = tuple(
+            DesignEntry(name=label, block=design.options()) for label, design in designs.items()
+        )
+        return cls(
+            name=name,
+            designs=entries,
+            scenarios=tuple(scenarios),
+            random=None,
+            conduct=conduct if conduct is not None else Conduct(),
+            trials=trials,
+            seed=seed,
+            designs_by_levels={(i, d.n_doses): d for i, d in enumerate(designs.values())},
+        )
+
+    def design(self, index: int, n_levels: int) -> Design:
+        return self.designs_by_levels[(index, n_levels)]
+
+    @property
+    def capacity(self) -> int:
+        """Patients drawn per trial up front: enough for the largest design (+1 arrival)."""
+        return max(d.max_patients for d in self.designs_by_levels.values()) + 1
+
+    def as_json(self) -> dict[str, Any]:
+        """The specification with every default filled in (designs with all their options)."""
+        levels = self.scenarios[0].n_levels
+        out: dict[str, Any] = {}
+        if self.name is not None:
+            out["name"] = self.name
+        out["designs"] = [
+            {"name": e.name, **self.design(i, levels).options()}
+            | ({"engine": e.engine} if e.engine != "auto" else {})
+            for i, e in enumerate(self.designs)
+        ]
+        if self.random is not None:
+            out["scenarios"] = {"random": dict(self.random)}
+        else:
+            out["scenarios"] = [
+                {"name": s.name, "true_dlt_probs": list(s.true_dlt_probs)} for s in self.scenarios
+            ]
+        c = self.conduct
+        out |= {
+            "accrual_per_month": c.accrual_per_month,
+            "dlt_time": c.dlt_time.as_json(),
+            "suspended_arrivals": c.suspended_arrivals,
+            "decision_timing": c.decision_timing,
+            "dlt_window_days": c.dlt_window_days,
+            "trials": self.trials,
+            "seed": self.seed,
+        }
+        return out
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.problems.append(Problem(field=field, message=message))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _designs(spec: Mapping[str, Any], out: _Collector) -> list[tuple[str, DesignEntry]]:
+    """(field, entry) per design."""
+    if ("design" in spec) == ("designs" in spec):
+        out.add(
+            "designs",
+            "give either design (one design block) or designs (a list), not both"
+            if "design" in spec
+            else "missing: give design or designs",
+        )
+        return []
+    if "design" in spec:
+        block = spec["design"]
+        if not isinstance(block, Mapping):
+            out.add("design", "expected a design block (an object with method, target, ...)")
+            return []
+        items: list[tuple[str, Any]] = [("design", block)]
+    else:
+        blocks = spec["designs"]
+        if not isinstance(blocks, list) or not blocks:
+            out.add("designs", "expected a non-empty list of design blocks")
+            return []
+        items = [(f"designs[{i}]", b) for i, b in enumerate(blocks)]
+    entries: list[tuple[str, DesignEntry]] = []
+    names: dict[str, str] = {}
+    for field, block in items:
+        if not isinstance(block, Mapping):
+            out.add(field, "expected a design block (an object with name, method, target, ...)")
+            continue
+        name = block.get("name", block.get("method") if field == "design" else None)
+        if not isinstance(name, str) or not name:
+            out.add(f"{field}.name", f"expected a non-empty name, got {name!r}")
+            continue
+        if name in names:
+            out.add(f"{field}.name", f"duplicate design name {name!r} (also {names[name]})")
+            continue
+        names[name] = field
+        engine = block.get("engine", "auto")
+        if engine != "auto" and engine not in ENGINES:
+            out.add(
+                f"{field}.engine",
+                f"unknown engine {engine!r} (engines: auto, {', '.join(sorted(ENGINES))})",
+            )
+            continue
+        design_block = {k: v for k, v in block.items() if k not in ("name", "engine")}
+        entries.append((field, DesignEntry(name=name, block=design_block, engine=engine)))
+    return entries
+
+
+def _probabilities(value: Any, field: str, out: _Collector) -> tuple[float, ...] | None:
+    if not isinstance(value, list) or not value:
+        out.add(field, "expected a non-empty list of DLT probabilities, one per dose level")
+        return None
+    ok = True
+    for k, p in enumerate(value):
+        if not _is_number(p) or not 0.0 <= p <= 1.0:
+            out.add(f"{field}[{k}]", f"a probability must be in [0, 1], got {p!r}")
+            ok = False
+    return tuple(float(p) for p in value) if ok else None
+
+
+def _scenarios(
+    value: Any, seed: int, out: _Collector
+) -> tuple[list[Scenario], Mapping[str, Any] | None]:
+    if isinstance(value, Mapping):
+        if set(value) != {"random"}:
+            out.add("scenarios", 'expected a list of scenarios or {"random": {...}}')
+            return [], None
+        return _random_scenarios(value["random"], seed, out)
+    if not isinstance(value, list) or not value:
+        out.add("scenarios", "expected a non-empty list of scenarios (name, true_dlt_probs)")
+        return [], None
+    scenarios = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(value):
+        field = f"scenarios[{i}]"
+        if not isinstance(s, Mapping):
+            out.add(field, "expected an object with name and true_dlt_probs")
+            continue
+        for key in s:
+            if key not in ("name", "true_dlt_probs"):
+                out.add(f"{field}.{key}", "unknown field (fields: name, true_dlt_probs)")
+        name = s.get("name", f"S{i + 1}")
+        if not isinstance(name, str) or not name:
+            out.add(f"{field}.name", f"expected a non-empty string, got {name!r}")
+            continue
+        if name in seen:
+            out.add(
+                f"{field}.name", f"duplicate scenario name {name!r} (also scenarios[{seen[name]}])"
+            )
+            continue
+        seen[name] = i
+        probs = _probabilities(s.get("true_dlt_probs"), f"{field}.true_dlt_probs", out)
+        if probs is not None:
+            scenarios.append(Scenario(name=name, true_dlt_probs=probs))
+    return scenarios, None
+
+
+def _random_scenarios(
+    block: Any, seed: int, out: _Collector
+) -> tuple[list[Scenario], Mapping[str, Any] | None]:
+    field = "scenarios.random"
+    if not isinstance(block, Mapping):
+        out.add(field, "expected an object with generator, count, target, levels")
+        return [], None
+    n_before = len(out.problems)
+    for key in block:
+        if key not in _RANDOM_KEYS:
+            out.add(f"{field}.{key}", f"unknown field (fields: {', '.join(sorted(_RANDOM_KEYS))})")
+    generator: Any = block.get("generator")
+    if generator not in GENERATORS:
+        out.add(
+            f"{field}.generator",
+            f"unknown generator {generator!r} (generators: {', '.join(sorted(GENERATORS))})",
+        )
+    count: Any = block.get("count")
+    levels: Any = block.get("levels")
+    target: Any = block.get("target")
+    if not _is_int(count) or not 1 <= count <= MAX_RANDOM_SCENARIOS:
+        out.add(
+            f"{field}.count",
+            f"expected a whole number from 1 to {MAX_RANDOM_SCENARIOS}, got {count!r}",
+        )
+    if not _is_int(levels) or not 1 <= levels <= 50:
+        out.add(
+            f"{field}.levels",
+            f"expected a whole number of dose levels from 1 to 50, got {levels!r}",
+        )
+    if not _is_number(target) or not 0 < target < 1:
+        out.add(
+            f"{field}.target", f"expected a probability strictly between 0 and 1, got {target!r}"
+        )
+    options: dict[str, float] = {}
+    for key in ("gap", "sigma0", "sigma"):
+        if key in block:
+            v = block[key]
+            if generator != "liu-yuan":
+                out.add(f"{field}.{key}", "only for the liu-yuan generator")
+            elif not _is_number(v) or v < 0 or (key == "gap" and v >= 1):
+                out.add(
+                    f"{field}.{key}",
+                    f"expected a number >= 0{' and < 1' if key == 'gap' else ''}, got {v!r}",
+                )
+            else:
+                options[key] = float(v)
+    own_seed = block.get("seed")
+    if own_seed is not None and (not _is_int(own_seed) or own_seed < 0):
+        out.add(f"{field}.seed", f"expected a whole number >= 0, got {own_seed!r}")
+    if len(out.problems) > n_before:
+        return [], None
+    seq = (
+        np.random.SeedSequence(own_seed)
+        if own_seed is not None
+        else np.random.SeedSequence(seed, spawn_key=(SCENARIO_TAG,))
+    )
+    rng = np.random.Generator(np.random.PCG64(seq))
+    try:
+        scenarios = GENERATORS[generator](
+            rng, count=count, target=float(target), levels=levels, **options
+        )
+    except RuntimeError as e:
+        out.add(field, str(e))
+        return [], None
+    return scenarios, dict(block)
+
+
+def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
+    accrual = spec.get("accrual_per_month", 2.0)
+    if not _is_number(accrual) or accrual <= 0:
+        out.add(
+            "accrual_per_month", f"expected a number of patients per month > 0, got {accrual!r}"
+        )
+        accrual = 2.0
+    window = spec.get("dlt_window_days", 30)
+    if not _is_int(window) or window < 1:
+        out.add("dlt_window_days", f"expected a whole number of days >= 1, got {window!r}")
+        window = 30
+    suspended = spec.get("suspended_arrivals", "wait")
+    if suspended not in ("wait", "lost"):
+        out.add("suspended_arrivals", f"expected 'wait' or 'lost', got {suspended!r}")
+        suspended = "wait"
+    timing = spec.get("decision_timing", "auto")
+    if timing not in ("auto", "complete", "arrival"):
+        out.add("decision_timing", f"expected 'auto', 'complete' or 'arrival', got {timing!r}")
+        timing = "auto"
+    dlt_time = DltTime()
+    block = spec.get("dlt_time", {"distribution": "uniform"})
+    if not isinstance(block, Mapping):
+        out.add(
+            "dlt_time", 'expected {"distribution": "uniform"} or {"distribution": "weibull", ...}'
+        )
+    else:
+        for key in block:
+            if key not in ("distribution", "late_onset_share"):
+                out.add(f"dlt_time.{key}", "unknown field (fields: distribution, late_onset_share)")
+        dist = block.get("distribution", "uniform")
+        if dist == "uniform":
+            if "late_onset_share" in block:
+                out.add("dlt_time.late_onset_share", "only for the weibull distribution")
+        elif dist == "weibull":
+            share = block.get("late_onset_share", 0.5)
+            if not _is_number(share) or not 0 < share < 1:
+                out.add(
+                    "dlt_time.late_onset_share",
+                    f"expected a share strictly between 0 and 1, got {share!r}",
+                )
+            else:
+                dlt_time = DltTime(distribution="weibull", late_onset_share=float(share))
+        else:
+            out.add("dlt_time.distribution", f"expected 'uniform' or 'weibull', got {dist!r}")
+    return Conduct(
+        accrual_per_month=float(accrual),
+        dlt_window_days=window,
+        dlt_time=dlt_time,
+        suspended_arrivals=suspended,
+        decision_timing=timing,
+    )
+
+
+def parse_spec(spec: Any) -> SimulationSpec:
+    """A validated :class:`SimulationSpec` from a JSON-like mapping.
+
+    Raises
+    ------
+    InvalidSpecError
+        With every problem, each naming its field.
+
+    Examples
+    --------
+    >>> spec = parse_spec({"design": {"method": "boin", "target": 0.3},
+    ...                    "scenarios": [{"name": "S1", "true_dlt_probs": [0.1, 0.3, 0.5]}],
+    ...                    "trials": 100, "seed": 1})
+    >>> spec.designs[0].name, spec.trials, spec.conduct.accrual_per_month
+    ('boin', 100, 2.0)
+    >>> try:
+    ...     parse_spec({"design": {"method": "boin", "target": 0.3}, "trials": 0,
+    ...                 "scenarios": [{"true_dlt_probs": [0.1, 1.3]}]})
+    ... except InvalidSpecError as e:
+    ...     print(*(p.field for p in e.problems))
+    trials scenarios[0].true_dlt_probs[1]
+    """
+    out = _Collector()
+    if not isinstance(spec, Mapping):
+        raise InvalidSpecError([Problem(field="spec", message="expected a JSON object")])
+    for key in spec:
+        if key not in _KEYS:
+            out.add(str(key), f"unknown field (fields: {', '.join(sorted(_KEYS))})")
+    name = spec.get("name")
+    if name is not None and not isinstance(name, str):
+        out.add("name", f"expected a string, got {name!r}")
+        name = None
+    seed = spec.get("seed")
+    if seed is None:
+        seed = int(cast(int, np.random.SeedSequence().entropy) % (2**63))
+    elif not _is_int(seed) or seed < 0:
+        out.add("seed", f"expected a whole number >= 0, got {seed!r}")
+        seed = 0
+    trials = spec.get("trials", DEFAULT_TRIALS)
+    if not _is_int(trials) or not 1 <= trials <= MAX_TRIALS:
+        out.add("trials", f"expected a whole number from 1 to {MAX_TRIALS}, got {trials!r}")
+    entries = _designs(spec, out)
+    scenarios: list[Scenario] = []
+    random: Mapping[str, Any] | None = None
+    if "scenarios" not in spec:
+        out.add("scenarios", "missing: give a list of scenarios or random scenarios")
+    else:
+        scenarios, random = _scenarios(spec["scenarios"], cast(int, seed), out)
+    conduct = _conduct(spec, out)
+    built: dict[tuple[int, int], Design] = {}
+    for i, (field, entry) in enumerate(entries):
+        for n_levels in sorted({s.n_levels for s in scenarios}):
+            try:
+                design = parse_design(entry.block, n_doses=n_levels, field=field)
+            except InvalidDesignError as e:
+                out.problems += [p for p in e.problems if p not in out.problems]
+                break
+            if entry.engine != "auto" and not ENGINES[entry.engine].supports(design, conduct):
+                out.add(
+                    f"{field}.engine",
+                    f"engine {entry.engine!r} cannot run this design under this conduct",
+                )
+                break
+            built[(i, n_levels)] = design
+    if out.problems:
+        raise InvalidSpecError(out.problems)
+    return SimulationSpec(
+        name=name,
+        designs=tuple(e for _, e in entries),
+        scenarios=tuple(scenarios),
+        random=random,
+        conduct=conduct,
+        trials=cast(int, trials),
+        seed=cast(int, seed),
+        designs_by_levels=built,
+    )

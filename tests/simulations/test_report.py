@@ -1,0 +1,139 @@
+"""Outputs: CSV, plots, the self-contained HTML report, and the ``escalation simulate`` command."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from simulations import run_simulation, write_csv, write_report
+from simulations.report import FIGURE_DPI, FIGURE_SIZE_IN
+
+SPEC: dict[str, Any] = {
+    "name": "Report test",
+    "designs": [
+        {"name": "BOIN", "method": "boin", "target": 0.3},
+        {"name": "BOIN-12", "method": "boin", "target": 0.3, "n_stop": 12},
+    ],
+    "scenarios": [
+        {"name": "S1", "true_dlt_probs": [0.05, 0.1, 0.2, 0.3, 0.5, 0.7]},
+        {"name": "S2", "true_dlt_probs": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]},
+    ],
+    "trials": 400,
+    "seed": 17,
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    return run_simulation(SPEC)
+
+
+def test_html_report_is_self_contained_with_every_plot_an_image_of_the_expected_size(
+    results: dict[str, Any], tmp_path: Path
+) -> None:
+    index = write_report(results, tmp_path)
+    text = index.read_text()
+    assert not re.search(r"(?:https?:)?//[\w.-]+\.\w", text.replace("&#x27;", "'")), "external URL"
+    assert "<script" not in text and "<link" not in text
+    images = re.findall(r'<img [^>]*src="([^"]+)"', text)
+    # selection and patients per scenario, and the comparison
+    assert len(images) == 2 * 2 + 1
+    size = (round(FIGURE_SIZE_IN[0] * FIGURE_DPI), round(FIGURE_SIZE_IN[1] * FIGURE_DPI))
+    for src in images:
+        assert src.startswith("data:image/png;base64,")
+        image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+        image.load()
+        assert image.format == "PNG" and image.size == size
+    # the spec, the seed and the engine version are in it
+    assert "Seed <b>17</b>" in text and results["engine_version"] in text
+    assert json.dumps(results["spec"], indent=2).replace('"', "&quot;")[:200] in text
+    for stem in ("selection-1", "patients-2", "comparison"):
+        assert (tmp_path / f"{stem}.png").exists()
+        assert (tmp_path / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+    assert json.loads((tmp_path / "results.json").read_text())["seed"] == 17
+
+
+def test_csv_has_a_row_per_scenario_and_design_with_standard_errors(
+    results: dict[str, Any], tmp_path: Path
+) -> None:
+    write_csv(results["results"], tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["scenario"], r["design"]) for r in rows] == [
+        ("S1", "BOIN"),
+        ("S1", "BOIN-12"),
+        ("S2", "BOIN"),
+        ("S2", "BOIN-12"),
+    ]
+    first = results["results"][0]
+    assert float(rows[0]["selection_pct_L4"]) == first["selection_pct"][3]
+    assert float(rows[0]["se_patients_mean_L2"]) == first["se"]["patients_mean"][1]
+
+
+def run_cli(console_script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [console_script, "simulate", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_json_csv_and_report(
+    console_script: str, tmp_path: Path, results: dict[str, Any]
+) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC | {"trials": 50, "seed": 1}))
+    done = run_cli(
+        console_script,
+        str(spec),
+        "--trials",
+        "400",
+        "--seed",
+        "17",
+        "--workers",
+        "1",
+        "--json",
+        "--csv",
+        str(tmp_path / "out.csv"),
+        "--report",
+        str(tmp_path / "report"),
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["results"] == results["results"]  # --trials and --seed override the spec
+    assert out["elapsed_s"] > 0 and out["seed"] == 17
+    assert (tmp_path / "out.csv").exists() and (tmp_path / "report" / "index.html").exists()
+    assert done.stderr == ""  # no progress bar when not on a terminal
+
+
+def test_cli_text_output(console_script: str, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC | {"trials": 100}))
+    done = run_cli(console_script, str(spec), "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    assert "Scenario S1 (target 0.3, true MTD level 4)" in done.stdout
+    assert "BOIN-12: selected %" in done.stdout and "benchmark: selected %" in done.stdout
+
+
+def test_cli_names_every_bad_field(console_script: str, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        json.dumps(
+            SPEC | {"trials": 0, "scenarios": [{"name": "S1", "true_dlt_probs": [0.2, 1.5]}]}
+        )
+    )
+    done = run_cli(console_script, str(spec))
+    assert done.returncode == 2
+    assert "error: trials:" in done.stderr
+    assert "error: scenarios[0].true_dlt_probs[1]:" in done.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    done = run_cli(console_script, str(bad))
+    assert done.returncode == 2 and "is not valid JSON" in done.stderr

@@ -1,0 +1,159 @@
+"""run_simulation: results depend on the seed only, whatever the executor; CRN across designs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import escalation
+from simulations import BLOCK_TRIALS, run_simulation
+
+S1 = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7]
+
+
+def spec(**changes: Any) -> dict[str, Any]:
+    return {
+        "designs": [
+            {"name": "BOIN", "method": "boin", "target": 0.3},
+            {"name": "BOIN n_stop 9", "method": "boin", "target": 0.3, "n_stop": 9},
+        ],
+        "scenarios": [
+            {"name": "S1", "true_dlt_probs": S1},
+            {"name": "flat", "true_dlt_probs": [0.3] * 6},
+        ],
+        "trials": BLOCK_TRIALS + 700,  # two blocks per scenario, the second partial
+        "seed": 99,
+    } | changes
+
+
+def comparable(out: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in out.items() if k not in ("elapsed_s", "workers", "executor")}
+
+
+@pytest.fixture(scope="module")
+def serial() -> dict[str, Any]:
+    return run_simulation(spec())
+
+
+def test_json_shape(serial: dict[str, Any]) -> None:
+    assert set(serial) >= {"results", "seed", "engine_version", "elapsed_s", "spec", "trials"}
+    assert serial["seed"] == 99 and serial["engine_version"] == escalation.__version__
+    assert serial["elapsed_s"] > 0
+    row = serial["results"][0]
+    for key in (
+        "scenario",
+        "design",
+        "selection_pct",
+        "none_pct",
+        "patients_mean",
+        "dlt_mean",
+        "early_stop_pct",
+        "n_mean",
+        "duration_mean_days",
+        "correct_selection_pct",
+        "benchmark_correct_pct",
+        "above_mtd_pct",
+        "dlt_rate_pct",
+        "se",
+    ):
+        assert key in row, key
+    assert abs(sum(row["selection_pct"]) + row["none_pct"] - 100) < 1e-9
+    assert len(serial["results"]) == 4
+    assert row["trials"] == BLOCK_TRIALS + 700
+
+
+def test_two_workers_give_the_same_results(serial: dict[str, Any]) -> None:
+    assert comparable(run_simulation(spec(), workers=2)) == comparable(serial)
+
+
+def test_a_dask_local_cluster_gives_the_same_results(serial: dict[str, Any]) -> None:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        out = run_simulation(spec(), client=client)
+        by_address = run_simulation(spec(), scheduler=cluster.scheduler_address)
+    assert out["executor"] == "dask"
+    assert comparable(out) == comparable(serial) == comparable(by_address)
+
+
+def test_another_seed_gives_other_results(serial: dict[str, Any]) -> None:
+    assert run_simulation(spec(seed=100))["results"] != serial["results"]
+
+
+def test_designs_see_the_same_patients() -> None:
+    """Two copies of one design under different names give identical results (CRN)."""
+    same = {"method": "boin", "target": 0.3}
+    out = run_simulation(spec(designs=[{"name": "a", **same}, {"name": "b", **same}], trials=500))[
+        "results"
+    ]
+    assert {k: v for k, v in out[0].items() if k != "design"} == {
+        k: v for k, v in out[1].items() if k != "design"
+    }
+
+
+def test_progress_is_reported_up_to_the_total() -> None:
+    calls: list[tuple[int, int]] = []
+    run_simulation(spec(trials=300), progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, 600) and calls[-1] == (600, 600)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_random_scenarios_are_summarized_with_the_benchmark() -> None:
+    out = run_simulation(
+        spec(
+            scenarios={
+                "random": {"generator": "pseudo-uniform", "count": 20, "target": 0.3, "levels": 5}
+            },
+            trials=200,
+        )
+    )
+    assert len(out["results"]) == 40
+    summary = {r["design"]: r for r in out["summary"]}
+    assert summary["BOIN"]["scenarios"] == 20
+    # the benchmark knows more than any design
+    assert summary["BOIN"]["benchmark_correct_pct"] > summary["BOIN"]["correct_selection_pct"]
+
+
+def test_tite_designs_run_on_the_generic_engine_without_waiting() -> None:
+    if not hasattr(escalation, "TITEBOIN"):
+        pytest.skip("TITE-BOIN is not exported by escalation yet")
+    out = run_simulation(
+        {
+            "designs": [
+                {"name": "BOIN", "method": "boin", "target": 0.3},
+                {"name": "TITE-BOIN", "method": "tite-boin", "target": 0.3},
+            ],
+            "scenarios": [{"name": "S1", "true_dlt_probs": S1}],
+            "dlt_time": {"distribution": "weibull", "late_onset_share": 0.5},
+            "suspended_arrivals": "lost",
+            "trials": 60,
+            "seed": 3,
+        }
+    )["results"]
+    boin, tite = out
+    assert tite["engine"] == "generic" and boin["engine"] == "fast-boin"
+    assert tite["duration_mean_days"] < boin["duration_mean_days"]
+    assert boin["lost_mean"] > tite["lost_mean"]
+
+
+def test_a_spec_of_python_objects_runs_like_its_json() -> None:
+    from escalation import BOIN
+    from simulations import Conduct, Scenario, SimulationSpec
+
+    objects = SimulationSpec.from_objects(
+        designs={"BOIN": BOIN(n_doses=6, target=0.3)},
+        scenarios=[Scenario(name="S1", true_dlt_probs=tuple(S1))],
+        conduct=Conduct(accrual_per_month=3),
+        trials=400,
+        seed=5,
+    )
+    from_json = run_simulation(objects.as_json())
+    assert comparable(run_simulation(objects)) | {"spec": None} == comparable(from_json) | {
+        "spec": None
+    }

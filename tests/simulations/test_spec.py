@@ -1,0 +1,156 @@
+"""The simulation specification: defaults, and every invalid field named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from simulations import InvalidSpecError, parse_spec
+
+
+def spec(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "design": {"method": "boin", "target": 0.3},
+        "scenarios": [{"name": "S1", "true_dlt_probs": [0.1, 0.2, 0.3, 0.5]}],
+        "trials": 100,
+        "seed": 1,
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def fields_of(value: Any) -> set[str]:
+    with pytest.raises(InvalidSpecError) as err:
+        parse_spec(value)
+    return {p.field for p in err.value.problems}
+
+
+def test_defaults_are_the_issue_s() -> None:
+    s = parse_spec(spec())
+    c = s.conduct
+    assert (c.accrual_per_month, c.dlt_window_days, c.suspended_arrivals) == (2.0, 30, "wait")
+    assert c.dlt_time.distribution == "uniform"
+    assert s.designs[0].name == "boin"  # a single design is named by its method
+    assert s.as_json()["designs"][0]["cutoff"] == 0.95  # the echo has every default
+
+
+def test_a_seed_is_drawn_and_recorded_when_absent() -> None:
+    a, b = parse_spec(spec(seed=None)), parse_spec(spec(seed=None))
+    assert a.seed != b.seed
+    assert a.as_json()["seed"] == a.seed
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        (
+            {"scenarios": [{"name": "S1", "true_dlt_probs": [0.1, 1.2]}]},
+            "scenarios[0].true_dlt_probs[1]",
+        ),
+        (
+            {"scenarios": [{"name": "S1", "true_dlt_probs": [-0.1, 0.2]}]},
+            "scenarios[0].true_dlt_probs[0]",
+        ),
+        ({"scenarios": []}, "scenarios"),
+        ({"scenarios": None}, "scenarios"),
+        ({"trials": 0}, "trials"),
+        ({"trials": 2.5}, "trials"),
+        ({"design": {"method": "nope", "target": 0.3}}, "design.method"),
+        ({"design": {"method": "boin", "target": 1.3}}, "design.target"),
+        ({"design": None}, "designs"),
+        ({"accrual_per_month": 0}, "accrual_per_month"),
+        (
+            {"dlt_time": {"distribution": "weibull", "late_onset_share": 1.0}},
+            "dlt_time.late_onset_share",
+        ),
+        ({"dlt_time": {"distribution": "gamma"}}, "dlt_time.distribution"),
+        ({"suspended_arrivals": "queue"}, "suspended_arrivals"),
+        ({"decision_timing": "never"}, "decision_timing"),
+        ({"dlt_window_days": 0}, "dlt_window_days"),
+        ({"seed": -1}, "seed"),
+        ({"colour": "red"}, "colour"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_each_problem_names_its_field(changes: dict[str, Any], field: str) -> None:
+    value = spec(**{k: v for k, v in changes.items() if v is not None})
+    for k, v in changes.items():
+        if v is None:
+            value.pop(k, None)
+    assert field in fields_of(value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    got = fields_of(
+        spec(trials=0, scenarios=[{"name": "S1", "true_dlt_probs": [2.0]}], accrual_per_month=-1)
+    )
+    assert {"trials", "scenarios[0].true_dlt_probs[0]", "accrual_per_month"} <= got
+
+
+def test_designs_need_unique_names_and_design_errors_name_the_entry() -> None:
+    two = {"name": "A", "method": "boin", "target": 0.3}
+    assert "designs[1].name" in fields_of(spec(design=None, designs=[two, dict(two)]))
+    assert "designs[1].phi2" in fields_of(
+        spec(
+            design=None, designs=[two, {"name": "B", "method": "boin", "target": 0.3, "phi2": 0.2}]
+        )
+    )
+
+
+def test_design_and_designs_together_are_rejected() -> None:
+    assert "designs" in fields_of(spec(designs=[{"name": "A", "method": "boin", "target": 0.3}]))
+
+
+def test_a_forced_engine_must_support_the_design() -> None:
+    assert "design.engine" in fields_of(
+        spec(
+            design={"method": "boin", "target": 0.3, "engine": "fast-boin"},
+            decision_timing="arrival",
+        )
+    )
+    assert "design.engine" in fields_of(
+        spec(design={"method": "boin", "target": 0.3, "engine": "warp"})
+    )
+
+
+def test_random_scenarios_are_generated_from_the_seed() -> None:
+    random = {"random": {"generator": "pseudo-uniform", "count": 5, "target": 0.3, "levels": 4}}
+    a, b = parse_spec(spec(scenarios=random)), parse_spec(spec(scenarios=random))
+    assert [s.true_dlt_probs for s in a.scenarios] == [s.true_dlt_probs for s in b.scenarios]
+    c = parse_spec(spec(scenarios=random, seed=2))
+    assert [s.true_dlt_probs for s in a.scenarios] != [s.true_dlt_probs for s in c.scenarios]
+    assert a.as_json()["scenarios"] == random
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        (
+            {"generator": "flat", "count": 5, "target": 0.3, "levels": 4},
+            "scenarios.random.generator",
+        ),
+        (
+            {"generator": "pseudo-uniform", "count": 0, "target": 0.3, "levels": 4},
+            "scenarios.random.count",
+        ),
+        (
+            {"generator": "pseudo-uniform", "count": 5, "target": 1.3, "levels": 4},
+            "scenarios.random.target",
+        ),
+        (
+            {"generator": "pseudo-uniform", "count": 5, "target": 0.3, "levels": 0},
+            "scenarios.random.levels",
+        ),
+        (
+            {"generator": "pseudo-uniform", "count": 5, "target": 0.3, "levels": 4, "gap": 0.1},
+            "scenarios.random.gap",
+        ),
+        (
+            {"generator": "liu-yuan", "count": 5, "target": 0.3, "levels": 4, "gap": 2},
+            "scenarios.random.gap",
+        ),
+    ],
+)
+def test_random_scenario_problems_name_their_field(block: dict[str, Any], field: str) -> None:
+    assert field in fields_of(spec(scenarios={"random": block}))
