@@ -1,0 +1,255 @@
+"""The service's commands for the ``escalation`` CLI (entry point group ``escalation.commands``).
+
+``escalation serve``, ``escalation keys create|list|revoke``, ``escalation audit verify``. Each
+opens the database named by ``--database-url`` (default ``$ESCALATION_DATABASE_URL`` or SQLite
+at ./var/escalation.db).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_BROKEN, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # pragma: no cover - no user name in the environment
+        return "cli:unknown"
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from api.config import Settings
+
+    return Settings(database_url=args.database_url) if args.database_url else Settings()
+
+
+def _database(args: argparse.Namespace, *, migrate: bool) -> Any:
+    from api.storage.db import Database
+
+    settings = _settings(args)
+    db = Database(settings.database_url, pool_size=1)
+    if migrate:
+        db.migrate()
+    return db
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return code
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+# ---- serve ---------------------------------------------------------------------------------------------
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.demo import load_demo_trial, rotate_demo_key
+    from api.main import create_app
+
+    settings = _settings(args)
+    url = f"http://{args.host}:{args.port}"
+    lines = [f"escalation service on {url}  (API docs: {url}/docs)"]
+    if args.demo:
+        db = _database(args, migrate=True)
+        try:
+            trial_id, changed = load_demo_trial(db, Path(args.demo), actor=_actor())
+            key = rotate_demo_key(db, role="src", actor=_actor())
+        finally:
+            db.dispose()
+        lines += [
+            f"demo trial: {url}/v1/trials/{trial_id}  ({changed} patient records loaded or changed)",
+            f"demo key (role src): {key}",
+            f"try: curl -H 'Authorization: Bearer {key}' {url}/v1/trials/{trial_id}/recommendation"
+            "?as_of=2026-08-20",
+        ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return EXIT_OK
+
+
+# ---- keys ----------------------------------------------------------------------------------------------
+def _key_json(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "role": record.role,
+        "key_prefix": record.key_prefix,
+        "created_at": record.created_at.isoformat(),
+        "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
+    }
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from api.errors import ApiError
+    from api.services.admin import create_key
+
+    db = _database(args, migrate=True)
+    try:
+        record, key = create_key(db, role=args.role, name=args.name, actor=_actor())
+    except ApiError as e:
+        return _fail(e.message)
+    finally:
+        db.dispose()
+    if args.json:
+        _print_json(_key_json(record) | {"key": key})
+    else:
+        sys.stdout.write(
+            f"{key}\n(key {record.id}, role {record.role}, name {record.name!r}: "
+            "shown only this once, store it now)\n"
+        )
+    return EXIT_OK
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from api.services.admin import list_keys
+
+    db = _database(args, migrate=True)
+    try:
+        rows, _ = list_keys(db)
+    finally:
+        db.dispose()
+    if args.json:
+        _print_json({"items": [_key_json(r) for r in rows]})
+        return EXIT_OK
+    for r in rows:
+        state = f"revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "active"
+        sys.stdout.write(f"{r.id:>4}  {r.role:<13} {r.key_prefix}...  {state:<18} {r.name}\n")
+    return EXIT_OK
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from api.errors import ApiError
+    from api.services.admin import revoke_key
+
+    db = _database(args, migrate=True)
+    try:
+        record = revoke_key(db, args.key_id, actor=_actor())
+    except ApiError as e:
+        return _fail(e.message)
+    finally:
+        db.dispose()
+    sys.stdout.write(f"revoked key {record.id} ({record.role}, {record.name!r})\n")
+    return EXIT_OK
+
+
+# ---- audit -----------------------------------------------------------------------------------------------
+def _audit_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.storage.audit import verify
+
+    settings = _settings(args)
+    if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        return _fail(f"no database at {settings.sqlite_path}")
+    db = _database(args, migrate=False)
+    try:
+        if not inspect(db.engine).has_table("audit_entries"):
+            return _fail("not an escalation database (no audit_entries table)")
+        with db.read() as s:
+            n, problem = verify(s)
+    except SQLAlchemyError as e:
+        return _fail(f"cannot read the database: {type(e).__name__}: {e}")
+    finally:
+        db.dispose()
+    if args.json:
+        _print_json(
+            {
+                "intact": problem is None,
+                "entries_checked": n,
+                "first_bad_entry": problem.seq if problem else None,
+                "problem": problem.message if problem else None,
+            }
+        )
+    if problem is not None:
+        sys.stderr.write(f"audit chain BROKEN at entry {problem.seq}: {problem.message}\n")
+        return EXIT_BROKEN
+    if not args.json:
+        sys.stdout.write(f"audit chain intact: {n} entries verified\n")
+    return EXIT_OK
+
+
+# ---- parser ------------------------------------------------------------------------------------------------
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB (default: "
+        "$ESCALATION_DATABASE_URL, else sqlite:///./var/escalation.db)",
+    )
+
+
+def register(sub: Any) -> None:
+    """Add ``serve``, ``keys`` and ``audit`` to the ``escalation`` command line."""
+    from api.auth import ROLES
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP service",
+        description="Run the HTTP service (FastAPI on uvicorn). The database schema is migrated "
+        "at start-up. API docs at /docs.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    _database_option(serve)
+    serve.add_argument(
+        "--demo",
+        metavar="DOCUMENT",
+        default=None,
+        help="load this trial document (idempotently) and print a demo key with the src role",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(handler=_serve)
+
+    keys = sub.add_parser(
+        "keys", help="manage API keys", description="Create, list and revoke API keys."
+    )
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    create = keys_sub.add_parser(
+        "create", help="create a key (printed once)", description="Create an API key."
+    )
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--name", required=True, help="whose key it is (named in the audit trail)")
+    _database_option(create)
+    create.add_argument("--json", action="store_true", help='JSON output ({"key": ...})')
+    create.set_defaults(handler=_keys_create)
+    listing = keys_sub.add_parser("list", help="list keys", description="List API keys.")
+    _database_option(listing)
+    listing.add_argument("--json", action="store_true", help="JSON output")
+    listing.set_defaults(handler=_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key", description="Revoke an API key.")
+    revoke.add_argument("key_id", type=int, help="the key's id (see keys list)")
+    _database_option(revoke)
+    revoke.set_defaults(handler=_keys_revoke)
+
+    audit = sub.add_parser(
+        "audit", help="check the audit trail", description="Check the audit trail."
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="verify the hash chain",
+        description="Verify the audit hash chain: exit 0 when intact, 1 naming the first bad "
+        "entry when a row was altered or removed.",
+    )
+    _database_option(verify)
+    verify.add_argument("--json", action="store_true", help="JSON output")
+    verify.set_defaults(handler=_audit_verify)

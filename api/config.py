@@ -1,0 +1,74 @@
+"""Service settings: where the database is, how simulation jobs run.
+
+Settings come from keyword arguments (tests, ``escalation serve`` options) or from the environment
+(``ESCALATION_DATABASE_URL``, ``ESCALATION_SIMULATION_WORKERS``); nothing else is global.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "normalize_database_url"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/escalation.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """The SQLAlchemy URL for ``url``: ``postgresql://`` means psycopg 3 (``postgresql+psycopg://``)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _default_url() -> str:
+    return os.environ.get("ESCALATION_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def _default_workers() -> int:
+    return int(os.environ.get("ESCALATION_SIMULATION_WORKERS", "1"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the application needs to start.
+
+    Parameters
+    ----------
+    database_url
+        SQLAlchemy URL: ``sqlite:///path.db`` (default ``./var/escalation.db``) or
+        ``postgresql+psycopg://user@host:port/db``.
+    simulation_workers
+        How many simulation jobs run at once, each in its own worker process.
+    simulation_runner
+        ``module:function`` that runs a simulation spec (``simulations:run_simulation``).
+    simulation_validator
+        ``module:function`` that validates a spec when it is submitted, raising an error with
+        ``.problems`` (``simulations:parse_spec``); None leaves validation to the job.
+    threads
+        Worker threads for request handlers (``ESCALATION_THREADS``, default 8).
+    """
+
+    database_url: str = field(default_factory=_default_url)
+    simulation_workers: int = field(default_factory=_default_workers)
+    simulation_runner: str = "simulations:run_simulation"
+    simulation_validator: str | None = "simulations:parse_spec"
+    threads: int = field(default_factory=lambda: int(os.environ.get("ESCALATION_THREADS", "8")))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
+        if self.simulation_workers < 1:
+            raise ValueError("simulation_workers must be >= 1")
+        if self.threads < 1:
+            raise ValueError("threads must be >= 1")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for a file SQLite URL, else None."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        rest = self.database_url[len(prefix) :].split("?", 1)[0]
+        return None if rest in ("", ":memory:") else Path(rest)

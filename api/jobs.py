@@ -1,0 +1,218 @@
+"""Simulation jobs: each runs in its own worker process; status and progress live in the database.
+
+The service queues a job (``JobRunner.submit``); a dispatcher thread starts a worker process
+(``spawn``: a clean interpreter, no inherited threads or connections) that marks the job running,
+calls the simulation harness with a progress callback that writes to the job's row, and stores the
+results or the error. A worker that dies (crash, out of memory, kill) leaves its job failed with
+the exit code. Jobs queued or running when the service stops or crashes are marked failed at the
+next start (``fail_interrupted``), never left to look alive. One service process per database.
+
+The harness is imported lazily, in the worker, by its ``module:function`` path
+(``simulations:run_simulation``; signature ``run(spec, *, workers, progress) -> dict``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from sqlalchemy import select, update
+
+from api.storage import audit
+from api.storage.db import Database
+from api.storage.models import SimulationJob, utcnow
+
+__all__ = ["ACTIVE", "JobRunner", "fail_interrupted", "load_function", "run_job"]
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+WORKER_ACTOR = "service:simulation-worker"
+PROGRESS_INTERVAL_S = 0.25
+
+
+def _finish(
+    db: Database,
+    job_id: int,
+    *,
+    status: str,
+    result: Any = None,
+    error: str | None = None,
+    only_if: tuple[str, ...] = ACTIVE,
+) -> bool:
+    """Move a job to its final status (once); audit it. False if it was no longer active."""
+    with db.write() as s:
+        job = s.scalars(
+            select(SimulationJob).where(SimulationJob.id == job_id).with_for_update()
+        ).one_or_none()
+        if job is None or job.status not in only_if:
+            return False
+        before = job.status
+        job.status, job.result, job.error, job.finished_at = status, result, error, utcnow()
+        if status == "succeeded" and job.progress_total is not None:
+            job.progress_done = job.progress_total
+        audit.append(
+            s,
+            actor=WORKER_ACTOR,
+            action=f"simulation.{status}",
+            entity_type="simulation",
+            entity_id=job_id,
+            before={"status": before},
+            after={"status": status, "error": error},
+        )
+    return True
+
+
+def load_function(path: str) -> Callable[..., Any]:
+    module_name, _, attr = path.partition(":")
+    module = importlib.import_module(module_name)
+    runner = getattr(module, attr or "run_simulation", None)
+    if not callable(runner):
+        raise ImportError(f"{module_name} has no function {attr!r}")
+    return runner  # type: ignore[no-any-return]
+
+
+def run_job(database_url: str, job_id: int, runner_path: str) -> None:
+    """Body of a worker process: run one queued job to its end."""
+    db = Database(database_url, pool_size=1)
+    try:
+        with db.write() as s:
+            job = s.get(SimulationJob, job_id)
+            if job is None or job.status != "queued":
+                return
+            job.status, job.started_at = "running", utcnow()
+            spec = job.spec
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if done < total and now - last < PROGRESS_INTERVAL_S:
+                return
+            last = now
+            with db.write() as s:
+                s.execute(
+                    update(SimulationJob)
+                    .where(SimulationJob.id == job_id, SimulationJob.status == "running")
+                    .values(progress_done=int(done), progress_total=int(total))
+                )
+
+        try:
+            runner = load_function(runner_path)
+        except ImportError as e:
+            _finish(
+                db, job_id, status="failed", error=f"the simulation harness is not available: {e}"
+            )
+            return
+        try:
+            result = runner(spec, workers=1, progress=progress)
+            if not isinstance(result, Mapping):
+                raise TypeError(f"the harness returned {type(result).__name__}, not a JSON object")
+            result = json.loads(json.dumps(result, allow_nan=False))
+        except Exception as e:
+            log.warning("simulation job %s failed: %s", job_id, e)
+            _finish(db, job_id, status="failed", error=f"{type(e).__name__}: {e}")
+            return
+        _finish(db, job_id, status="succeeded", result=result)
+    finally:
+        db.dispose()
+
+
+def fail_interrupted(db: Database) -> int:
+    """Mark failed every job left queued or running by a previous run of the service."""
+    with db.read() as s:
+        ids = s.scalars(select(SimulationJob.id).where(SimulationJob.status.in_(ACTIVE))).all()
+    n = 0
+    for job_id in ids:
+        n += _finish(
+            db,
+            job_id,
+            status="failed",
+            error="interrupted: the service stopped or restarted before the job finished; "
+            "submit it again",
+        )
+    if n:
+        log.warning("marked %d interrupted simulation job(s) failed", n)
+    return n
+
+
+class JobRunner:
+    """Runs queued jobs, at most ``workers`` at once, each in a fresh worker process."""
+
+    def __init__(self, database_url: str, *, workers: int = 1, runner: str) -> None:
+        self.database_url = database_url
+        self.runner = runner
+        self.workers = workers
+        self._ctx = multiprocessing.get_context("spawn")
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._running: dict[int, BaseProcess] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        for i in range(self.workers):
+            thread = threading.Thread(
+                target=self._dispatch, name=f"simulation-dispatch-{i}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, job_id: int) -> None:
+        self._queue.put(job_id)
+
+    def _dispatch(self) -> None:
+        db = Database(self.database_url, pool_size=1)
+        try:
+            while True:
+                job_id = self._queue.get()
+                if job_id is None or self._stopping.is_set():
+                    return
+                process = self._ctx.Process(
+                    target=run_job,
+                    args=(self.database_url, job_id, self.runner),
+                    name=f"simulation-job-{job_id}",
+                    daemon=True,
+                )
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    process.start()
+                    self._running[job_id] = process
+                process.join()
+                with self._lock:
+                    self._running.pop(job_id, None)
+                if process.exitcode != 0:
+                    reason = (
+                        "interrupted: the service stopped while the job was running; submit it again"
+                        if self._stopping.is_set()
+                        else f"the worker process died (exit code {process.exitcode})"
+                    )
+                    _finish(db, job_id, status="failed", error=reason)
+                process.close()
+        except (
+            Exception
+        ):  # pragma: no cover - a bug: log it, jobs stay visible as failed at restart
+            log.exception("simulation dispatcher stopped")
+        finally:
+            db.dispose()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop: running workers are terminated and their jobs marked failed."""
+        self._stopping.set()
+        with self._lock:
+            for process in self._running.values():
+                process.terminate()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()

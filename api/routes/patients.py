@@ -1,0 +1,100 @@
+"""Patients: the data system's idempotent upsert, and reading them back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response, status
+from sqlalchemy import select
+
+from api.deps import DbDep, IfMatch, PageDep, PatientId, PatientWriter, Reader, TrialId
+from api.errors import NotFound
+from api.routes._docs import document_body, errors
+from api.schemas import Page, PatientOut, PatientRecordIn
+from api.services import trials as service
+from api.services.common import etag, get_trial
+from api.storage.models import PatientRecord
+
+router = APIRouter(tags=["patients"])
+
+
+def patient_out(p: PatientRecord) -> PatientOut:
+    return PatientOut(
+        trial_id=p.trial_id,
+        id=p.patient_id,
+        dose_level=p.dose_level,
+        infused_on=p.infused_on,
+        dlt=p.dlt,
+        dlt_on=p.dlt_on,
+        withdrawn_on=p.withdrawn_on,
+        version=p.version,
+        updated_at=p.updated_at,
+        updated_by=p.updated_by,
+    )
+
+
+@router.put(
+    "/trials/{trial_id}/patients/{patient_id}",
+    response_model=PatientOut,
+    summary="Create or update a patient's record (idempotent)",
+    description="201 for a new patient, 200 otherwise. The same record again changes nothing; "
+    "a changed record (e.g. a corrected DLT) becomes version n+1, the old version stays in the "
+    "audit trail. With If-Match, a record changed since that version gets 409.",
+    responses={**errors(404, 409), 201: {"model": PatientOut, "description": "Created"}},
+    openapi_extra=document_body(PatientRecordIn),
+)
+def put_patient(
+    trial_id: TrialId,
+    patient_id: PatientId,
+    body: Annotated[dict[str, Any], Body()],
+    key: PatientWriter,
+    db: DbDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PatientOut:
+    record, outcome = service.upsert_patient(
+        db, trial_id, patient_id, body, if_match=if_match, actor=key.actor
+    )
+    if outcome == "created":
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/v1/trials/{trial_id}/patients/{patient_id}"
+    response.headers["ETag"] = etag(record.version)
+    return patient_out(record)
+
+
+@router.get(
+    "/trials/{trial_id}/patients",
+    response_model=Page[PatientOut],
+    summary="A trial's patients (current versions, by infusion date)",
+    responses=errors(404),
+)
+def list_patients(trial_id: TrialId, _key: Reader, db: DbDep, paging: PageDep) -> Page[PatientOut]:
+    rows, next_offset = service.list_patients(db, trial_id, paging)
+    return Page[PatientOut](
+        items=[patient_out(p) for p in rows],
+        limit=paging.limit,
+        offset=paging.offset,
+        next_offset=next_offset,
+    )
+
+
+@router.get(
+    "/trials/{trial_id}/patients/{patient_id}",
+    response_model=PatientOut,
+    summary="One patient's current record",
+    responses=errors(404),
+)
+def get_patient(
+    trial_id: TrialId, patient_id: PatientId, _key: Reader, db: DbDep, response: Response
+) -> PatientOut:
+    with db.read() as s:
+        get_trial(s, trial_id)
+        record = s.scalars(
+            select(PatientRecord).where(
+                PatientRecord.trial_id == trial_id, PatientRecord.patient_id == patient_id
+            )
+        ).one_or_none()
+    if record is None:
+        raise NotFound.field("patient_id", f"no patient {patient_id} in trial {trial_id}")
+    response.headers["ETag"] = etag(record.version)
+    return patient_out(record)

@@ -1,0 +1,498 @@
+"""Request and response schemas (pydantic 2), with the examples shown at /docs.
+
+Trial documents, trial protocols and patient records are validated by the engine itself
+(``escalation.parse_document``), exactly as the CLI validates them, so that an invalid document gets
+every problem at once; their models here describe the shape in the OpenAPI schema. The SRC decision
+and key requests are small and validated by these models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from escalation import DESIGNS
+
+__all__ = [
+    "DOCUMENT_MODELS",
+    "AuditEntryOut",
+    "DecisionJson",
+    "ErrorOut",
+    "HealthOut",
+    "KeyCreate",
+    "KeyCreatedOut",
+    "KeyOut",
+    "Page",
+    "PatientOut",
+    "PatientRecordIn",
+    "ReadyOut",
+    "RecommendationOut",
+    "ReproductionOut",
+    "SelectionJson",
+    "SimulationJobOut",
+    "SimulationSpecIn",
+    "SrcDecisionCreate",
+    "SrcDecisionOut",
+    "TrialCreate",
+    "TrialDocumentIn",
+    "TrialOut",
+]
+
+T = TypeVar("T")
+
+ROLE = Literal["data-system", "src", "statistician", "admin"]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+# ---- errors ----------------------------------------------------------------------------------------
+class ProblemOut(BaseModel):
+    field: str = Field(description="where the problem is (JSON path, query parameter or header)")
+    patient_id: str | None = Field(default=None, description="the patient concerned, if any")
+    message: str = Field(description="what is wrong")
+
+
+class ErrorOut(BaseModel):
+    """Every error: a code, a summary and each problem with its field."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "error": "invalid_input",
+                "message": "invalid document: 1 problem",
+                "problems": [
+                    {
+                        "field": "patients[0].dose_level",
+                        "patient_id": "P001",
+                        "message": "unknown dose level 7 (levels are 1 to 5)",
+                    }
+                ],
+            }
+        }
+    )
+
+    error: str = Field(description="machine-readable code, e.g. invalid_input, conflict")
+    message: str
+    problems: list[ProblemOut]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``next_offset`` is null on the last page."""
+
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+# ---- the trial document (shape for the OpenAPI schema; the engine validates) -----------------------
+_EXAMPLE_DOSES: Any = [
+    {"level": 1, "label": "0.25e6 CAR+ T cells/kg", "amount": 250000.0},
+    {"level": 2, "label": "0.5e6 CAR+ T cells/kg", "amount": 500000.0},
+    {"level": 3, "label": "1.0e6 CAR+ T cells/kg", "amount": 1000000.0},
+]
+_EXAMPLE_DESIGN: Any = {"method": "boin", "target": 0.3, "cohort_size": 3, "max_patients": 24}
+_EXAMPLE_PATIENTS: Any = [
+    {"id": "P001", "dose_level": 1, "infused_on": "2026-01-07", "dlt": False},
+    {"id": "P002", "dose_level": 1, "infused_on": "2026-01-21", "dlt": False},
+    {"id": "P003", "dose_level": 1, "infused_on": "2026-02-04", "dlt": False},
+    {
+        "id": "P004",
+        "dose_level": 2,
+        "infused_on": "2026-03-10",
+        "dlt": True,
+        "dlt_on": "2026-03-18",
+    },
+]
+
+
+class DesignIn(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "description": "The design and its options; options by method: "
+            + "; ".join(
+                f"{name}: {', '.join(cls.option_names())}" for name, cls in sorted(DESIGNS.items())
+            ),
+            "example": _EXAMPLE_DESIGN,
+        },
+    )
+
+    method: Literal[tuple(sorted(DESIGNS))]  # type: ignore[valid-type]
+    target: float = Field(gt=0, lt=1, description="target DLT probability")
+
+
+class DoseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: int = Field(ge=1, description="dose level, counted from 1 in order")
+    label: str = Field(default="", description="e.g. '1.0e6 CAR+ T cells/kg'")
+    amount: float | None = Field(default=None, gt=0, description="dose amount (cells/kg; BLRM)")
+
+
+class PatientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    dose_level: int = Field(ge=1)
+    infused_on: dt.date
+    dlt: bool
+    dlt_on: dt.date | None = Field(default=None, description="required when dlt is true")
+    withdrawn_on: dt.date | None = None
+
+
+class CountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: int = Field(ge=1)
+    n: int = Field(ge=0)
+    dlt: int = Field(ge=0)
+
+
+class TrialDocumentIn(BaseModel):
+    """A trial document, as read by ``escalation recommend`` (DESIGN.md section 3)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "design": _EXAMPLE_DESIGN,
+                "doses": _EXAMPLE_DOSES,
+                "dlt_window_days": 30,
+                "as_of": "2026-04-20",
+                "patients": _EXAMPLE_PATIENTS,
+            }
+        },
+    )
+
+    name: str | None = None
+    design: DesignIn
+    doses: list[DoseIn] = Field(min_length=1)
+    dlt_window_days: int = Field(default=30, ge=1)
+    as_of: dt.date | None = Field(default=None, description="required with patients")
+    patients: list[PatientIn] | None = None
+    counts: list[CountIn] | None = Field(default=None, description="instead of patients")
+    current_level: int | None = Field(default=None, ge=1, description="with counts")
+
+
+class TrialCreate(BaseModel):
+    """A new trial: its protocol. Patients are added one by one by the data system."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "name": "LCAR-AIO dose exploration",
+                "design": _EXAMPLE_DESIGN,
+                "doses": _EXAMPLE_DOSES,
+                "dlt_window_days": 30,
+            }
+        },
+    )
+
+    name: str | None = None
+    design: DesignIn
+    doses: list[DoseIn] = Field(min_length=1)
+    dlt_window_days: int = Field(default=30, ge=1)
+
+
+class PatientRecordIn(BaseModel):
+    """One patient's record, as in the trial document (``id`` may be left out: the path names it)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "dose_level": 2,
+                "infused_on": "2026-03-10",
+                "dlt": True,
+                "dlt_on": "2026-03-18",
+            }
+        },
+    )
+
+    id: str | None = None
+    dose_level: int = Field(ge=1)
+    infused_on: dt.date
+    dlt: bool
+    dlt_on: dt.date | None = None
+    withdrawn_on: dt.date | None = None
+
+
+class ScenarioIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    true_dlt_probs: list[float] | None = Field(default=None, description="one per dose level")
+    random: dict[str, Any] | None = Field(
+        default=None, description="random scenarios: generator, count, target, levels, ..."
+    )
+
+
+class SimulationSpecIn(BaseModel):
+    """A simulation spec, as read by ``escalation simulate`` (validated by the simulation harness)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "design": {"method": "boin", "target": 0.3},
+                "scenarios": [{"name": "MTD at level 3", "true_dlt_probs": [0.05, 0.15, 0.3, 0.5]}],
+                "trials": 200,
+                "seed": 2026,
+            }
+        },
+    )
+
+    design: DesignIn | None = Field(default=None, description="one design, or `designs`")
+    designs: list[dict[str, Any]] | None = Field(
+        default=None, description="several designs, each a design block with a unique name"
+    )
+    scenarios: list[ScenarioIn]
+    accrual_per_month: float | None = None
+    dlt_time: dict[str, Any] | None = None
+    suspended_arrivals: Literal["wait", "lost"] | None = None
+    decision_timing: Literal["auto", "complete", "arrival"] | None = None
+    dlt_window_days: int | None = Field(default=None, ge=1)
+    trials: int | None = Field(default=None, ge=1, description="trials per scenario")
+    seed: int | None = None
+
+
+DOCUMENT_MODELS: tuple[type[BaseModel], ...] = (
+    TrialDocumentIn,
+    TrialCreate,
+    PatientRecordIn,
+    SimulationSpecIn,
+)
+
+
+# ---- the decision JSON (as escalation.decision_to_json; unknown keys pass through) ------------------
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class DoseEstimateJson(_Open):
+    level: int
+    label: str
+    n: int
+    n_complete: int
+    dlt: int
+    pending: int
+    withdrawn: int
+    estimate: float | None
+    prob_tox_mean: float | None
+    prob_tox_interval: list[float | None] | None
+    prob_overdose: float | None
+    eliminated: bool
+
+
+class PatientStateJson(_Open):
+    id: str
+    dose_level: int
+    state: Literal["dlt", "complete", "pending", "withdrawn"]
+    followup_days: int
+    followup_fraction: float | None
+
+
+class SelectionJson(_Open):
+    """The final selection, as ``escalation select --json``."""
+
+    dose: int | None = Field(description="the recommended dose level, or null with the reason")
+    dose_label: str | None
+    reason: str
+    provisional: bool
+    estimates: list[float | None]
+    prob_overdose: list[float | None]
+    eliminated: list[int]
+    design: dict[str, Any]
+    as_of: str | None
+    engine_version: str
+
+
+class DecisionJson(_Open):
+    """The decision, exactly as ``escalation recommend --json``."""
+
+    action: Literal["escalate", "stay", "de-escalate", "stop", "wait"]
+    next_dose: int | None
+    next_dose_label: str | None
+    current_dose: int | None
+    reason: str
+    wait_until: str | None
+    eliminated: list[int]
+    admissible: list[int]
+    doses: list[DoseEstimateJson]
+    rules: list[dict[str, Any]]
+    final_selection: SelectionJson | None
+    model: dict[str, Any] | None
+    patients: list[PatientStateJson] | None
+    design: dict[str, Any]
+    as_of: str | None
+    engine_version: str
+
+
+# ---- resources ----------------------------------------------------------------------------------------
+class TrialOut(BaseModel):
+    id: int
+    name: str | None
+    design: dict[str, Any] = Field(description="every design option, defaults resolved")
+    doses: list[dict[str, Any]]
+    dlt_window_days: int
+    n_patients: int
+    frozen: bool = Field(
+        description="true once a patient exists: the protocol can no longer change"
+    )
+    version: int = Field(description="also the ETag; send it back in If-Match to change the trial")
+    created_at: dt.datetime
+    created_by: str
+    updated_at: dt.datetime
+
+
+class PatientOut(BaseModel):
+    trial_id: int
+    id: str
+    dose_level: int
+    infused_on: dt.date
+    dlt: bool
+    dlt_on: dt.date | None
+    withdrawn_on: dt.date | None
+    version: int = Field(description="1 for a new record, +1 for each change; also the ETag")
+    updated_at: dt.datetime
+    updated_by: str
+
+
+class RecommendationOut(BaseModel):
+    id: int
+    trial_id: int
+    as_of: dt.date
+    decision: DecisionJson
+    snapshot: dict[str, Any] = Field(description="the trial document the decision was computed on")
+    data_hash: str = Field(description="SHA-256 of the patient data snapshot and as_of")
+    design_hash: str = Field(description="SHA-256 of the design, doses and DLT window")
+    engine_version: str
+    hash: str = Field(description="SHA-256 of both hashes, the engine version and the decision")
+    created_at: dt.datetime
+    created_by: str
+
+
+class ReproductionOut(BaseModel):
+    recommendation_id: int
+    reproduced: bool = Field(description="snapshot intact and the same decision recomputed")
+    snapshot_intact: bool = Field(description="the stored snapshot still has its stored hashes")
+    same_decision: bool
+    stored_engine_version: str
+    current_engine_version: str
+    differences: list[str] = Field(description="top-level decision keys that differ")
+
+
+class SrcDecisionCreate(BaseModel):
+    """The SRC's decision on a recommendation."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "recommendation_id": 1,
+                    "action": "accept",
+                    "rationale": "Agreed at the SRC meeting of 2026-08-21.",
+                },
+                {
+                    "recommendation_id": 1,
+                    "action": "override",
+                    "dose_level": 2,
+                    "rationale": "Grade 3 CRS at level 3 under review; stay one cohort lower.",
+                },
+            ]
+        },
+    )
+
+    recommendation_id: int = Field(ge=1, le=2**31 - 1)
+    action: Literal["accept", "override"]
+    dose_level: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="accept: the recommended level (may be left out); override: the SRC's "
+        "level, or null to stop",
+    )
+    rationale: Text = Field(default="", max_length=10000, description="required to override")
+
+
+class SrcDecisionOut(BaseModel):
+    id: int
+    trial_id: int
+    recommendation_id: int
+    action: Literal["accept", "override"]
+    dose_level: int | None
+    recommended_dose: int | None
+    rationale: str
+    decided_at: dt.datetime
+    decided_by: str
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: str
+    actor: str = Field(description="the API key (key:ID:NAME) or cli:USER")
+    action: str
+    trial_id: int | None
+    entity_type: str
+    entity_id: str
+    before: Any | None
+    after: Any | None
+    prev_hash: str
+    hash: str
+
+
+class SimulationJobOut(BaseModel):
+    id: int
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress_done: int
+    progress_total: int | None
+    result: dict[str, Any] | None = Field(description="as `escalation simulate --json`, when done")
+    error: str | None
+    created_at: dt.datetime
+    created_by: str
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"role": "src", "name": "SRC chair"}}
+    )
+
+    role: ROLE
+    name: Text = Field(min_length=1, max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    key_prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class KeyCreatedOut(KeyOut):
+    key: str = Field(description="the key itself: shown only once, store it now")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    database: Literal["sqlite", "postgresql"]
+    schema_revision: str

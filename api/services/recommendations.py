@@ -1,0 +1,367 @@
+"""Recommendations, their reproduction, the final selection and the SRC's decisions.
+
+A recommendation is the engine's decision on the stored data as of a date. It is stored with the
+trial document it was computed on (the snapshot), a hash of the data, a hash of the design and the
+engine version: the same inputs give back the same stored recommendation, and any stored one can
+be recomputed later and compared. No statistics here: the engine decides
+(``design.decide`` / ``design.select``), this module stores and compares.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict, InvalidInput, NotFound
+from api.services.common import PageRequest, get_trial, page
+from api.services.trials import trial_document
+from api.storage import audit
+from api.storage.audit import sha256_json
+from api.storage.db import Database
+from api.storage.models import PatientRecord, Recommendation, SrcDecision, Trial, utcnow
+from escalation import (
+    InvalidDesignError,
+    InvalidTrialDataError,
+    TrialDocument,
+    __version__,
+    decision_to_json,
+    parse_document,
+    selection_to_json,
+)
+
+__all__ = [
+    "data_hash",
+    "design_hash",
+    "final_selection",
+    "get_recommendation",
+    "list_decisions",
+    "recommend",
+    "record_decision",
+    "reproduce",
+]
+
+
+def data_hash(snapshot: dict[str, Any]) -> str:
+    """SHA-256 of what was known: the patients and the as-of date."""
+    return sha256_json({"as_of": snapshot["as_of"], "patients": snapshot["patients"]})
+
+
+def design_hash(snapshot: dict[str, Any]) -> str:
+    """SHA-256 of the protocol: design (every option), doses and DLT window."""
+    return sha256_json(
+        {
+            "design": snapshot["design"],
+            "doses": snapshot["doses"],
+            "dlt_window_days": snapshot["dlt_window_days"],
+        }
+    )
+
+
+def _result_hash(rec_data: str, rec_design: str, engine: str, decision: dict[str, Any]) -> str:
+    return sha256_json(
+        {
+            "data_hash": rec_data,
+            "design_hash": rec_design,
+            "engine_version": engine,
+            "decision": decision,
+        }
+    )
+
+
+def _parse(snapshot: dict[str, Any]) -> TrialDocument:
+    try:
+        return parse_document(snapshot)
+    except (InvalidTrialDataError, InvalidDesignError) as e:
+        raise InvalidInput.from_engine(e) from None
+
+
+_TRIAL_COLUMNS = (Trial.name, Trial.design, Trial.doses, Trial.dlt_window_days)
+_PATIENT_COLUMNS = (
+    PatientRecord.patient_id,
+    PatientRecord.dose_level,
+    PatientRecord.infused_on,
+    PatientRecord.dlt,
+    PatientRecord.dlt_on,
+    PatientRecord.withdrawn_on,
+)
+
+
+def _snapshot(s: Session, trial_id: int, as_of: dt.date) -> dict[str, Any]:
+    """The trial document of the stored data as of ``as_of`` (rows, not ORM objects: this is the
+    hot path of every recommendation request)."""
+    trial = s.execute(select(*_TRIAL_COLUMNS).where(Trial.id == trial_id)).mappings().one_or_none()
+    if trial is None:
+        raise NotFound.field("trial_id", f"no trial {trial_id}")
+    patients = (
+        s.execute(select(*_PATIENT_COLUMNS).where(PatientRecord.trial_id == trial_id))
+        .mappings()
+        .all()
+    )
+    return trial_document(trial, patients, as_of)
+
+
+def _find(s: Session, trial_id: int, as_of: dt.date, dh: str, gh: str) -> Recommendation | None:
+    return s.scalars(
+        select(Recommendation).where(
+            Recommendation.trial_id == trial_id,
+            Recommendation.as_of == as_of,
+            Recommendation.data_hash == dh,
+            Recommendation.design_hash == gh,
+            Recommendation.engine_version == __version__,
+        )
+    ).one_or_none()
+
+
+def recommend(
+    db: Database, trial_id: int, as_of: dt.date, *, actor: str
+) -> tuple[Recommendation, bool]:
+    """The recommendation on the stored data as of ``as_of``: ``(recommendation, newly made)``.
+
+    The same data, design and engine version as of the same date give back the stored one.
+    """
+    with db.read() as s:
+        snapshot = _snapshot(s, trial_id, as_of)
+        dh, gh = data_hash(snapshot), design_hash(snapshot)
+        found = _find(s, trial_id, as_of, dh, gh)
+    if found is not None:
+        return found, False
+    doc = _parse(snapshot)
+    decision = decision_to_json(doc.design.decide(doc.data), doc)
+    try:
+        with db.write() as s:
+            found = _find(s, trial_id, as_of, dh, gh)
+            if found is not None:
+                return found, False
+            rec = Recommendation(
+                trial_id=trial_id,
+                as_of=as_of,
+                snapshot=snapshot,
+                data_hash=dh,
+                design_hash=gh,
+                engine_version=__version__,
+                result=decision,
+                hash=_result_hash(dh, gh, __version__, decision),
+                created_at=utcnow(),
+                created_by=actor,
+            )
+            s.add(rec)
+            s.flush()
+            audit.append(
+                s,
+                actor=actor,
+                action="recommendation.create",
+                entity_type="recommendation",
+                entity_id=rec.id,
+                trial_id=trial_id,
+                after={
+                    "as_of": as_of.isoformat(),
+                    "action": decision["action"],
+                    "next_dose": decision["next_dose"],
+                    "data_hash": dh,
+                    "design_hash": gh,
+                    "engine_version": __version__,
+                    "hash": rec.hash,
+                },
+            )
+            return rec, True
+    except IntegrityError:  # made at the same moment by another request: same inputs, same row
+        with db.read() as s:
+            found = _find(s, trial_id, as_of, dh, gh)
+        if found is None:
+            raise
+        return found, False
+
+
+def get_recommendation(db: Database, recommendation_id: int) -> Recommendation:
+    with db.read() as s:
+        rec = s.get(Recommendation, recommendation_id)
+        if rec is None:
+            raise NotFound.field("recommendation_id", f"no recommendation {recommendation_id}")
+        return rec
+
+
+def list_recommendations(
+    db: Database, trial_id: int, req: PageRequest
+) -> tuple[Sequence[Recommendation], int | None]:
+    with db.read() as s:
+        get_trial(s, trial_id)
+        query = (
+            select(Recommendation)
+            .where(Recommendation.trial_id == trial_id)
+            .order_by(Recommendation.id)
+        )
+        return page(s, query, req)
+
+
+def reproduce(db: Database, recommendation_id: int) -> dict[str, Any]:
+    """Recompute a stored recommendation from its snapshot with the engine running now."""
+    rec = get_recommendation(db, recommendation_id)
+    snapshot = rec.snapshot
+    intact = (
+        data_hash(snapshot) == rec.data_hash
+        and design_hash(snapshot) == rec.design_hash
+        and _result_hash(rec.data_hash, rec.design_hash, rec.engine_version, rec.result) == rec.hash
+    )
+    doc = _parse(snapshot)
+    now = decision_to_json(doc.design.decide(doc.data), doc)
+    keys = sorted((set(now) | set(rec.result)) - {"engine_version"})
+    differences = [k for k in keys if now.get(k) != rec.result.get(k)]
+    return {
+        "recommendation_id": rec.id,
+        "reproduced": intact and not differences,
+        "snapshot_intact": intact,
+        "same_decision": not differences,
+        "stored_engine_version": rec.engine_version,
+        "current_engine_version": __version__,
+        "differences": differences,
+    }
+
+
+def final_selection(db: Database, trial_id: int, as_of: dt.date) -> dict[str, Any]:
+    """The engine's final selection on the stored data as of ``as_of`` (nothing stored)."""
+    with db.read() as s:
+        snapshot = _snapshot(s, trial_id, as_of)
+    doc = _parse(snapshot)
+    return selection_to_json(doc.design.select(doc.data), doc)
+
+
+def _decision_json(d: SrcDecision, recommended: int | None) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "trial_id": d.trial_id,
+        "recommendation_id": d.recommendation_id,
+        "action": d.action,
+        "dose_level": d.dose_level,
+        "recommended_dose": recommended,
+        "rationale": d.rationale,
+        "decided_at": d.decided_at,
+        "decided_by": d.decided_by,
+    }
+
+
+def record_decision(
+    db: Database,
+    trial_id: int,
+    *,
+    recommendation_id: int,
+    action: str,
+    dose_level: int | None,
+    rationale: str,
+    actor: str,
+) -> dict[str, Any]:
+    """Record the SRC's decision on a recommendation of this trial (one decision each)."""
+    rationale = rationale.strip()
+    try:
+        with db.write() as s:
+            trial = get_trial(s, trial_id, for_update=True)
+            rec = s.get(Recommendation, recommendation_id)
+            if rec is None or rec.trial_id != trial_id:
+                raise InvalidInput.field(
+                    "recommendation_id",
+                    f"no recommendation {recommendation_id} for trial {trial_id}",
+                )
+            earlier = s.scalars(
+                select(SrcDecision).where(SrcDecision.recommendation_id == recommendation_id)
+            ).one_or_none()
+            if earlier is not None:
+                raise Conflict.field(
+                    "recommendation_id",
+                    f"recommendation {recommendation_id} was already answered by decision "
+                    f"{earlier.id} ({earlier.action})",
+                )
+            current = _snapshot(s, trial_id, rec.as_of)
+            if data_hash(current) != rec.data_hash or design_hash(current) != rec.design_hash:
+                raise Conflict.field(
+                    "recommendation_id",
+                    f"the trial's data changed since recommendation {recommendation_id} was made: "
+                    "request a new recommendation and decide on that one",
+                )
+            recommended: int | None = rec.result.get("next_dose")
+            n_doses = len(trial.doses)
+            if action == "accept":
+                if dose_level is not None and dose_level != recommended:
+                    raise InvalidInput.field(
+                        "dose_level",
+                        f"accepting recommendation {recommendation_id} means dose level "
+                        f"{recommended}, not {dose_level}: use action 'override'",
+                    )
+                dose_level = recommended
+            else:
+                problems = []
+                if dose_level is not None and dose_level > n_doses:
+                    problems.append(
+                        (
+                            "dose_level",
+                            f"unknown dose level {dose_level} (levels are 1 to {n_doses})",
+                        )
+                    )
+                elif dose_level == recommended:
+                    problems.append(
+                        (
+                            "dose_level",
+                            f"dose level {dose_level} is the recommended one: use action 'accept'",
+                        )
+                    )
+                if not rationale:
+                    problems.append(("rationale", "required to override a recommendation"))
+                if problems:
+                    raise InvalidInput(
+                        f"invalid decision: {len(problems)} problem{'s' if len(problems) > 1 else ''}",
+                        [{"field": f, "patient_id": None, "message": m} for f, m in problems],
+                    )
+            decision = SrcDecision(
+                trial_id=trial_id,
+                recommendation_id=recommendation_id,
+                action=action,
+                dose_level=dose_level,
+                rationale=rationale,
+                decided_at=utcnow(),
+                decided_by=actor,
+            )
+            s.add(decision)
+            s.flush()
+            out = _decision_json(decision, recommended)
+            audit.append(
+                s,
+                actor=actor,
+                action="decision.create",
+                entity_type="decision",
+                entity_id=decision.id,
+                trial_id=trial_id,
+                after={
+                    k: v
+                    for k, v in out.items()
+                    if k not in ("decided_at", "decided_by", "id", "trial_id")
+                },
+            )
+            return out
+    except IntegrityError:
+        raise Conflict.field(
+            "recommendation_id", f"recommendation {recommendation_id} was answered concurrently"
+        ) from None
+
+
+def list_decisions(
+    db: Database, trial_id: int, req: PageRequest
+) -> tuple[list[dict[str, Any]], int | None]:
+    with db.read() as s:
+        get_trial(s, trial_id)
+        rows, next_offset = page(
+            s,
+            select(SrcDecision).where(SrcDecision.trial_id == trial_id).order_by(SrcDecision.id),
+            req,
+        )
+        recs = {
+            r.id: r.result.get("next_dose")
+            for r in s.scalars(
+                select(Recommendation).where(
+                    Recommendation.id.in_([d.recommendation_id for d in rows])
+                )
+            )
+        }
+        return [_decision_json(d, recs.get(d.recommendation_id)) for d in rows], next_offset

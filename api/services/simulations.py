@@ -1,0 +1,73 @@
+"""Simulation jobs as resources: queue one, read its status, progress and results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from api.errors import InvalidInput, NotFound
+from api.jobs import load_function
+from api.services.common import PageRequest, nul_problems, page
+from api.storage import audit
+from api.storage.audit import sha256_json
+from api.storage.db import Database
+from api.storage.models import SimulationJob, utcnow
+from escalation import EscalationError, Problem
+
+__all__ = ["create_job", "get_job", "list_jobs", "validate_spec"]
+
+
+def validate_spec(spec: Mapping[str, Any], validator: str | None) -> None:
+    """Check a spec with the harness's own validator (every problem, each with its field)."""
+    if problems := nul_problems(spec, ""):
+        raise InvalidInput.from_problems(problems)
+    if validator is None:
+        return
+    try:
+        load_function(validator)(spec)
+    except EscalationError as e:
+        found: Sequence[Problem] = getattr(e, "problems", ())
+        if not found:
+            raise InvalidInput.field("body", str(e)) from None
+        raise InvalidInput.from_problems(found) from None
+
+
+def create_job(
+    db: Database, spec: Mapping[str, Any], *, actor: str, validator: str | None = None
+) -> SimulationJob:
+    """A queued job for ``spec`` (the caller hands its id to the job runner after the commit)."""
+    validate_spec(spec, validator)
+    with db.write() as s:
+        job = SimulationJob(
+            status="queued",
+            spec=dict(spec),
+            progress_done=0,
+            created_at=utcnow(),
+            created_by=actor,
+        )
+        s.add(job)
+        s.flush()
+        audit.append(
+            s,
+            actor=actor,
+            action="simulation.create",
+            entity_type="simulation",
+            entity_id=job.id,
+            after={"status": "queued", "spec_hash": sha256_json(job.spec)},
+        )
+    return job
+
+
+def get_job(db: Database, job_id: int) -> SimulationJob:
+    with db.read() as s:
+        job = s.get(SimulationJob, job_id)
+        if job is None:
+            raise NotFound.field("job_id", f"no simulation job {job_id}")
+        return job
+
+
+def list_jobs(db: Database, req: PageRequest) -> tuple[Sequence[SimulationJob], int | None]:
+    with db.read() as s:
+        return page(s, select(SimulationJob).order_by(SimulationJob.id), req)

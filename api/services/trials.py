@@ -1,0 +1,348 @@
+"""Trials and their patients.
+
+A trial's protocol (design, doses, DLT window) is validated by the engine, stored with every design
+option resolved, and frozen once its first patient exists. Patients are upserted by the data
+system: the same record again changes nothing; a changed record becomes a new version, the old one
+kept in the audit trail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.errors import Conflict, InvalidInput
+from api.services.common import PageRequest, check_if_match, get_trial, nul_problems, page
+from api.storage import audit
+from api.storage.db import Database
+from api.storage.models import PatientRecord, Trial, utcnow
+from escalation import InvalidDesignError, InvalidTrialDataError, Problem, parse_document
+
+__all__ = [
+    "create_trial",
+    "list_patients",
+    "list_trials",
+    "load_trial",
+    "n_patients",
+    "trial_document",
+    "update_trial",
+    "upsert_patient",
+]
+
+_PROTOCOL_KEYS = ("name", "design", "doses", "dlt_window_days")
+_RECORD_KEYS = ("id", "dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on")
+
+
+def _protocol(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated protocol of a trial: name, resolved design options, doses, DLT window."""
+    problems = nul_problems(body, "")
+    for key in body:
+        if key not in _PROTOCOL_KEYS:
+            problems.append(
+                Problem(
+                    field=str(key),
+                    message="not part of a trial's protocol (fields: "
+                    + ", ".join(_PROTOCOL_KEYS)
+                    + "); patients are added with PUT /v1/trials/{id}/patients/{patient_id}",
+                )
+            )
+    document = {k: body[k] for k in _PROTOCOL_KEYS if k in body} | {"patients": []}
+    try:
+        parsed = parse_document(document)
+    except (InvalidTrialDataError, InvalidDesignError) as e:
+        problems += e.problems
+    if problems:
+        raise InvalidInput.from_problems(problems)
+    doses = []
+    for d in parsed.doses:
+        dose: dict[str, Any] = {"level": d.level, "label": d.label}
+        if d.amount is not None:
+            dose["amount"] = d.amount
+        doses.append(dose)
+    return {
+        "name": parsed.name,
+        "design": parsed.design.options(),
+        "doses": doses,
+        "dlt_window_days": parsed.data.dlt_window_days,
+    }
+
+
+def _protocol_of(trial: Trial) -> dict[str, Any]:
+    return {
+        "name": trial.name,
+        "design": trial.design,
+        "doses": trial.doses,
+        "dlt_window_days": trial.dlt_window_days,
+    }
+
+
+def n_patients(session: Session, trial_id: int) -> int:
+    count = session.scalar(
+        select(func.count()).select_from(PatientRecord).where(PatientRecord.trial_id == trial_id)
+    )
+    return int(count or 0)
+
+
+def create_trial(db: Database, body: Mapping[str, Any], *, actor: str) -> Trial:
+    protocol = _protocol(body)
+    now = utcnow()
+    with db.write() as s:
+        trial = Trial(**protocol, created_at=now, created_by=actor, updated_at=now)
+        s.add(trial)
+        s.flush()
+        audit.append(
+            s,
+            actor=actor,
+            action="trial.create",
+            entity_type="trial",
+            entity_id=trial.id,
+            trial_id=trial.id,
+            after=protocol,
+        )
+    return trial
+
+
+def list_trials(db: Database, req: PageRequest) -> tuple[Sequence[tuple[Trial, int]], int | None]:
+    """A page of trials, each with its number of patients."""
+    with db.read() as s:
+        rows = s.execute(
+            select(Trial, func.count(PatientRecord.id))
+            .outerjoin(PatientRecord, PatientRecord.trial_id == Trial.id)
+            .group_by(Trial.id)
+            .order_by(Trial.id)
+            .offset(req.offset)
+            .limit(req.limit + 1)
+        ).all()
+    more = len(rows) > req.limit
+    page_rows = [(trial, int(n)) for trial, n in rows[: req.limit]]
+    return page_rows, (req.offset + req.limit if more else None)
+
+
+def load_trial(db: Database, trial_id: int) -> tuple[Trial, int]:
+    """The trial and its number of patients."""
+    with db.read() as s:
+        trial = get_trial(s, trial_id)
+        return trial, n_patients(s, trial_id)
+
+
+def update_trial(
+    db: Database, trial_id: int, body: Mapping[str, Any], *, if_match: str | None, actor: str
+) -> Trial:
+    """Replace the protocol of a trial that has no patient yet (If-Match required)."""
+    protocol = _protocol(body)
+    try:
+        with db.write() as s:
+            trial = get_trial(s, trial_id, for_update=True)
+            check_if_match(if_match, trial.version, required=True, what=f"trial {trial_id}")
+            count = n_patients(s, trial_id)
+            if count:
+                raise Conflict.field(
+                    "design",
+                    f"trial {trial_id} is frozen: {count} patient{'s' if count > 1 else ''} "
+                    "already recorded, so its design, doses and DLT window can no longer change",
+                )
+            before = _protocol_of(trial)
+            if before == protocol:
+                return trial
+            for key, value in protocol.items():
+                setattr(trial, key, value)
+            trial.updated_at = utcnow()
+            s.flush()
+            audit.append(
+                s,
+                actor=actor,
+                action="trial.update",
+                entity_type="trial",
+                entity_id=trial.id,
+                trial_id=trial.id,
+                before=before,
+                after=protocol,
+            )
+    except StaleDataError:
+        raise Conflict.field(
+            "If-Match", f"trial {trial_id} was changed concurrently; retry"
+        ) from None
+    return trial
+
+
+def _record(trial: Trial, patient_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """A patient record validated by the engine exactly as inside a trial document."""
+    problems = nul_problems(body, "")
+    if "id" in body and body["id"] != patient_id:
+        problems.append(
+            Problem(
+                field="id",
+                message=f"{body['id']!r} differs from the patient id in the path ({patient_id!r})",
+                patient_id=patient_id,
+            )
+        )
+    if problems:
+        raise InvalidInput.from_problems(problems)
+    record = dict(body) | {"id": patient_id}
+    dates = []
+    for key in ("infused_on", "dlt_on", "withdrawn_on"):
+        value = record.get(key)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):  # the engine reports malformed dates
+                dates.append(dt.date.fromisoformat(value))
+    document = _protocol_of(trial) | {
+        "as_of": max(dates).isoformat() if dates else "2000-01-01",
+        "patients": [record],
+    }
+    try:
+        parsed = parse_document(document)
+    except (InvalidTrialDataError, InvalidDesignError) as e:
+        raise InvalidInput.from_engine(e, rename={"patients[0]": ""}) from None
+    assert len(parsed.data.patients) == 1
+
+    def date(key: str) -> dt.date | None:
+        value = record.get(key)
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+    return {
+        "dose_level": record["dose_level"],
+        "infused_on": date("infused_on"),
+        "dlt": record["dlt"],
+        "dlt_on": date("dlt_on"),
+        "withdrawn_on": date("withdrawn_on"),
+    }
+
+
+_FIELDS = ("dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on")
+
+
+def upsert_patient(
+    db: Database,
+    trial_id: int,
+    patient_id: str,
+    body: Mapping[str, Any],
+    *,
+    if_match: str | None,
+    actor: str,
+    _retry: bool = True,
+) -> tuple[PatientRecord, str]:
+    """Create or update one patient: ``(record, "created" | "changed" | "unchanged")``."""
+    try:
+        with db.write() as s:
+            # the trial row is locked so that a protocol change cannot cross the first patient
+            trial = get_trial(s, trial_id, for_update=True)
+            fields = _record(trial, patient_id, body)
+            existing = s.scalars(
+                select(PatientRecord).where(
+                    PatientRecord.trial_id == trial_id, PatientRecord.patient_id == patient_id
+                )
+            ).one_or_none()
+            if existing is None:
+                if if_match is not None and if_match.strip() != "*":
+                    raise Conflict.field(
+                        "If-Match", f"patient {patient_id} has no record yet: nothing to match"
+                    )
+                now = utcnow()
+                record = PatientRecord(
+                    trial_id=trial_id,
+                    patient_id=patient_id,
+                    **fields,
+                    created_at=now,
+                    updated_at=now,
+                    updated_by=actor,
+                )
+                s.add(record)
+                s.flush()
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="patient.create",
+                    entity_type="patient",
+                    entity_id=patient_id,
+                    trial_id=trial_id,
+                    after=record.as_document() | {"version": record.version},
+                )
+                return record, "created"
+            if all(getattr(existing, k) == v for k, v in fields.items()):
+                return existing, "unchanged"  # a repeated call: harmless, whatever If-Match says
+            check_if_match(if_match, existing.version, required=False, what=f"patient {patient_id}")
+            before = existing.as_document() | {"version": existing.version}
+            for key, value in fields.items():
+                setattr(existing, key, value)
+            existing.updated_at, existing.updated_by = utcnow(), actor
+            s.flush()
+            audit.append(
+                s,
+                actor=actor,
+                action="patient.update",
+                entity_type="patient",
+                entity_id=patient_id,
+                trial_id=trial_id,
+                before=before,
+                after=existing.as_document() | {"version": existing.version},
+            )
+            return existing, "changed"
+    except StaleDataError:
+        raise Conflict.field(
+            "If-Match", f"patient {patient_id} was changed concurrently; read it again and retry"
+        ) from None
+    except IntegrityError:
+        if not _retry:
+            raise Conflict.field(
+                "patient_id", f"patient {patient_id} was created concurrently; retry"
+            ) from None
+        return upsert_patient(
+            db, trial_id, patient_id, body, if_match=if_match, actor=actor, _retry=False
+        )
+
+
+def list_patients(
+    db: Database, trial_id: int, req: PageRequest
+) -> tuple[Sequence[PatientRecord], int | None]:
+    with db.read() as s:
+        get_trial(s, trial_id)
+        query = (
+            select(PatientRecord)
+            .where(PatientRecord.trial_id == trial_id)
+            .order_by(PatientRecord.infused_on, PatientRecord.patient_id)
+        )
+        return page(s, query, req)
+
+
+def trial_document(
+    trial: Trial | Mapping[Any, Any],
+    patients: Sequence[PatientRecord] | Sequence[Mapping[Any, Any]],
+    as_of: dt.date,
+) -> dict[str, Any]:
+    """The trial document of the stored data as known on ``as_of``.
+
+    Patients infused after ``as_of`` are left out; a DLT or a withdrawal dated after ``as_of`` was
+    not yet known then, so the patient counts as followed up to ``as_of`` without it. ``trial`` and
+    ``patients`` are ORM objects or rows (mappings with the same names).
+    """
+    rows = [
+        p if isinstance(p, Mapping) else {k: getattr(p, k) for k in ("patient_id", *_FIELDS)}
+        for p in patients
+    ]
+    records = []
+    for p in sorted(rows, key=lambda p: (p["infused_on"], p["patient_id"])):
+        if p["infused_on"] > as_of:
+            continue
+        record: dict[str, Any] = {
+            "id": p["patient_id"],
+            "dose_level": p["dose_level"],
+            "infused_on": p["infused_on"].isoformat(),
+            "dlt": p["dlt"],
+        }
+        if p["dlt_on"] is not None and p["dlt_on"] <= as_of:
+            record["dlt_on"] = p["dlt_on"].isoformat()
+        elif p["dlt"]:
+            record["dlt"] = False  # the DLT was not yet known on as_of
+        if p["withdrawn_on"] is not None and p["withdrawn_on"] <= as_of:
+            record["withdrawn_on"] = p["withdrawn_on"].isoformat()
+        records.append(record)
+    protocol = trial if isinstance(trial, Mapping) else _protocol_of(trial)
+    document = {k: protocol[k] for k in _PROTOCOL_KEYS if protocol[k] is not None}
+    return document | {"as_of": as_of.isoformat(), "patients": records}

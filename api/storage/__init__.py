@@ -1,0 +1,1 @@
+"""Persistence: the ORM models, the database handle (engine, transactions, migrations), the audit chain."""

@@ -1,0 +1,142 @@
+"""The database handle: engine, transactions and schema migrations.
+
+SQLite (the default, a file, in WAL mode) or PostgreSQL through psycopg 3. Every write runs in one
+transaction (``Database.write``); on SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so
+that two writers queue for the lock instead of failing when one upgrades its read snapshot. The
+schema is owned by the Alembic migrations beside this file and is brought to the head revision at
+start-up, so a database made by an older version upgrades in place.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["Database", "alembic_config"]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_IMMEDIATE = "escalation_begin_immediate"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration (no ini file: the migrations ship inside the package)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # take transaction control away from the sqlite3 module: SQLAlchemy's "begin" event below
+    # emits BEGIN or BEGIN IMMEDIATE itself
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@functools.cache
+def _head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package ships its migrations
+        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+    return head
+
+
+class Database:
+    """One database: an engine, read and write sessions, and the migrations.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
+    pool_size
+        Connections kept open (PostgreSQL; SQLite files use the same pool).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 2 * pool_size}
+        if self.is_sqlite:
+            path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            else:  # an in-memory database (one connection; for building the app without a file)
+                kwargs = {}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (its transaction is rolled back at the end)."""
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for a few Core reads in one transaction (rolled back at the end): what the
+        hot paths use, without the cost of an ORM session."""
+        with self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed when the block ends, rolled back on any exception."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (Alembic upgrade, in one transaction)."""
+        with self.engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at (None for an empty database)."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str:
+        """The newest schema revision this version of the service knows."""
+        return _head_revision()
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

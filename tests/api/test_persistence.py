@@ -1,0 +1,120 @@
+"""Nothing is lost across a restart, and a database made by an older version upgrades in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect
+
+from api.services import trials
+from api.services.admin import create_key
+from api.storage.audit import verify
+from api.storage.db import Database
+from tests.api.conftest import ROLES, Api, PgSchema, make_trial, new_database_url, start_api
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_everything_survives_a_restart(
+    kind: str, tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> None:
+    url = new_database_url(kind, tmp_path, pg_schemas)
+    server, db = start_api(url)
+    keys = {role: create_key(db, role=role, name=role, actor="test")[1] for role in ROLES}
+    with server:
+        api = Api(server=server, db=db, keys=keys)
+        trial_id = make_trial(api, example)
+        with api.client("data-system") as c:
+            c.put(
+                f"/v1/trials/{trial_id}/patients/P012",
+                json={
+                    "dose_level": 3,
+                    "infused_on": "2026-07-15",
+                    "dlt": True,
+                    "dlt_on": "2026-07-25",
+                },
+            ).raise_for_status()
+        with api.client("src") as c:
+            rec = c.get(
+                f"/v1/trials/{trial_id}/recommendation", params={"as_of": "2026-08-20"}
+            ).json()
+            c.post(
+                f"/v1/trials/{trial_id}/decisions",
+                json={"recommendation_id": rec["id"], "action": "accept"},
+            ).raise_for_status()
+        before = snapshot(api, trial_id, rec["id"])
+    db.dispose()
+
+    server2, db2 = start_api(url)
+    with server2:
+        after = snapshot(Api(server=server2, db=db2, keys=keys), trial_id, rec["id"])
+    with db2.read() as s:
+        n, problem = verify(s)
+    db2.dispose()
+    assert after == before
+    assert len(after["patients"]) == 12 and after["patients"][-1]["version"] == 2
+    assert after["recommendation"]["decision"]["action"] == "de-escalate"
+    assert len(after["decisions"]) == 1
+    assert problem is None and n == len(after["audit"]) + 4  # + the 4 key creations
+
+
+def snapshot(api: Api, trial_id: int, rec_id: int) -> dict[str, Any]:
+    """Everything the service holds about a trial, as read over HTTP."""
+    with api.client("admin") as c:
+        return {
+            "trial": c.get(f"/v1/trials/{trial_id}").json(),
+            "patients": c.get(f"/v1/trials/{trial_id}/patients").json()["items"],
+            "recommendation": c.get(f"/v1/recommendations/{rec_id}").json(),
+            "same_again": c.get(
+                f"/v1/trials/{trial_id}/recommendation", params={"as_of": "2026-08-20"}
+            ).json()["id"],
+            "decisions": c.get(f"/v1/trials/{trial_id}/decisions").json()["items"],
+            "audit": c.get(f"/v1/trials/{trial_id}/audit", params={"limit": 500}).json()["items"],
+        }
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_an_older_schema_upgrades_in_place(
+    kind: str, tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> None:
+    url = new_database_url(kind, tmp_path, pg_schemas)
+    old = Database(url)
+    old.migrate("0001")  # the first released schema: no simulation jobs yet
+    assert old.current_revision() == "0001"
+    assert not inspect(old.engine).has_table("simulation_jobs")
+    _, key = create_key(old, role="admin", name="made by 0001", actor="test")
+    body = {k: example[k] for k in ("design", "doses", "dlt_window_days")} | {"name": "old"}
+    trial = trials.create_trial(old, body, actor="test")
+    p = example["patients"][0]
+    trials.upsert_patient(
+        old,
+        trial.id,
+        p["id"],
+        {k: v for k, v in p.items() if k != "id"},
+        if_match=None,
+        actor="test",
+    )
+    old.dispose()
+
+    server, db = start_api(url)  # start-up migrates to the head
+    with server:
+        api = Api(server=server, db=db, keys={"admin": key})
+        with api.client("admin") as c:
+            assert c.get("/readyz").json()["schema_revision"] == db.head_revision() == "0002"
+            assert c.get(f"/v1/trials/{trial.id}").json()["name"] == "old"
+            assert c.get(f"/v1/trials/{trial.id}/patients").json()["items"][0]["id"] == "P001"
+            job = c.post(
+                "/v1/simulations",
+                json={
+                    "design": {"method": "boin", "target": 0.3},
+                    "trials": 10,
+                    "seed": 1,
+                    "scenarios": [{"name": "S", "true_dlt_probs": [0.1, 0.3]}],
+                },
+            )
+            assert job.status_code == 202, job.text
+    with db.read() as s:
+        n, problem = verify(s)  # key, trial, patient (0001) + the job's entries (0002)
+    db.dispose()
+    assert problem is None and n >= 4
