@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean bench readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, then print the recommendation for the bundled example trial
+## run: install, then serve the HTTP API on SQLite (./var/escalation.db) with the bundled example
+##      trial loaded (idempotently); prints the URL and a demo key with the src role; Ctrl-C stops
 run: $(STAMP)
-	$(BIN)/escalation recommend examples/lcar_aio_example.json
+	$(BIN)/escalation serve --demo examples/lcar_aio_example.json
 
 ## lint: ruff (lint and format check) and mypy (strict on the core)
 lint: $(STAMP)
@@ -26,6 +27,10 @@ lint: $(STAMP)
 ## test: install, lint, then the whole test suite
 test: lint
 	$(BIN)/python -m pytest
+
+## readme: rewrite README.md's console examples with the commands' real output (review the diff)
+readme: $(STAMP)
+	$(BIN)/python -m tests.test_readme
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
