@@ -14,7 +14,15 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 
 from escalation.data import DoseSummary, Patient, PatientState, TrialData
-from escalation.decision import Action, Decision, DoseEstimate, RuleKind, RuleOutcome, Selection
+from escalation.decision import (
+    Action,
+    Decision,
+    DoseEstimate,
+    PosteriorBands,
+    RuleKind,
+    RuleOutcome,
+    Selection,
+)
 from escalation.designs import BLRM, BOIN, CRM, DESIGNS, TITEBOIN, TITECRM, Design
 from escalation.documents import (
     Dose,
@@ -96,6 +104,7 @@ __all__ = [
     "NoSkipping",
     "Patient",
     "PatientState",
+    "PosteriorBands",
     "PosteriorComputationError",
     "Problem",
     "RuleKind",

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Action", "Decision", "DoseEstimate", "RuleKind", "RuleOutcome", "Selection"]
+__all__ = [
+    "Action",
+    "Decision",
+    "DoseEstimate",
+    "PosteriorBands",
+    "RuleKind",
+    "RuleOutcome",
+    "Selection",
+]
 
 
 class Action(StrEnum):
@@ -76,6 +84,24 @@ class DoseEstimate:
     prob_tox_interval: tuple[float, float] | None = None
     prob_overdose: float | None = None
     eliminated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PosteriorBands:
+    """What a picture of the posterior dose-toxicity curve needs, per dose level.
+
+    ``center`` is the curve (``center_label`` says which summary: mean or median); the bands are
+    the central 50% and 95% credible intervals (NaN where a design has nothing to say about a
+    dose); ``interval_probs`` maps a readable event (``"Pr(DLT rate > 0.3)"``) to its posterior
+    probability per dose.
+    """
+
+    model: str
+    center: tuple[float, ...]
+    center_label: str
+    band50: tuple[tuple[float, float], ...]
+    band95: tuple[tuple[float, float], ...]
+    interval_probs: Mapping[str, tuple[float, ...]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

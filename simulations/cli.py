@@ -57,6 +57,16 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(handler=simulate_command)
 
+    plot = subparsers.add_parser(
+        "plot",
+        help="draw the posterior behind a recommendation",
+        description="Draw the posterior dose-toxicity curve with 50% and 95% bands and the "
+        "posterior interval probabilities per dose for a trial document (PNG or SVG).",
+    )
+    plot.add_argument("document", help="trial document (JSON file; '-' reads standard input)")
+    plot.add_argument("--out", required=True, metavar="FILE", help="output file, .png or .svg")
+    plot.set_defaults(handler=plot_command)
+
 
 def _fail(messages: Sequence[str]) -> int:
     for m in messages:
@@ -237,3 +247,24 @@ def render_text(results: dict[str, Any]) -> str:
         lines.append("")
     lines.append("Monte Carlo standard errors: --json, --csv or --report.")
     return "\n".join(lines) + "\n"
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    """``escalation plot DOC.json --out FILE``: exit 0, or 2 with every problem on stderr."""
+    from escalation import InvalidDesignError, InvalidTrialDataError, parse_document
+    from simulations.decision_plot import write_decision_plot
+
+    try:
+        text = sys.stdin.read() if args.document == "-" else Path(args.document).read_text()
+        doc = parse_document(json.loads(text))
+        decision = write_decision_plot(doc, Path(args.out))
+    except (InvalidTrialDataError, InvalidDesignError) as e:
+        for problem in e.problems:
+            sys.stderr.write(f"error: {problem}\n")
+        return 2
+    except (OSError, ValueError) as e:  # unreadable file, bad JSON, bad --out
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    where = f"level {decision.next_level}" if decision.next_level else decision.action.value
+    sys.stdout.write(f"wrote {args.out} (decision: {decision.action.value}, {where})\n")
+    return 0

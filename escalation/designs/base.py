@@ -31,6 +31,7 @@ from escalation.decision import (
     Action,
     Decision,
     DoseEstimate,
+    PosteriorBands,
     RuleKind,
     RuleOutcome,
     Selection,
@@ -196,6 +197,13 @@ class Design(ABC):
         """The final recommended dose on the data (the trial is over)."""
         self.check_data(data)
         return self.choose(data, self.fit(data))
+
+    def posterior_bands(self, data: TrialData) -> PosteriorBands | None:
+        """The posterior dose-toxicity curve with 50% and 95% bands, for a picture.
+
+        ``None`` for a design without a posterior.
+        """
+        return None
 
     @abstractmethod
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:

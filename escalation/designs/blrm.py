@@ -64,7 +64,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.data import PatientState, TrialData
-from escalation.decision import Action, RuleKind, RuleOutcome, Selection
+from escalation.decision import Action, PosteriorBands, RuleKind, RuleOutcome, Selection
 from escalation.designs.base import Design, DesignRules, ModelFit
 from escalation.errors import InvalidDesignError, Problem
 from escalation.models.blrm import (
@@ -342,6 +342,33 @@ class BLRM(Design):
             target_interval=(self.target_interval[0], self.target_interval[1]),
             engine=self.engine,
             seed=self.seed,
+        )
+
+    def posterior_bands(self, data: TrialData) -> PosteriorBands:
+        """Posterior median of each p_d with 50% and 95% bands, and the interval probabilities."""
+        post = self.posterior(data)
+        lo, hi = self.target_interval
+
+        def pairs(a: float, b: float) -> tuple[tuple[float, float], ...]:
+            return tuple(
+                (float(x), float(z))
+                for x, z in zip(post.quantile(a), post.quantile(b), strict=True)
+            )
+
+        def values(v: npt.NDArray[np.float64]) -> tuple[float, ...]:
+            return tuple(float(x) for x in v)
+
+        return PosteriorBands(
+            model=f"BLRM ({post.engine} engine)",
+            center=values(post.quantile(0.5)),
+            center_label="posterior median",
+            band50=pairs(0.25, 0.75),
+            band95=pairs(0.025, 0.975),
+            interval_probs={
+                f"Pr(DLT rate < {lo:g})": values(post.prob_underdose),
+                f"Pr({lo:g} <= DLT rate < {hi:g})": values(post.prob_target),
+                f"Pr(DLT rate >= {hi:g})": values(post.prob_overdose),
+            },
         )
 
     def _intervals(self) -> tuple[str, str]:

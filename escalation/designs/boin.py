@@ -34,9 +34,10 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import beta as beta_dist
 
 from escalation.data import TrialData
-from escalation.decision import Action, Selection
+from escalation.decision import Action, PosteriorBands, Selection
 from escalation.designs.base import Design, DesignRules, ModelFit
 from escalation.errors import Problem
 from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, boundary_row
@@ -200,6 +201,39 @@ class BOIN(Design):
             cur,
             Action.STAY,
             f"{observed}, between lambda_e = {lambda_e:.3f} and lambda_d = {lambda_d:.3f}.",
+        )
+
+    def _beta_counts(
+        self, data: TrialData
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Patients and DLTs behind each dose's Beta posterior (complete patients for BOIN)."""
+        s = data.summary
+        return s.n_complete.astype(np.float64), s.n_dlt.astype(np.float64)
+
+    def posterior_bands(self, data: TrialData) -> PosteriorBands:
+        """Each tried dose's Beta(1 + DLTs, 1 + non-DLTs) posterior: the one dose elimination uses.
+
+        BOIN makes no dose-toxicity model: doses are independent, untried ones are blank.
+        """
+        self.check_data(data)
+        n, y = self._beta_counts(data)
+        a, b = y + 1.0, n - y + 1.0
+        tried = n > 0
+
+        def q(level: float) -> npt.NDArray[np.float64]:
+            return np.where(tried, beta_dist.ppf(level, a, b), np.nan)
+
+        def pairs(lo: float, hi: float) -> tuple[tuple[float, float], ...]:
+            return tuple((float(x), float(z)) for x, z in zip(q(lo), q(hi), strict=True))
+
+        over = np.where(tried, beta_overdose_prob(self.target, n, y), np.nan)
+        return PosteriorBands(
+            model="independent Beta(1, 1) posteriors per dose",
+            center=tuple(float(v) for v in np.where(tried, a / (a + b), np.nan)),
+            center_label="posterior mean",
+            band50=pairs(0.25, 0.75),
+            band95=pairs(0.025, 0.975),
+            interval_probs={f"Pr(DLT rate > {self.target:g})": tuple(float(v) for v in over)},
         )
 
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:

@@ -59,7 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.data import PatientState, TrialData
-from escalation.decision import Action, Selection
+from escalation.decision import Action, PosteriorBands, Selection
 from escalation.designs.base import Design, DesignRules, DoseConstraint, ModelFit, WaitingRule
 from escalation.designs.boin import START_REASON, move
 from escalation.errors import Problem
@@ -177,6 +177,40 @@ class CRM(Design):
 
     def _n_for_safety(self, data: TrialData) -> npt.NDArray[np.int64]:
         return data.summary.n_complete
+
+    def posterior_bands(self, data: TrialData) -> PosteriorBands:
+        """The exact posterior of each p_d: mean, central 50% and 95% intervals, Pr(p_d > target)."""
+        self.check_data(data)
+        dose_index, dlt, weight = self._patients(data)
+
+        def at(level: float) -> CRMPosterior:
+            return crm_posterior(
+                self.skeleton,
+                dose_index,
+                dlt,
+                weight,
+                target=self.target,
+                model=self.model,
+                intercept=self.intercept,
+                prior_sd=self.prior_sd,
+                conf_level=level,
+            )
+
+        p50, p95 = at(0.50), at(0.95)
+
+        def pairs(post: CRMPosterior) -> tuple[tuple[float, float], ...]:
+            return tuple((float(lo), float(hi)) for lo, hi in post.prob_tox_interval)
+
+        return PosteriorBands(
+            model=f"{self.model} CRM, exact posterior",
+            center=tuple(float(v) for v in p95.prob_tox_mean),
+            center_label="posterior mean",
+            band50=pairs(p50),
+            band95=pairs(p95),
+            interval_probs={
+                f"Pr(DLT rate > {self.target:g})": tuple(float(v) for v in p95.prob_overdose)
+            },
+        )
 
     def fit(self, data: TrialData) -> ModelFit:
         post = self.posterior(data)

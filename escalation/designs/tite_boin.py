@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from escalation.data import TrialData
 from escalation.decision import Action, Selection
@@ -161,6 +162,14 @@ class TITEBOIN(BOIN):
             dlt_for_safety=y,
             model={"lambda_e": lambda_e, "lambda_d": lambda_d},
         )
+
+    def _beta_counts(
+        self, data: TrialData
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Effective patients (pending ones by their follow-up fraction) and observed DLTs."""
+        s = data.summary
+        effective = s.n_complete + s.pending_followup + s.withdrawn_followup
+        return effective.astype(np.float64), s.n_dlt.astype(np.float64)
 
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:
         s = data.summary

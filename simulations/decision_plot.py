@@ -1,0 +1,107 @@
+"""The picture behind a recommendation, for the safety review committee.
+
+Top panel: the posterior dose-toxicity curve (mean or median per dose level) with its central 50%
+and 95% credible bands, the target (and the target interval of a BLRM), the observed DLT rates, and
+the recommended dose. Bottom panel: the posterior interval probabilities per dose (for a BLRM,
+under-dosing / target / over-dosing; otherwise Pr(DLT rate > target)), with the design's
+overdose cutoff where it has one. Drawn on matplotlib's Agg canvas (no GUI, no pyplot state).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from escalation import Decision, PosteriorBands, TrialDocument
+
+__all__ = ["decision_figure", "write_decision_plot"]
+
+_COLORS = {"band95": "#c6dbef", "band50": "#6baed6", "center": "#08519c", "target": "#d62728"}
+_STACK = ("#74c476", "#fdae6b", "#de2d26")
+
+
+def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBands) -> Any:
+    """A two-panel matplotlib Figure for one decision."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    levels = [d.level for d in doc.doses]
+    fig = Figure(figsize=(8.0, 7.0), dpi=110)
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+
+    def finite(values: tuple[float, ...]) -> list[float]:
+        return [v if not math.isnan(v) else float("nan") for v in values]
+
+    lo95, hi95 = zip(*bands.band95, strict=True)
+    lo50, hi50 = zip(*bands.band50, strict=True)
+    top.fill_between(
+        levels, finite(lo95), finite(hi95), color=_COLORS["band95"], label="95% band", step=None
+    )
+    top.fill_between(levels, finite(lo50), finite(hi50), color=_COLORS["band50"], label="50% band")
+    top.plot(levels, finite(bands.center), "o-", color=_COLORS["center"], label=bands.center_label)
+    target = doc.design.target
+    interval = getattr(doc.design, "target_interval", None)
+    if interval is not None:
+        top.axhspan(
+            interval[0], interval[1], color=_COLORS["target"], alpha=0.08, label="target interval"
+        )
+    top.axhline(target, color=_COLORS["target"], ls="--", lw=1, label=f"target {target:g}")
+    observed = [(d.dose_level, d.dlt / d.n_complete) for d in decision.doses if d.n_complete > 0]
+    if observed:
+        xs, ys = zip(*observed, strict=True)
+        top.plot(xs, ys, "kx", ms=8, label="observed DLT rate (complete patients)")
+    if decision.next_level is not None:
+        top.axvline(decision.next_level, color="black", lw=0.8, ls=":")
+        top.annotate(
+            f"next: level {decision.next_level}",
+            (decision.next_level, 0.97),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="top",
+            fontsize=9,
+        )
+    top.set_ylim(0, 1)
+    top.set_ylabel("P(DLT)")
+    title = doc.name or "Trial"
+    top.set_title(f"{title}\n{bands.model}; decision: {decision.action.value}", fontsize=10)
+    top.legend(fontsize=8, loc="upper left")
+
+    names = list(bands.interval_probs)
+    bottom_values = [0.0] * len(levels)
+    colors = _STACK if len(names) == 3 else ("#de2d26",)
+    for name, color in zip(names, colors, strict=False):
+        values = [0.0 if math.isnan(v) else v for v in bands.interval_probs[name]]
+        bottom.bar(levels, values, bottom=bottom_values, color=color, label=name, width=0.6)
+        bottom_values = [b + v for b, v in zip(bottom_values, values, strict=True)]
+    cutoff = getattr(doc.design, "overdose_cutoff", None) or getattr(
+        doc.design, "overdose_control", None
+    )
+    if cutoff is not None:
+        bottom.axhline(cutoff, color="black", ls="--", lw=1, label=f"overdose cutoff {cutoff:g}")
+    bottom.set_ylim(0, 1)
+    bottom.set_ylabel("Posterior probability")
+    bottom.set_xlabel("Dose level")
+    bottom.set_xticks(levels)
+    bottom.set_xticklabels(
+        [f"{d.level}\n{d.label}" if d.label else str(d.level) for d in doc.doses], fontsize=7
+    )
+    bottom.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def write_decision_plot(doc: TrialDocument, path: Path) -> Decision:
+    """Decide on the document's data and write the picture to ``path`` (.png or .svg)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise ValueError(f"--out must end in .png or .svg, got {path.name!r}")
+    decision = doc.design.decide(doc.data)
+    bands = doc.design.posterior_bands(doc.data)
+    if bands is None:
+        raise ValueError(f"design {doc.design.method!r} has no posterior to plot")
+    fig = decision_figure(doc, decision, bands)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format=suffix[1:])
+    return decision
