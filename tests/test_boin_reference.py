@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from scipy.optimize import isotonic_regression
 from scipy.stats import beta
 
-from escalation import BOIN, TrialData, boin_lambdas, boundary_rows, select_isotonic_batch
+from escalation import (
+    BOIN,
+    InvalidTrialDataError,
+    TrialData,
+    boin_lambdas,
+    boundary_rows,
+    select_isotonic_batch,
+)
 from escalation.models.isotonic import select_isotonic
 from tests.reference import load
 
@@ -201,3 +208,14 @@ def test_selection_and_estimates_match_a_restatement_with_scipy(
         np.testing.assert_allclose(sel.prob_overdose[treated], tail, rtol=1e-12, atol=1e-15)
     batch = select_isotonic_batch(n[None, :], y[None, :], bound_mtd=bound_mtd, **options)
     assert batch.tolist() == [-1 if sel.dose_index is None else sel.dose_index]
+
+
+def test_batch_selection_of_no_trial_and_bad_counts() -> None:
+    empty = np.zeros((0, 4), dtype=np.int64)
+    assert select_isotonic_batch(empty, empty, target=0.3).shape == (0,)
+    with pytest.raises(InvalidTrialDataError, match=r"dlt_at_dose\[1, 2\]"):
+        select_isotonic_batch([[3, 3, 3], [3, 3, 3]], [[0, 1, 2], [0, 1, 4]], target=0.3)
+    with pytest.raises(InvalidTrialDataError, match="n_at_dose"):
+        select_isotonic_batch([3, 3, 3], [0, 1, 2], target=0.3)
+    with pytest.raises(InvalidTrialDataError, match="dlt_at_dose"):
+        select_isotonic_batch([[3, 3, 3]], [[0, 1]], target=0.3)

@@ -41,6 +41,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from escalation.errors import InvalidTrialDataError
 from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, elimination_boundary
 
 __all__ = [
@@ -153,14 +154,15 @@ def isotonic_estimates(
     return phat, _isotonic_fit(phat[None, :], 1.0 / var[None, :], keep)[0]
 
 
-#: elimination boundaries are tabulated once per (target, cutoff) for n below this
+#: elimination boundaries are tabulated per (target, cutoff) for n below 32, 64, ..., this
 _TABLE_N = 128
+_TABLE_STEP = 32
 
 
 @lru_cache(maxsize=256)
-def _boundary_table(target: float, cutoff: float) -> IntArray:
-    """By n = 0.._TABLE_N - 1, :func:`_boundary`."""
-    table = np.array([_boundary_at(k, target, cutoff) for k in range(_TABLE_N)], dtype=np.int64)
+def _boundary_table(target: float, cutoff: float, size: int) -> IntArray:
+    """By n = 0..size - 1, :func:`_boundary`."""
+    table = np.array([_boundary_at(k, target, cutoff) for k in range(size)], dtype=np.int64)
     table.setflags(write=False)
     return table
 
@@ -175,8 +177,10 @@ def _boundary(n: IntArray, target: float, cutoff: float) -> IntArray:
     prior when n >= 3 (:func:`escalation.models.boundaries.elimination_boundary`), else "never"."""
     if n.size == 0:
         return np.zeros(n.shape, dtype=np.int64)
-    if int(n.max()) < _TABLE_N:
-        return _boundary_table(float(target), float(cutoff))[n]
+    n_max = int(n.max())
+    if n_max < _TABLE_N:
+        size = _TABLE_STEP * (n_max // _TABLE_STEP + 1)
+        return _boundary_table(float(target), float(cutoff), size)[n]
     counts, inverse = np.unique(n, return_inverse=True)
     at_least = [_boundary_at(k, float(target), float(cutoff)) for k in counts.tolist()]
     return np.array(at_least, dtype=np.int64)[inverse.reshape(n.shape)]
@@ -264,11 +268,32 @@ def _select_rows(
     )
 
 
-def _count_matrix(counts: npt.ArrayLike, name: str) -> IntArray:
-    arr = np.asarray(counts)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must have shape (n_trials, n_doses), got {arr.shape}")
-    return np.asarray(arr, dtype=np.int64)
+def _count_matrices(
+    n_at_dose: npt.ArrayLike, dlt_at_dose: npt.ArrayLike
+) -> tuple[IntArray, IntArray]:
+    """The two count matrices, checked: same (T, D) shape, integer, 0 <= DLTs <= patients."""
+    arrays = []
+    for name, counts in (("n_at_dose", n_at_dose), ("dlt_at_dose", dlt_at_dose)):
+        arr = np.asarray(counts)
+        if arr.ndim != 2:
+            raise InvalidTrialDataError(
+                f"must have shape (n_trials, n_doses), got {arr.shape}", field=name
+            )
+        if arr.size and arr.dtype.kind not in "iu":
+            raise InvalidTrialDataError(f"must hold integer counts, got {arr.dtype}", field=name)
+        arrays.append(np.asarray(arr, dtype=np.int64))
+    n, y = arrays
+    if n.shape != y.shape:
+        raise InvalidTrialDataError(
+            f"shape {y.shape} differs from n_at_dose's {n.shape}", field="dlt_at_dose"
+        )
+    bad = (y < 0) | (y > n)
+    if bad.any():
+        t, d = (int(v) for v in np.argwhere(bad)[0])
+        raise InvalidTrialDataError(
+            f"{y[t, d]} DLTs among {n[t, d]} patients", field=f"dlt_at_dose[{t}, {d}]"
+        )
+    return n, y
 
 
 def _lambda_d(bound_mtd: bool, target: float, phi2: float | None) -> float | None:
@@ -314,6 +339,11 @@ def select_isotonic_batch(
     numpy.ndarray
         Shape (T,): the selected dose index per trial, -1 for no dose.
 
+    Raises
+    ------
+    InvalidTrialDataError
+        For count matrices of other shapes, non-integer counts, or DLTs outside 0..n.
+
     References
     ----------
     Yuan Y, Hess KR, Hilsenbeck SG, Gilbert MR (2016), Clin Cancer Res 22:4291; BOIN 2.7.2
@@ -325,10 +355,7 @@ def select_isotonic_batch(
     ...                       [[0, 0, 4, 4, 0], [3, 0, 0, 0, 0]], target=0.3).tolist()
     [2, -1]
     """
-    n = _count_matrix(n_at_dose, "n_at_dose")
-    y = _count_matrix(dlt_at_dose, "dlt_at_dose")
-    if n.shape != y.shape:
-        raise ValueError(f"dlt_at_dose has shape {y.shape}, n_at_dose {n.shape}")
+    n, y = _count_matrices(n_at_dose, dlt_at_dose)
     if n.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     # many trials end with the same counts: select once per distinct (n, y)
