@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, cast
 
 import numpy as np
@@ -56,6 +57,7 @@ _KEYS = {
     "suspended_arrivals",
     "decision_timing",
     "dlt_window_days",
+    "dose_amounts",
     "trials",
     "seed",
 }
@@ -473,11 +475,14 @@ def parse_spec(spec: Any) -> SimulationSpec:
     else:
         scenarios, random = _scenarios(spec["scenarios"], cast(int, seed), out)
     conduct = _conduct(spec, out)
+    amounts = _dose_amounts(spec.get("dose_amounts"), scenarios, out)
     built: dict[tuple[int, int], Design] = {}
     for i, (field, entry) in enumerate(entries):
         for n_levels in sorted({s.n_levels for s in scenarios}):
             try:
-                design = parse_design(entry.block, n_doses=n_levels, field=field)
+                design = parse_design(
+                    entry.block, n_doses=n_levels, dose_amounts=amounts, field=field
+                )
             except InvalidDesignError as e:
                 out.problems += [p for p in e.problems if p not in out.problems]
                 break
@@ -500,3 +505,29 @@ def parse_spec(spec: Any) -> SimulationSpec:
         seed=cast(int, seed),
         designs_by_levels=built,
     )
+
+
+def _dose_amounts(
+    value: Any, scenarios: Sequence[Scenario], out: _Collector
+) -> list[float | None] | None:
+    """``dose_amounts``: the amount (e.g. cells/kg) of each level, for designs that model it (BLRM)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(_is_number(a) and a > 0 for a in value)
+        or any(b <= a for a, b in pairwise(value))
+    ):
+        out.add(
+            "dose_amounts", f"expected increasing positive numbers, one per level, got {value!r}"
+        )
+        return None
+    for s in scenarios:
+        if s.n_levels != len(value):
+            out.add(
+                "dose_amounts",
+                f"{len(value)} amounts, but scenario {s.name!r} has {s.n_levels} levels",
+            )
+            return None
+    return [float(a) for a in value]

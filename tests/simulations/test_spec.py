@@ -154,3 +154,38 @@ def test_random_scenarios_are_generated_from_the_seed() -> None:
 )
 def test_random_scenario_problems_name_their_field(block: dict[str, Any], field: str) -> None:
     assert field in fields_of(spec(scenarios={"random": block}))
+
+
+def test_blrm_simulates_with_dose_amounts() -> None:
+    """BLRM models the dose amounts: the spec gives them, and the design is simulated."""
+    from simulations import run_simulation
+
+    spec = {
+        "designs": [{"name": "BLRM", "method": "blrm", "target": 0.25, "max_patients": 9}],
+        "dose_amounts": [0.25e6, 0.5e6, 1e6, 2e6],
+        "scenarios": [{"name": "s", "true_dlt_probs": [0.05, 0.15, 0.3, 0.5]}],
+        "trials": 6,
+        "seed": 3,
+    }
+    first, second = run_simulation(spec), run_simulation(spec)
+    (row,) = first["results"]
+    assert row["design"] == "BLRM"
+    assert sum(row["selection_pct"]) + row["none_pct"] == pytest.approx(100)
+    assert first["results"] == second["results"]  # the seed decides everything
+
+
+@pytest.mark.parametrize(
+    ("amounts", "message"),
+    [([1, 2], "scenario"), ([2, 1, 3, 4], "increasing"), (None, "doses[0].amount")],
+)
+def test_dose_amounts_are_validated(amounts: object, message: str) -> None:
+    spec: dict[str, Any] = {
+        "design": {"method": "blrm", "target": 0.25},
+        "scenarios": [{"true_dlt_probs": [0.05, 0.15, 0.3, 0.5]}],
+        "trials": 5,
+    }
+    if amounts is not None:
+        spec["dose_amounts"] = amounts
+    with pytest.raises(InvalidSpecError) as err:
+        parse_spec(spec)
+    assert any(message in f"{p.field} {p.message}" for p in err.value.problems)
