@@ -162,3 +162,34 @@ def test_bad_table_option_exit_2(console_script: str) -> None:
     assert "design.target" in out.stderr
     out = run(console_script, "table", "--target", "abc")
     assert out.returncode == 2 and "invalid float value" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("design", "waits"),
+    [
+        ({"method": "boin", "target": 0.3}, True),
+        ({"method": "crm", "target": 0.3, "skeleton": [0.14, 0.22, 0.3, 0.39, 0.48]}, True),
+        ({"method": "tite-boin", "target": 0.3}, "suspends"),  # 2 of 3 pending > 0.5
+        ({"method": "tite-boin", "target": 0.3, "max_pending": 0.7}, False),
+        ({"method": "tite-crm", "target": 0.3, "skeleton": [0.14, 0.22, 0.3, 0.39, 0.48]}, False),
+    ],
+    ids=lambda v: v["method"] if isinstance(v, dict) else str(v),
+)
+def test_pending_patients_wait_only_for_non_tite_designs(
+    console_script: str, tmp_path: Path, design: dict[str, Any], waits: bool | str
+) -> None:
+    """Two patients at dose level 3 are inside their window (examples/tite_example.json)."""
+    doc = json.loads((EXAMPLE.parent / "tite_example.json").read_text())
+    doc["design"] = design
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    out = json.loads(run(console_script, "recommend", str(path), "--json").stdout)
+    assert [d["pending"] for d in out["doses"]] == [0, 0, 2, 0, 0]
+    waiting_rules = [r["rule"] for r in out["rules"] if r["kind"] == "waiting" and r["triggered"]]
+    if waits == "suspends":
+        assert out["action"] == "wait" and waiting_rules == ["SuspendWhenPending(max_pending=0.5)"]
+    elif waits:
+        assert out["action"] == "wait" and out["wait_until"] == "2026-08-14"
+        assert waiting_rules == ["WaitForPending()"]
+    else:
+        assert out["action"] != "wait" and out["next_dose"] is not None
