@@ -38,7 +38,7 @@ from scipy.stats import beta as beta_dist
 
 from escalation.data import TrialData
 from escalation.decision import Action, PosteriorBands, Selection
-from escalation.designs.base import Design, DesignRules, ModelFit
+from escalation.designs.base import Design, DesignRules, ModelFit, WaitingRule
 from escalation.errors import Problem
 from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, boundary_row
 from escalation.models.isotonic import IsotonicSelection, NoDoseReason, select_isotonic
@@ -147,9 +147,17 @@ class BOIN(Design):
         return DesignRules(
             elimination=EliminateToxicDoses(cutoff=self.cutoff),
             stopping=stopping,
-            waiting=(WaitForPending(),),
+            waiting=self._waiting(),
             constraints=(NoSkipping(), ExcludeEliminated()),
         )
+
+    def _waiting(self) -> tuple[WaitingRule, ...]:
+        """BOIN waits for the patients pending at the current dose."""
+        return (WaitForPending(),)
+
+    def _selection_prior(self) -> float:
+        """a in the final selection's (y + a) / (n + 2a) estimate: 0.05, as R's select.mtd."""
+        return 0.05
 
     def fit(self, data: TrialData) -> ModelFit:
         s = data.summary
@@ -247,6 +255,7 @@ class BOIN(Design):
             offset=self.offset,
             bound_mtd=self.bound_mtd,
             phi2=self.phi2,
+            prior=self._selection_prior(),
         )
         return isotonic_selection(sel, self.target, int(s.n_pending.sum()))
 

@@ -161,8 +161,11 @@ class CRM(Design):
         )
         return s.dose_index[complete], s.dlt[complete], None
 
-    def posterior(self, data: TrialData) -> CRMPosterior:
-        """The exact posterior on the data (complete patients; weighted ones for TITE-CRM)."""
+    def posterior(self, data: TrialData, *, conf_level: float = 0.90) -> CRMPosterior:
+        """The exact posterior on the data (complete patients; weighted ones for TITE-CRM).
+
+        ``conf_level`` sets the level of the credible intervals (and of dfcrm's plug-in bounds).
+        """
         dose_index, dlt, weight = self._patients(data)
         return crm_posterior(
             self.skeleton,
@@ -173,6 +176,7 @@ class CRM(Design):
             model=self.model,
             intercept=self.intercept,
             prior_sd=self.prior_sd,
+            conf_level=conf_level,
         )
 
     def _n_for_safety(self, data: TrialData) -> npt.NDArray[np.int64]:
@@ -181,22 +185,7 @@ class CRM(Design):
     def posterior_bands(self, data: TrialData) -> PosteriorBands:
         """The exact posterior of each p_d: mean, central 50% and 95% intervals, Pr(p_d > target)."""
         self.check_data(data)
-        dose_index, dlt, weight = self._patients(data)
-
-        def at(level: float) -> CRMPosterior:
-            return crm_posterior(
-                self.skeleton,
-                dose_index,
-                dlt,
-                weight,
-                target=self.target,
-                model=self.model,
-                intercept=self.intercept,
-                prior_sd=self.prior_sd,
-                conf_level=level,
-            )
-
-        p50, p95 = at(0.50), at(0.95)
+        p50, p95 = self.posterior(data, conf_level=0.50), self.posterior(data, conf_level=0.95)
 
         def pairs(post: CRMPosterior) -> tuple[tuple[float, float], ...]:
             return tuple((float(lo), float(hi)) for lo, hi in post.prob_tox_interval)

@@ -39,15 +39,11 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.data import TrialData
-from escalation.decision import Action, Selection
-from escalation.designs.base import DesignRules, ModelFit
-from escalation.designs.boin import BOIN, START_REASON, isotonic_selection, move
+from escalation.decision import Action
+from escalation.designs.base import ModelFit, WaitingRule
+from escalation.designs.boin import BOIN, START_REASON, move
 from escalation.errors import Problem
 from escalation.models.boundaries import beta_overdose_prob
-from escalation.models.isotonic import select_isotonic
-from escalation.rules.constraints import ExcludeEliminated, NoSkipping
-from escalation.rules.elimination import EliminateToxicDoses
-from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
 from escalation.rules.waiting import SuspendWhenPending
 
 __all__ = ["TITEBOIN"]
@@ -88,18 +84,12 @@ class TITEBOIN(BOIN):
             )
         return problems
 
-    def model_rules(self) -> DesignRules:
-        stopping: StoppingRule = StopAtN(self.max_patients) | StopWhenNAtDose(
-            self.n_stop, when_staying=True
-        )
-        if self.extra_safe:
-            stopping = stopping | StopWhenTooToxic(level=1, prob=self.cutoff - self.offset)
-        return DesignRules(
-            elimination=EliminateToxicDoses(cutoff=self.cutoff),
-            stopping=stopping,
-            waiting=(SuspendWhenPending(max_pending=self.max_pending),),
-            constraints=(NoSkipping(), ExcludeEliminated()),
-        )
+    def _waiting(self) -> tuple[WaitingRule, ...]:
+        """TITE-BOIN decides with pending patients, but suspends accrual when too many are."""
+        return (SuspendWhenPending(max_pending=self.max_pending),)
+
+    def _selection_prior(self) -> float:
+        return self.selection_prior
 
     def fit(self, data: TrialData) -> ModelFit:
         s = data.summary
@@ -170,18 +160,3 @@ class TITEBOIN(BOIN):
         s = data.summary
         effective = s.n_complete + s.pending_followup + s.withdrawn_followup
         return effective.astype(np.float64), s.n_dlt.astype(np.float64)
-
-    def choose(self, data: TrialData, fit: ModelFit) -> Selection:
-        s = data.summary
-        sel = select_isotonic(
-            s.n_complete,
-            s.n_dlt,
-            target=self.target,
-            cutoff=self.cutoff,
-            extra_safe=self.extra_safe,
-            offset=self.offset,
-            bound_mtd=self.bound_mtd,
-            phi2=self.phi2,
-            prior=self.selection_prior,
-        )
-        return isotonic_selection(sel, self.target, int(s.n_pending.sum()))
