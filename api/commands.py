@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,22 @@ def _print_json(value: Any) -> None:
 
 
 # ---- serve ---------------------------------------------------------------------------------------------
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.demo import load_demo_trial, rotate_demo_key
-    from api.main import create_app
 
     settings = _settings(args)
+    workers = args.workers or _cores()
+    if workers < 1:
+        return _fail(f"--workers must be at least 1, got {workers}")
     url = f"http://{args.host}:{args.port}"
     lines = [f"escalation service on {url}  (API docs: {url}/docs)"]
     if args.demo:
@@ -76,8 +86,51 @@ def _serve(args: argparse.Namespace) -> int:
         ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    if workers == 1:
+        from api.main import create_app, freeze_startup_objects
+
+        app = create_app(settings)
+        freeze_startup_objects()
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return EXIT_OK
+    _serve_workers(settings, args, workers)
     return EXIT_OK
+
+
+def _serve_workers(settings: Any, args: argparse.Namespace, workers: int) -> None:
+    """``workers`` uvicorn processes on one socket, under this process, which first does once what
+    a single process does at start-up (migrations, failing interrupted jobs) and runs the one
+    simulation job runner; the workers only serve (``api.main:create_worker_app``)."""
+    import uvicorn
+
+    from api.jobs import JobRunner, fail_interrupted
+    from api.storage.db import Database
+
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        db.migrate()
+        fail_interrupted(db)
+    finally:
+        db.dispose()
+    jobs = JobRunner(
+        settings.database_url,
+        workers=settings.simulation_workers,
+        runner=settings.simulation_runner,
+    )
+    # the workers build their settings from the environment: the same database
+    os.environ["ESCALATION_DATABASE_URL"] = settings.database_url
+    jobs.start()
+    try:
+        uvicorn.run(
+            "api.main:create_worker_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            workers=workers,
+        )
+    finally:
+        jobs.stop()
 
 
 # ---- keys ----------------------------------------------------------------------------------------------
@@ -213,6 +266,14 @@ def register(sub: Any) -> None:
         metavar="DOCUMENT",
         default=None,
         help="load this trial document (idempotently) and print a demo key with the src role",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="HTTP worker processes (default: one per CPU core); migrations and simulation jobs "
+        "run once, in the supervising process",
     )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]

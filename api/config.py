@@ -49,6 +49,10 @@ class Settings:
         ``.problems`` (``simulations:parse_spec``); None leaves validation to the job.
     threads
         Worker threads for request handlers (``ESCALATION_THREADS``, default 8).
+    supervised
+        The application is one of the HTTP worker processes of ``escalation serve --workers N``:
+        the supervising process brought the schema up to date, marked interrupted jobs failed and
+        runs the simulation jobs, so this application only serves (and queues jobs).
     """
 
     database_url: str = field(default_factory=_default_url)
@@ -56,6 +60,7 @@ class Settings:
     simulation_runner: str = "simulations:run_simulation"
     simulation_validator: str | None = "simulations:parse_spec"
     threads: int = field(default_factory=lambda: int(os.environ.get("ESCALATION_THREADS", "8")))
+    supervised: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))

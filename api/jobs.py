@@ -1,11 +1,18 @@
 """Simulation jobs: each runs in its own worker process; status and progress live in the database.
 
-The service queues a job (``JobRunner.submit``); a dispatcher thread starts a worker process
-(``spawn``: a clean interpreter, no inherited threads or connections) that marks the job running,
-calls the simulation harness with a progress callback that writes to the job's row, and stores the
-results or the error. A worker that dies (crash, out of memory, kill) leaves its job failed with
-the exit code. Jobs queued or running when the service stops or crashes are marked failed at the
-next start (``fail_interrupted``), never left to look alive. One service process per database.
+The service queues a job as a row with status ``queued``. The job runner's dispatcher threads take
+queued jobs from the database, oldest first (``JobRunner.submit`` only wakes them at once; without
+it they look every ``poll_interval_s``), and start a worker process for each (``spawn``: a clean
+interpreter, no inherited threads or connections) that marks the job running, calls the simulation
+harness with a progress callback that writes to the job's row, and stores the results or the
+error. A worker that dies (crash, out of memory, kill) leaves its job failed with the exit code.
+Jobs queued or running when the service stops or crashes are marked failed at the next start
+(``fail_interrupted``), never left to look alive.
+
+One job runner per database: the application's own when it is served by one process, the
+supervising process's under ``escalation serve --workers N`` (the HTTP workers only queue jobs,
+which is why the runner takes them from the database rather than from the process that queued
+them).
 
 The harness is imported lazily, in the worker, by its ``module:function`` path
 (``simulations:run_simulation``; signature ``run(spec, *, workers, progress) -> dict``).
@@ -17,7 +24,6 @@ import importlib
 import json
 import logging
 import multiprocessing
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +43,7 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 WORKER_ACTOR = "service:simulation-worker"
 PROGRESS_INTERVAL_S = 0.25
+POLL_INTERVAL_S = 0.5
 
 
 def _finish(
@@ -126,6 +133,11 @@ def run_job(database_url: str, job_id: int, runner_path: str) -> None:
         db.dispose()
 
 
+_QUEUED = (
+    select(SimulationJob.id).where(SimulationJob.status == "queued").order_by(SimulationJob.id)
+)
+
+
 def fail_interrupted(db: Database) -> int:
     """Mark failed every job left queued or running by a previous run of the service."""
     with db.read() as s:
@@ -145,16 +157,29 @@ def fail_interrupted(db: Database) -> int:
 
 
 class JobRunner:
-    """Runs queued jobs, at most ``workers`` at once, each in a fresh worker process."""
+    """Runs queued jobs, at most ``workers`` at once, each in a fresh worker process.
 
-    def __init__(self, database_url: str, *, workers: int = 1, runner: str) -> None:
+    The queue is the database: dispatchers take the oldest queued job nobody in this runner has
+    taken yet; ``submit`` wakes one at once, otherwise they look every ``poll_interval_s``.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int = 1,
+        runner: str,
+        poll_interval_s: float = POLL_INTERVAL_S,
+    ) -> None:
         self.database_url = database_url
         self.runner = runner
         self.workers = workers
+        self.poll_interval_s = poll_interval_s
         self._ctx = multiprocessing.get_context("spawn")
-        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._running: dict[int, BaseProcess] = {}
+        self._taken: set[int] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -167,37 +192,41 @@ class JobRunner:
             self._threads.append(thread)
 
     def submit(self, job_id: int) -> None:
-        self._queue.put(job_id)
+        """Job ``job_id`` was queued (committed): wake a dispatcher."""
+        with self._wake:
+            self._wake.notify()
+
+    def _take(self, db: Database) -> int | None:
+        """The oldest queued job not yet taken by this runner (None when there is none)."""
+        with db.connect() as conn:
+            queued = conn.execute(_QUEUED).scalars().all()
+        with self._lock:
+            for job_id in queued:
+                if job_id not in self._taken:
+                    self._taken.add(job_id)
+                    return job_id
+        return None
+
+    def _next(self, db: Database) -> int | None:
+        """Wait for a queued job; None when the runner stops."""
+        while not self._stopping.is_set():
+            job_id = self._take(db)
+            if job_id is not None:
+                return job_id
+            with self._wake:
+                if not self._stopping.is_set():
+                    self._wake.wait(self.poll_interval_s)
+        return None
 
     def _dispatch(self) -> None:
         db = Database(self.database_url, pool_size=1)
         try:
-            while True:
-                job_id = self._queue.get()
-                if job_id is None or self._stopping.is_set():
-                    return
-                process = self._ctx.Process(
-                    target=run_job,
-                    args=(self.database_url, job_id, self.runner),
-                    name=f"simulation-job-{job_id}",
-                    daemon=True,
-                )
-                with self._lock:
-                    if self._stopping.is_set():
-                        return
-                    process.start()
-                    self._running[job_id] = process
-                process.join()
-                with self._lock:
-                    self._running.pop(job_id, None)
-                if process.exitcode != 0:
-                    reason = (
-                        "interrupted: the service stopped while the job was running; submit it again"
-                        if self._stopping.is_set()
-                        else f"the worker process died (exit code {process.exitcode})"
-                    )
-                    _finish(db, job_id, status="failed", error=reason)
-                process.close()
+            while (job_id := self._next(db)) is not None:
+                try:
+                    self._run(db, job_id)
+                finally:  # no longer queued: finished, failed, or left for the next start
+                    with self._lock:
+                        self._taken.discard(job_id)
         except (
             Exception
         ):  # pragma: no cover - a bug: log it, jobs stay visible as failed at restart
@@ -205,14 +234,38 @@ class JobRunner:
         finally:
             db.dispose()
 
+    def _run(self, db: Database, job_id: int) -> None:
+        process = self._ctx.Process(
+            target=run_job,
+            args=(self.database_url, job_id, self.runner),
+            name=f"simulation-job-{job_id}",
+            daemon=True,
+        )
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            process.start()
+            self._running[job_id] = process
+        process.join()
+        with self._lock:
+            self._running.pop(job_id, None)
+        if process.exitcode != 0:
+            reason = (
+                "interrupted: the service stopped while the job was running; submit it again"
+                if self._stopping.is_set()
+                else f"the worker process died (exit code {process.exitcode})"
+            )
+            _finish(db, job_id, status="failed", error=reason)
+        process.close()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop: running workers are terminated and their jobs marked failed."""
         self._stopping.set()
         with self._lock:
             for process in self._running.values():
                 process.terminate()
-        for _ in self._threads:
-            self._queue.put(None)
+        with self._wake:
+            self._wake.notify_all()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()

@@ -121,6 +121,13 @@ def tree_cpu_seconds(root: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time every process on the machine has used so far (Linux /proc/stat: all but idle
+    and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -339,10 +346,14 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
             )
             print(
                 f"{'design':<6} {'scenario':<8} {'loop':<7} {'n':>5} {'err':>4} {'p50 ms':>8} "
-                f"{'p99 ms':>8} {'mean ms':>8} {'req/s':>7} {'server CPU':>10} {'client CPU':>10}"
+                f"{'p99 ms':>8} {'mean ms':>8} {'req/s':>7} {'server CPU':>10} {'client CPU':>10} "
+                f"{'others':>6}"
             )
             loops = {"closed": [0.0], "open": [args.interval], "both": [0.0, args.interval]}
+            scenarios = {"stored": [False], "fresh": [True], "both": [False, True]}
             for name, trial_id in trial_ids.items():
+                if args.design not in ("both", name):
+                    continue
                 path = f"/v1/trials/{trial_id}/recommendation"
                 httpx.get(
                     f"http://127.0.0.1:{port}{path}",
@@ -351,8 +362,8 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
                     timeout=60,
                 ).raise_for_status()
                 for interval in loops[args.loop]:
-                    for fresh in (False, True):
-                        cpu0 = tree_cpu_seconds(proc.pid)
+                    for fresh in scenarios[args.scenario]:
+                        cpu0, busy0 = tree_cpu_seconds(proc.pid), busy_cpu_seconds()
                         run = run_load(
                             port=port,
                             key=key,
@@ -365,7 +376,10 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
                             check=is_recommendation(trial_id),
                         )
                         n = max(len(run.latencies), 1)
-                        server_ms = 1000 * (tree_cpu_seconds(proc.pid) - cpu0) / n
+                        server_s = tree_cpu_seconds(proc.pid) - cpu0
+                        # what the rest of the machine ran meanwhile, in CPUs busy on average
+                        others = busy_cpu_seconds() - busy0 - server_s - run.client_cpu
+                        server_ms = 1000 * server_s / n
                         q = statistics.quantiles(run.latencies, n=100, method="inclusive")
                         print(
                             f"{name:<6} {'fresh' if fresh else 'stored':<8} "
@@ -374,7 +388,7 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
                             f"{1000 * statistics.median(run.latencies):>8.1f} "
                             f"{1000 * q[98]:>8.1f} {1000 * statistics.fmean(run.latencies):>8.1f} "
                             f"{len(run.latencies) / run.elapsed:>7.0f} {server_ms:>7.2f} ms "
-                            f"{1000 * run.client_cpu / n:>7.2f} ms"
+                            f"{1000 * run.client_cpu / n:>7.2f} ms {others / run.elapsed:>6.2f}"
                         )
                         if run.errors:
                             print(f"  errors: {run.errors}")
@@ -393,6 +407,8 @@ def main() -> int:
     parser.add_argument("--open-requests", type=int, default=500, help="per open-loop run")
     parser.add_argument("--max-seconds", type=float, default=20, help="per run")
     parser.add_argument("--loop", choices=["closed", "open", "both"], default="both")
+    parser.add_argument("--scenario", choices=["stored", "fresh", "both"], default="both")
+    parser.add_argument("--design", choices=["boin", "crm", "both"], default="both")
     parser.add_argument(
         "--interval",
         type=float,
@@ -403,7 +419,7 @@ def main() -> int:
     print(
         f"escalation {__version__}; {args.clients} concurrent clients on loopback; "
         f"{os.cpu_count()} CPUs shared by the server, the clients and anything else running; "
-        "CPU columns: milliseconds per request"
+        "CPU columns: milliseconds per request; others: CPUs busy with anything else"
     )
     print(
         "closed loop: each client sends its next request as soon as the answer arrives "

@@ -4,35 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import MAX_ID, AsOf, DbDep, PageDep, Reader, TrialId
 from api.routes._docs import errors
 from api.schemas import Page, RecommendationOut, ReproductionOut, SelectionJson
 from api.services import recommendations as service
-from api.storage.models import Recommendation
 
 router = APIRouter(tags=["recommendations"])
 
 RecommendationId = Annotated[int, Path(ge=1, le=MAX_ID, description="the recommendation's id")]
 
 
-def recommendation_out(rec: Recommendation) -> RecommendationOut:
-    return RecommendationOut.model_validate(
-        {
-            "id": rec.id,
-            "trial_id": rec.trial_id,
-            "as_of": rec.as_of,
-            "decision": rec.result,
-            "snapshot": rec.snapshot,
-            "data_hash": rec.data_hash,
-            "design_hash": rec.design_hash,
-            "engine_version": rec.engine_version,
-            "hash": rec.hash,
-            "created_at": rec.created_at,
-            "created_by": rec.created_by,
-        }
+def _json(rec: service.Served) -> Response:
+    return Response(
+        rec.body,
+        media_type="application/json",
+        headers={"Location": f"/v1/recommendations/{rec.id}"},
     )
 
 
@@ -45,13 +34,15 @@ def recommendation_out(rec: Recommendation) -> RecommendationOut:
     "`decision` is exactly `escalation recommend --json` on `snapshot`.",
     responses=errors(404),
 )
-def get_recommendation(trial_id: TrialId, key: Reader, db: DbDep, as_of: AsOf) -> JSONResponse:
-    rec, _created = service.recommend(db, trial_id, as_of, actor=key.actor)
-    # the hot path: validated once here, not again by FastAPI in another thread hop
-    return JSONResponse(
-        recommendation_out(rec).model_dump(mode="json"),
-        headers={"Location": f"/v1/recommendations/{rec.id}"},
-    )
+async def get_recommendation(trial_id: TrialId, key: Reader, db: DbDep, as_of: AsOf) -> Response:
+    # the hot path: the lookup (four indexed reads) runs on the event loop, and a stored
+    # recommendation is sent as the bytes stored with it; only a new one, which the engine must
+    # compute and the database store, goes to a worker thread
+    found = service.lookup(db, trial_id, as_of)
+    if found.stored is not None:
+        return _json(found.stored)
+    made = await run_in_threadpool(service.create, db, trial_id, as_of, found, actor=key.actor)
+    return _json(made)
 
 
 @router.get(
@@ -65,7 +56,7 @@ def list_recommendations(
 ) -> Page[RecommendationOut]:
     rows, next_offset = service.list_recommendations(db, trial_id, paging)
     return Page[RecommendationOut](
-        items=[recommendation_out(r) for r in rows],
+        items=[service.recommendation_out(r) for r in rows],
         limit=paging.limit,
         offset=paging.offset,
         next_offset=next_offset,
@@ -78,10 +69,8 @@ def list_recommendations(
     summary="A stored recommendation",
     responses=errors(404),
 )
-def read_recommendation(
-    recommendation_id: RecommendationId, _key: Reader, db: DbDep
-) -> RecommendationOut:
-    return recommendation_out(service.get_recommendation(db, recommendation_id))
+def read_recommendation(recommendation_id: RecommendationId, _key: Reader, db: DbDep) -> Response:
+    return _json(service.served(db, recommendation_id))
 
 
 @router.get(

@@ -10,16 +10,21 @@ be recomputed later and compared. No statistics here: the engine decides
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, Text, bindparam, insert, select, update
+from sqlalchemy import cast as sa_cast
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, InvalidInput, NotFound
+from api.schemas import RecommendationOut
 from api.services.common import PageRequest, get_trial, page
-from api.services.trials import trial_document
+from api.services.trials import PATIENT_COLUMNS, PatientFacts, trial_document
 from api.storage import audit
 from api.storage.audit import sha256_json
 from api.storage.db import Database
@@ -35,14 +40,22 @@ from escalation import (
 )
 
 __all__ = [
+    "Lookup",
+    "Served",
+    "create",
     "data_hash",
     "design_hash",
     "final_selection",
     "get_recommendation",
     "list_decisions",
+    "lookup",
+    "lookup_on",
     "recommend",
+    "recommendation_out",
     "record_decision",
+    "render",
     "reproduce",
+    "served",
 ]
 
 
@@ -80,83 +93,183 @@ def _parse(snapshot: dict[str, Any]) -> TrialDocument:
         raise InvalidInput.from_engine(e) from None
 
 
-_TRIAL_COLUMNS = (Trial.name, Trial.design, Trial.doses, Trial.dlt_window_days)
-_PATIENT_COLUMNS = (
-    PatientRecord.patient_id,
-    PatientRecord.dose_level,
-    PatientRecord.infused_on,
-    PatientRecord.dlt,
-    PatientRecord.dlt_on,
-    PatientRecord.withdrawn_on,
+# the trial and its patients in one statement, so that they come from one state of the database
+# (each statement sees one snapshot: no transaction needed): one row per patient, or one row with
+# NULL patient columns for a trial without patients; the protocol's JSON columns come as text, to
+# be parsed once rather than on every row
+_SNAPSHOT = (
+    select(
+        Trial.name,
+        sa_cast(Trial.design, Text).label("design_json"),
+        sa_cast(Trial.doses, Text).label("doses_json"),
+        Trial.dlt_window_days,
+        *PATIENT_COLUMNS,
+    )
+    .select_from(Trial)
+    .outerjoin(PatientRecord, PatientRecord.trial_id == Trial.id)
+    .where(Trial.id == bindparam("trial_id"))
+)
+_FIND = select(Recommendation.id, Recommendation.response_json).where(
+    Recommendation.trial_id == bindparam("trial_id"),
+    Recommendation.as_of == bindparam("as_of"),
+    Recommendation.data_hash == bindparam("data_hash"),
+    Recommendation.design_hash == bindparam("design_hash"),
+    Recommendation.engine_version == bindparam("engine_version"),
+)
+_BY_ID = select(Recommendation.id, Recommendation.response_json).where(
+    Recommendation.id == bindparam("id")
+)
+_RECOMMENDATIONS = cast(Table, Recommendation.__table__)
+_INSERT = insert(_RECOMMENDATIONS).returning(_RECOMMENDATIONS.c.id)
+_SET_RESPONSE = (
+    update(_RECOMMENDATIONS)
+    .where(_RECOMMENDATIONS.c.id == bindparam("rid"))
+    .values(response_json=bindparam("response_json"))
 )
 
 
-def _snapshot(s: Session, trial_id: int, as_of: dt.date) -> dict[str, Any]:
-    """The trial document of the stored data as of ``as_of`` (rows, not ORM objects: this is the
-    hot path of every recommendation request)."""
-    trial = s.execute(select(*_TRIAL_COLUMNS).where(Trial.id == trial_id)).mappings().one_or_none()
-    if trial is None:
+def _snapshot(conn: Connection | Session, trial_id: int, as_of: dt.date) -> dict[str, Any]:
+    """The trial document of the stored data as of ``as_of`` (one Core statement, rows rather
+    than ORM objects: this is the hot path of every recommendation request)."""
+    rows = conn.execute(_SNAPSHOT, {"trial_id": trial_id}).all()
+    if not rows:
         raise NotFound.field("trial_id", f"no trial {trial_id}")
-    patients = (
-        s.execute(select(*_PATIENT_COLUMNS).where(PatientRecord.trial_id == trial_id))
+    first = rows[0]
+    protocol = {
+        "name": first.name,
+        "design": json.loads(first.design_json),
+        "doses": json.loads(first.doses_json),
+        "dlt_window_days": first.dlt_window_days,
+    }
+    patients = [cast(PatientFacts, tuple(r[4:])) for r in rows if r.patient_id is not None]
+    return trial_document(protocol, patients, as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A stored recommendation as the service sends it: its id and its JSON body."""
+
+    id: int
+    body: bytes
+
+
+_OUT_FIELDS = (
+    "id",
+    "trial_id",
+    "as_of",
+    "snapshot",
+    "data_hash",
+    "design_hash",
+    "engine_version",
+    "hash",
+    "created_at",
+    "created_by",
+)
+
+
+def recommendation_out(rec: Recommendation | Mapping[Any, Any]) -> RecommendationOut:
+    """The response model of a recommendation (an ORM object or a row with the column names)."""
+    fields = {k: rec[k] if isinstance(rec, Mapping) else getattr(rec, k) for k in _OUT_FIELDS}
+    decision = rec["result"] if isinstance(rec, Mapping) else rec.result
+    return RecommendationOut.model_validate(fields | {"decision": decision})
+
+
+def render(rec: Recommendation | Mapping[Any, Any]) -> bytes:
+    """The JSON body of a recommendation, byte for byte as ``JSONResponse`` renders it."""
+    return json.dumps(
+        recommendation_out(rec).model_dump(mode="json"),
+        ensure_ascii=False,
+        allow_nan=False,
+        indent=None,
+        separators=(",", ":"),
+    ).encode()
+
+
+def _served(conn: Connection | Session, row: Row[int, str | None] | None) -> Served | None:
+    """``row`` (id, response_json) as sent; a row from before schema 0003 is rendered from its
+    columns."""
+    if row is None:
+        return None
+    if row.response_json is not None:
+        return Served(row.id, row.response_json.encode())
+    full = (
+        conn.execute(select(_RECOMMENDATIONS).where(_RECOMMENDATIONS.c.id == row.id))
         .mappings()
-        .all()
+        .one()
     )
-    return trial_document(trial, patients, as_of)
+    return Served(row.id, render(full))
 
 
-def _find(s: Session, trial_id: int, as_of: dt.date, dh: str, gh: str) -> Recommendation | None:
-    return s.scalars(
-        select(Recommendation).where(
-            Recommendation.trial_id == trial_id,
-            Recommendation.as_of == as_of,
-            Recommendation.data_hash == dh,
-            Recommendation.design_hash == gh,
-            Recommendation.engine_version == __version__,
-        )
-    ).one_or_none()
+def _find(
+    conn: Connection | Session, trial_id: int, as_of: dt.date, dh: str, gh: str
+) -> Served | None:
+    params = {
+        "trial_id": trial_id,
+        "as_of": as_of,
+        "data_hash": dh,
+        "design_hash": gh,
+        "engine_version": __version__,
+    }
+    return _served(conn, conn.execute(_FIND, params).one_or_none())
 
 
-def recommend(
-    db: Database, trial_id: int, as_of: dt.date, *, actor: str
-) -> tuple[Recommendation, bool]:
-    """The recommendation on the stored data as of ``as_of``: ``(recommendation, newly made)``.
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a recommendation request found: the snapshot, its hashes and, when the same inputs
+    were seen before, the stored recommendation."""
 
-    The same data, design and engine version as of the same date give back the stored one.
-    """
-    with db.read() as s:
-        snapshot = _snapshot(s, trial_id, as_of)
-        dh, gh = data_hash(snapshot), design_hash(snapshot)
-        found = _find(s, trial_id, as_of, dh, gh)
-    if found is not None:
-        return found, False
+    snapshot: dict[str, Any]
+    data_hash: str
+    design_hash: str
+    stored: Served | None
+
+
+def lookup(db: Database, trial_id: int, as_of: dt.date) -> Lookup:
+    """Read the snapshot as of ``as_of`` and find its stored recommendation (reads only, four
+    indexed queries on one connection: the hot path)."""
+    with db.connect() as conn:
+        return lookup_on(conn, trial_id, as_of)
+
+
+def lookup_on(conn: Connection, trial_id: int, as_of: dt.date) -> Lookup:
+    """``lookup`` on an open connection."""
+    snapshot = _snapshot(conn, trial_id, as_of)
+    dh, gh = data_hash(snapshot), design_hash(snapshot)
+    return Lookup(snapshot, dh, gh, _find(conn, trial_id, as_of, dh, gh))
+
+
+def create(db: Database, trial_id: int, as_of: dt.date, found: Lookup, *, actor: str) -> Served:
+    """Decide on ``found.snapshot`` and store the recommendation with its audit entry (or give
+    back the one another request stored for the same inputs meanwhile)."""
+    snapshot, dh, gh = found.snapshot, found.data_hash, found.design_hash
     doc = _parse(snapshot)
     decision = decision_to_json(doc.design.decide(doc.data), doc)
     try:
         with db.write() as s:
-            found = _find(s, trial_id, as_of, dh, gh)
-            if found is not None:
-                return found, False
-            rec = Recommendation(
-                trial_id=trial_id,
-                as_of=as_of,
-                snapshot=snapshot,
-                data_hash=dh,
-                design_hash=gh,
-                engine_version=__version__,
-                result=decision,
-                hash=_result_hash(dh, gh, __version__, decision),
-                created_at=utcnow(),
-                created_by=actor,
-            )
-            s.add(rec)
-            s.flush()
+            stored = _find(s, trial_id, as_of, dh, gh)
+            if stored is not None:
+                return stored
+            values: dict[str, Any] = {
+                "trial_id": trial_id,
+                "as_of": as_of,
+                "snapshot": snapshot,
+                "data_hash": dh,
+                "design_hash": gh,
+                "engine_version": __version__,
+                "result": decision,
+                "hash": _result_hash(dh, gh, __version__, decision),
+                "created_at": utcnow(),
+                "created_by": actor,
+            }
+            rid: int = s.execute(_INSERT, values).scalar_one()
+            body = render(values | {"id": rid})
+            s.execute(_SET_RESPONSE, {"rid": rid, "response_json": body.decode()})
             audit.append(
                 s,
                 actor=actor,
                 action="recommendation.create",
                 entity_type="recommendation",
-                entity_id=rec.id,
+                entity_id=rid,
                 trial_id=trial_id,
                 after={
                     "as_of": as_of.isoformat(),
@@ -165,16 +278,37 @@ def recommend(
                     "data_hash": dh,
                     "design_hash": gh,
                     "engine_version": __version__,
-                    "hash": rec.hash,
+                    "hash": values["hash"],
                 },
             )
-            return rec, True
+            return Served(rid, body)
     except IntegrityError:  # made at the same moment by another request: same inputs, same row
-        with db.read() as s:
-            found = _find(s, trial_id, as_of, dh, gh)
-        if found is None:
+        with db.connect() as conn:
+            stored = _find(conn, trial_id, as_of, dh, gh)
+        if stored is None:
             raise
-        return found, False
+        return stored
+
+
+def recommend(db: Database, trial_id: int, as_of: dt.date, *, actor: str) -> tuple[Served, bool]:
+    """The recommendation on the stored data as of ``as_of``: ``(recommendation, newly made)``.
+
+    The same data, design and engine version as of the same date give back the stored one.
+    """
+    found = lookup(db, trial_id, as_of)
+    if found.stored is not None:
+        return found.stored, False
+    made = create(db, trial_id, as_of, found, actor=actor)
+    return made, True
+
+
+def served(db: Database, recommendation_id: int) -> Served:
+    """A stored recommendation as sent (404 when there is none)."""
+    with db.connect() as conn:
+        found = _served(conn, conn.execute(_BY_ID, {"id": recommendation_id}).one_or_none())
+    if found is None:
+        raise NotFound.field("recommendation_id", f"no recommendation {recommendation_id}")
+    return found
 
 
 def get_recommendation(db: Database, recommendation_id: int) -> Recommendation:
@@ -224,8 +358,8 @@ def reproduce(db: Database, recommendation_id: int) -> dict[str, Any]:
 
 def final_selection(db: Database, trial_id: int, as_of: dt.date) -> dict[str, Any]:
     """The engine's final selection on the stored data as of ``as_of`` (nothing stored)."""
-    with db.read() as s:
-        snapshot = _snapshot(s, trial_id, as_of)
+    with db.connect() as conn:
+        snapshot = _snapshot(conn, trial_id, as_of)
     doc = _parse(snapshot)
     return selection_to_json(doc.design.select(doc.data), doc)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,6 +26,8 @@ from api.storage.models import PatientRecord, Trial, utcnow
 from escalation import InvalidDesignError, InvalidTrialDataError, Problem, parse_document
 
 __all__ = [
+    "PATIENT_COLUMNS",
+    "PatientFacts",
     "create_trial",
     "list_patients",
     "list_trials",
@@ -215,9 +217,6 @@ def _record(trial: Trial, patient_id: str, body: Mapping[str, Any]) -> dict[str,
     }
 
 
-_FIELDS = ("dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on")
-
-
 def upsert_patient(
     db: Database,
     trial_id: int,
@@ -311,38 +310,45 @@ def list_patients(
         return page(s, query, req)
 
 
+#: a stored patient as ``trial_document`` reads it (the columns, in this order)
+PatientFacts = tuple[str, int, dt.date, bool, dt.date | None, dt.date | None]
+PATIENT_COLUMNS = (
+    PatientRecord.patient_id,
+    PatientRecord.dose_level,
+    PatientRecord.infused_on,
+    PatientRecord.dlt,
+    PatientRecord.dlt_on,
+    PatientRecord.withdrawn_on,
+)
+
+
 def trial_document(
-    trial: Trial | Mapping[Any, Any],
-    patients: Sequence[PatientRecord] | Sequence[Mapping[Any, Any]],
-    as_of: dt.date,
+    protocol: Mapping[str, Any], patients: Iterable[PatientFacts], as_of: dt.date
 ) -> dict[str, Any]:
     """The trial document of the stored data as known on ``as_of``.
 
     Patients infused after ``as_of`` are left out; a DLT or a withdrawal dated after ``as_of`` was
-    not yet known then, so the patient counts as followed up to ``as_of`` without it. ``trial`` and
-    ``patients`` are ORM objects or rows (mappings with the same names).
+    not yet known then, so the patient counts as followed up to ``as_of`` without it.
+    ``protocol`` holds the trial's name, design, doses and DLT window; ``patients`` are rows of
+    ``PATIENT_COLUMNS`` (unpacked as tuples: this runs on every recommendation request).
     """
-    rows = [
-        p if isinstance(p, Mapping) else {k: getattr(p, k) for k in ("patient_id", *_FIELDS)}
-        for p in patients
-    ]
     records = []
-    for p in sorted(rows, key=lambda p: (p["infused_on"], p["patient_id"])):
-        if p["infused_on"] > as_of:
-            continue
+    known = [p for p in patients if p[2] <= as_of]
+    for patient_id, dose_level, infused_on, dlt, dlt_on, withdrawn_on in sorted(
+        known, key=lambda p: (p[2], p[0])
+    ):
         record: dict[str, Any] = {
-            "id": p["patient_id"],
-            "dose_level": p["dose_level"],
-            "infused_on": p["infused_on"].isoformat(),
-            "dlt": p["dlt"],
+            "id": patient_id,
+            "dose_level": dose_level,
+            "infused_on": infused_on.isoformat(),
+            "dlt": dlt,
         }
-        if p["dlt_on"] is not None and p["dlt_on"] <= as_of:
-            record["dlt_on"] = p["dlt_on"].isoformat()
-        elif p["dlt"]:
+        if dlt_on is not None and dlt_on <= as_of:
+            record["dlt_on"] = dlt_on.isoformat()
+        elif dlt:
             record["dlt"] = False  # the DLT was not yet known on as_of
-        if p["withdrawn_on"] is not None and p["withdrawn_on"] <= as_of:
-            record["withdrawn_on"] = p["withdrawn_on"].isoformat()
+        if withdrawn_on is not None and withdrawn_on <= as_of:
+            record["withdrawn_on"] = withdrawn_on.isoformat()
         records.append(record)
-    protocol = trial if isinstance(trial, Mapping) else _protocol_of(trial)
     document = {k: protocol[k] for k in _PROTOCOL_KEYS if protocol[k] is not None}
     return document | {"as_of": as_of.isoformat(), "patients": records}

@@ -89,7 +89,7 @@ def append(
         "prev_hash": last_hash,
     }
     entry["hash"] = entry_hash(entry)
-    session.execute(insert(_ENTRIES), [entry])
+    session.execute(insert(_ENTRIES), entry)
     session.execute(
         update(_HEADS)
         .where(_HEADS.c.id == 1)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _IMMEDIATE = "escalation_begin_immediate"
+_AUTOCOMMIT = "escalation_autocommit"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -56,8 +57,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(_AUTOCOMMIT, False):
+        return  # Database.connect: every statement its own transaction
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")
 
 
 @functools.cache
@@ -93,6 +96,12 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        # SQLite: no BEGIN (the sqlite3 module is already in autocommit mode: the connect hook
+        # above); PostgreSQL: the driver's autocommit mode (SQLAlchemy sets it on checkout and
+        # resets it on return)
+        self._autocommit = self.engine.execution_options(
+            **({_AUTOCOMMIT: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
+        )
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
@@ -106,9 +115,11 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection for a few Core reads in one transaction (rolled back at the end): what the
-        hot paths use, without the cost of an ORM session."""
-        with self.engine.connect() as connection:
+        """A connection in autocommit mode, for reads of one statement each: no ORM session, no
+        BEGIN and no ROLLBACK (two round trips on PostgreSQL). Each statement sees the database
+        as it is when it runs, so what must be read consistently is read in one statement; for
+        more, use ``read``."""
+        with self._autocommit.connect() as connection:
             yield connection
 
     @contextmanager
