@@ -18,6 +18,7 @@ from typing import Any
 __all__ = ["register"]
 
 EXIT_OK, EXIT_BROKEN, EXIT_BAD_INPUT = 0, 1, 2
+WORKER_START_TIMEOUT_S = 60
 
 
 def _actor() -> str:
@@ -128,6 +129,9 @@ def _serve_workers(settings: Any, args: argparse.Namespace, workers: int) -> Non
             port=args.port,
             log_level=args.log_level,
             workers=workers,
+            # a worker imports the engine (scipy and all) before it serves: about 3 s on an idle
+            # 2-core machine, more under load; uvicorn's default 5 s would give up on it
+            timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
         )
     finally:
         jobs.stop()

@@ -361,6 +361,18 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
                     headers={"Authorization": f"Bearer {key}"},
                     timeout=60,
                 ).raise_for_status()
+                # warm up (connections, caches, prepared statements); not reported
+                run_load(
+                    port=port,
+                    key=key,
+                    path=path,
+                    clients=args.clients,
+                    requests=args.warmup,
+                    max_seconds=args.max_seconds,
+                    fresh=False,
+                    interval_s=0.0,
+                    check=is_recommendation(trial_id),
+                )
                 for interval in loops[args.loop]:
                     for fresh in scenarios[args.scenario]:
                         cpu0, busy0 = tree_cpu_seconds(proc.pid), busy_cpu_seconds()
@@ -405,6 +417,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=2000, help="per closed-loop run")
     parser.add_argument("--open-requests", type=int, default=500, help="per open-loop run")
+    parser.add_argument(
+        "--warmup", type=int, default=500, help="stored requests before the runs of a design"
+    )
     parser.add_argument("--max-seconds", type=float, default=20, help="per run")
     parser.add_argument("--loop", choices=["closed", "open", "both"], default="both")
     parser.add_argument("--scenario", choices=["stored", "fresh", "both"], default="both")

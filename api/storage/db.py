@@ -86,26 +86,35 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 2 * pool_size}
+        in_memory = False
         if self.is_sqlite:
             path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             else:  # an in-memory database (one connection; for building the app without a file)
-                kwargs = {}
+                kwargs, in_memory = {}, True
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
-        # SQLite: no BEGIN (the sqlite3 module is already in autocommit mode: the connect hook
-        # above); PostgreSQL: the driver's autocommit mode (SQLAlchemy sets it on checkout and
-        # resets it on return)
-        self._autocommit = self.engine.execution_options(
-            **({_AUTOCOMMIT: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
-        )
+        self._autocommit = self._autocommit_engine(url, in_memory=in_memory)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
         )
+
+    def _autocommit_engine(self, url: str, *, in_memory: bool) -> Engine:
+        """The engine of ``connect``: its own small pool, in autocommit mode (SQLite: the sqlite3
+        module's, as the connect hook leaves it, and no BEGIN; PostgreSQL: the driver's), and no
+        connection event listener, whose mere presence makes SQLAlchemy dispatch events around
+        every statement (a sixth of the time of a stored recommendation's reads)."""
+        if in_memory:  # one database per engine: share the one engine
+            return self.engine.execution_options(**{_AUTOCOMMIT: True})
+        if not self.is_sqlite:
+            return create_engine(url, pool_size=2, max_overflow=8, isolation_level="AUTOCOMMIT")
+        engine = create_engine(url, pool_size=2, max_overflow=8)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -150,4 +159,5 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        self._autocommit.dispose()
         self.engine.dispose()

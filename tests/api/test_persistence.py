@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, update
 
 from api.services import trials
 from api.services.admin import create_key
 from api.storage.audit import verify
 from api.storage.db import Database
+from api.storage.models import Recommendation
 from tests.api.conftest import ROLES, Api, PgSchema, make_trial, new_database_url, start_api
 
 
@@ -118,3 +119,28 @@ def test_an_older_schema_upgrades_in_place(
         n, problem = verify(s)  # key, trial, patient (0001) + the job's entries (0002)
     db.dispose()
     assert problem is None and n >= 4
+
+
+def test_a_recommendation_without_its_stored_body_is_served_the_same(
+    api: Api, example: dict[str, Any]
+) -> None:
+    """Rows made before schema 0003 have no stored body: theirs is rendered from the columns, byte
+    for byte as it would have been stored."""
+    trial_id = make_trial(api, example)
+    url = f"/v1/trials/{trial_id}/recommendation"
+    with api.client("src") as c:
+        first = c.get(url, params={"as_of": example["as_of"]})
+        rid = first.json()["id"]
+        with api.db.write() as s:
+            s.execute(
+                update(Recommendation).where(Recommendation.id == rid).values(response_json=None)
+            )
+        again = c.get(url, params={"as_of": example["as_of"]})
+        by_id = c.get(f"/v1/recommendations/{rid}")
+    with api.db.read() as s:
+        assert (
+            s.scalar(select(Recommendation.response_json).where(Recommendation.id == rid)) is None
+        )
+    assert first.status_code == again.status_code == by_id.status_code == 200
+    assert again.content == first.content == by_id.content
+    assert again.headers["location"] == f"/v1/recommendations/{rid}"

@@ -1,0 +1,193 @@
+"""The stored-recommendation fast path answers exactly what the route would answer, and hands
+every other request to the route."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
+
+from api.config import Settings
+from api.fast_path import StoredRecommendations
+from api.main import create_app
+from api.services.admin import create_key, revoke_key
+from tests.api.conftest import Api, make_trial
+
+HANDED_ON = 599  # what the stand-in for the application answers
+
+
+@pytest.fixture
+def route_only(api: Api) -> Iterator[FastAPI]:
+    """The same application on the same database, without the fast path."""
+    app = create_app(Settings(database_url=api.db.url))
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not StoredRecommendations]
+    yield app
+    app.state.db.dispose()
+
+
+def through(app: FastAPI, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return await c.request(method, url, headers=headers)
+
+    return asyncio.run(call())
+
+
+def headers_of(response: httpx.Response) -> list[tuple[str, str]]:
+    """The application's headers (without those uvicorn adds; a redirect's location without the
+    host, which differs between the two clients)."""
+    return [
+        (k, httpx.URL(v).raw_path.decode() if k == "location" else v)
+        for k, v in response.headers.multi_items()
+        if k not in ("date", "server")
+    ]
+
+
+def fast_path_alone(api: Api, method: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
+    """The middleware in front of a stand-in that answers 599: (status, body or None)."""
+    handed_on = False
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal handed_on
+        handed_on = True
+        await send({"type": "http.response.start", "status": HANDED_ON, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    path, _, query = url.partition("?")
+    scope: Scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(StoredRecommendations(app, db=api.db)(scope, receive, send))
+    status = sent[0]["status"]
+    assert handed_on == (status == HANDED_ON)
+    return status, (sent[1]["body"] if not handed_on else None)
+
+
+@pytest.fixture
+def stored(api: Api, example: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A trial and its recommendation as of the example's date, stored."""
+    trial_id = make_trial(api, example)
+    with api.client("src") as c:
+        r = c.get(f"/v1/trials/{trial_id}/recommendation", params={"as_of": example["as_of"]})
+    assert r.status_code == 200, r.text
+    return trial_id, r.json()
+
+
+def test_a_stored_recommendation_is_answered_as_the_route_answers_it(
+    api: Api, route_only: FastAPI, stored: tuple[int, dict[str, Any]]
+) -> None:
+    trial_id, rec = stored
+    url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
+    headers = {"Authorization": f"Bearer {api.keys['src']}"}
+    status, body = fast_path_alone(api, "GET", url, headers)
+    assert status == 200  # answered without the application
+    with api.client("src") as c:
+        fast = c.get(url)
+    route = through(route_only, "GET", url, headers)
+    assert fast.status_code == route.status_code == 200
+    assert fast.content == route.content == body
+    assert fast.json() == rec
+    assert headers_of(fast) == headers_of(route)
+    assert fast.headers["location"] == f"/v1/recommendations/{rec['id']}"
+
+
+def test_today_is_the_default_date_on_the_fast_path_too(
+    api: Api, route_only: FastAPI, example: dict[str, Any]
+) -> None:
+    trial_id = make_trial(api, example)
+    url = f"/v1/trials/{trial_id}/recommendation"
+    headers = {"Authorization": f"Bearer {api.keys['statistician']}"}
+    made = through(route_only, "GET", url, headers)  # made and stored by the route
+    assert made.status_code == 200 and made.json()["as_of"] == dt.date.today().isoformat()
+    status, body = fast_path_alone(api, "GET", url, headers)
+    assert (status, body) == (200, made.content)
+
+
+HANDED_ON_CASES = [
+    pytest.param("src", "/v1/trials/{id}/recommendation?as_of=2026-08-21", id="not stored yet"),
+    pytest.param(
+        "src", "/v1/trials/{id}/recommendation?as_of=2026-08-20&x=1", id="another parameter"
+    ),
+    pytest.param(
+        "src", "/v1/trials/{id}/recommendation?asof=2026-08-20", id="a misspelt parameter"
+    ),
+    pytest.param("src", "/v1/trials/{id}/recommendation?as_of=2026-02-30", id="not a date"),
+    pytest.param("src", "/v1/trials/{id}/recommendation?as_of=3000-01-01", id="out of range"),
+    pytest.param(
+        "src", "/v1/trials/{id}/recommendation?as_of=2026%2D08%2D20", id="percent-encoded"
+    ),
+    pytest.param("src", "/v1/trials/{id}/recommendation/?as_of=2026-08-20", id="a trailing slash"),
+    pytest.param("src", "/v1/trials/0{id}/recommendation?as_of=2026-08-20", id="a leading zero"),
+    pytest.param("src", "/v1/trials/424242/recommendation?as_of=2026-08-20", id="no such trial"),
+    pytest.param(
+        "src", "/v1/trials/99999999999/recommendation?as_of=2026-08-20", id="id out of range"
+    ),
+    pytest.param(
+        "data-system", "/v1/trials/{id}/recommendation?as_of=2026-08-20", id="may not read"
+    ),
+    pytest.param(None, "/v1/trials/{id}/recommendation?as_of=2026-08-20", id="no key"),
+    pytest.param("unknown", "/v1/trials/{id}/recommendation?as_of=2026-08-20", id="an unknown key"),
+    pytest.param("revoked", "/v1/trials/{id}/recommendation?as_of=2026-08-20", id="a revoked key"),
+    pytest.param(
+        "lowercase", "/v1/trials/{id}/recommendation?as_of=2026-08-20", id="bearer, lowercase"
+    ),
+]
+
+
+@pytest.mark.parametrize(("role", "url"), HANDED_ON_CASES)
+def test_everything_else_is_handed_to_the_route(
+    api: Api,
+    route_only: FastAPI,
+    stored: tuple[int, dict[str, Any]],
+    role: str | None,
+    url: str,
+) -> None:
+    trial_id, _ = stored
+    url = url.replace("{id}", str(trial_id))
+    headers = {}
+    if role == "unknown":
+        headers["Authorization"] = "Bearer esk_" + "A" * 43
+    elif role == "revoked":
+        record, key = create_key(api.db, role="src", name="to revoke", actor="test")
+        revoke_key(api.db, record.id, actor="test")
+        headers["Authorization"] = f"Bearer {key}"
+    elif role == "lowercase":
+        headers["Authorization"] = f"bearer {api.keys['src']}"
+    elif role is not None:
+        headers["Authorization"] = f"Bearer {api.keys[role]}"
+    status, _ = fast_path_alone(api, "GET", url, headers)
+    assert status == HANDED_ON
+    with httpx.Client(base_url=api.url, headers=headers, timeout=60) as c:
+        served = c.get(url)
+    route = through(route_only, "GET", url, headers)
+    assert served.status_code == route.status_code
+    assert served.content == route.content
+    assert headers_of(served) == headers_of(route)
+
+
+def test_only_get_is_answered(api: Api, stored: tuple[int, dict[str, Any]]) -> None:
+    trial_id, rec = stored
+    url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
+    headers = {"Authorization": f"Bearer {api.keys['src']}"}
+    assert fast_path_alone(api, "HEAD", url, headers)[0] == HANDED_ON
+    assert fast_path_alone(api, "POST", url, headers)[0] == HANDED_ON
