@@ -28,6 +28,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
+from starlette.types import ASGIApp
 
 from api.config import Settings
 from api.deps import reject_unknown_query
@@ -89,6 +90,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+class _Service(FastAPI):
+    """FastAPI with the stored-recommendation fast path in front of its whole middleware stack
+    (``api.fast_path``): what it answers skips routing, dependencies and five middleware layers;
+    everything else goes through them as usual."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return StoredRecommendations(super().build_middleware_stack(), db=self.state.db)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new application on the database named by ``settings`` (default: from the environment)."""
     settings = settings or Settings()
@@ -119,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 jobs.stop()
             db.dispose()
 
-    app = FastAPI(
+    app = _Service(
         title="escalation",
         version=__version__,
         description=DESCRIPTION,
@@ -141,7 +151,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.jobs = jobs
     install_error_handlers(app)
-    app.add_middleware(StoredRecommendations, db=db)
     app.include_router(api_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -18,12 +18,15 @@ httpx spends several milliseconds of CPU per request at this concurrency and wou
 Every response's status is checked and the first body of each run is checked to be the
 recommendation.
 
-Prints p50 / p99 / mean latency, throughput, and the CPU time per request of the server (every
-process of it) and of the clients; the load average is printed before every database so that
-figures taken on a shared machine can be judged. Target: p99 < 50 ms. Nothing is asserted.
+Prints p50 / p99 / mean latency, throughput, the CPU time per request of the server (every
+process of it) and of the clients, and how many CPUs everything else kept busy meanwhile (other
+work on a shared machine; the PostgreSQL server itself on PostgreSQL), with the load average
+before and after each database, so that figures taken on a shared machine can be judged. Target:
+p99 < 50 ms. Nothing is asserted.
 
-    .venv/bin/python benchmarks/api_latency.py [--database sqlite|postgresql|both]
-        [--workers N] [--clients 50] [--requests 2000] [--max-seconds 20] [--loop closed|open|both]
+    .venv/bin/python benchmarks/api_latency.py [--database sqlite|postgresql|both] [--workers N]
+        [--loop closed|open|both] [--scenario stored|fresh|both] [--design boin|crm|both]
+        [--clients 50] [--requests 2000] [--max-seconds 20]
 """
 
 from __future__ import annotations
@@ -201,10 +204,13 @@ async def load(
     max_seconds: float,
     fresh: bool,
     interval_s: float,
+    first_day: int = 1,
     check: Callable[[bytes], None],
 ) -> Run:
     """Each client sends a request, waits for the answer, then (open loop) waits until its next
-    slot ``interval_s`` after the previous one, or (closed loop, interval 0) sends at once."""
+    slot ``interval_s`` after the previous one, or (closed loop, interval 0) sends at once.
+    Fresh requests ask for as_of AS_OF + first_day, + first_day + 1, ...: dates no run has
+    asked for before, if each fresh run starts after the last one's dates."""
     run = Run()
     counter = iter(range(requests))
     deadline = time.perf_counter() + max_seconds
@@ -219,7 +225,7 @@ async def load(
             for i in counter:
                 if time.perf_counter() > deadline:
                     return
-                day = AS_OF + dt.timedelta(days=i + 1) if fresh else AS_OF
+                day = AS_OF + dt.timedelta(days=first_day + i) if fresh else AS_OF
                 t0 = time.perf_counter()
                 try:
                     status, body = await conn.get(f"{path}?as_of={day.isoformat()}")
@@ -351,6 +357,7 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
             )
             loops = {"closed": [0.0], "open": [args.interval], "both": [0.0, args.interval]}
             scenarios = {"stored": [False], "fresh": [True], "both": [False, True]}
+            next_day = 1  # fresh runs never ask for a date an earlier run asked for
             for name, trial_id in trial_ids.items():
                 if args.design not in ("both", name):
                     continue
@@ -385,8 +392,10 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
                             max_seconds=args.max_seconds,
                             fresh=fresh,
                             interval_s=interval,
+                            first_day=next_day,
                             check=is_recommendation(trial_id),
                         )
+                        next_day += args.requests if not interval else args.open_requests
                         n = max(len(run.latencies), 1)
                         server_s = tree_cpu_seconds(proc.pid) - cpu0
                         # what the rest of the machine ran meanwhile, in CPUs busy on average

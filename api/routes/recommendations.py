@@ -35,9 +35,10 @@ def _json(rec: service.Served) -> Response:
     responses=errors(404),
 )
 async def get_recommendation(trial_id: TrialId, key: Reader, db: DbDep, as_of: AsOf) -> Response:
-    # the hot path: the lookup (four indexed reads) runs on the event loop, and a stored
-    # recommendation is sent as the bytes stored with it; only a new one, which the engine must
-    # compute and the database store, goes to a worker thread
+    # a stored one is answered in front of the application (api.fast_path); here come the others,
+    # and those the fast path handed on: the lookup (two indexed reads) runs on the event loop,
+    # and only a new recommendation, which the engine must compute and the database store, goes
+    # to a worker thread
     found = service.lookup(db, trial_id, as_of)
     if found.stored is not None:
         return _json(found.stored)

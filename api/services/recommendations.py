@@ -225,8 +225,8 @@ class Lookup:
 
 
 def lookup(db: Database, trial_id: int, as_of: dt.date) -> Lookup:
-    """Read the snapshot as of ``as_of`` and find its stored recommendation (reads only, four
-    indexed queries on one connection: the hot path)."""
+    """Read the snapshot as of ``as_of`` and find its stored recommendation (two indexed reads
+    on one connection, nothing written: the hot path)."""
     with db.connect() as conn:
         return lookup_on(conn, trial_id, as_of)
 

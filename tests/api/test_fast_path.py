@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from api.config import Settings
 from api.fast_path import StoredRecommendations
 from api.main import create_app
 from api.services.admin import create_key, revoke_key
+from api.storage.db import Database
 from tests.api.conftest import Api, make_trial
 
 HANDED_ON = 599  # what the stand-in for the application answers
@@ -26,7 +28,8 @@ HANDED_ON = 599  # what the stand-in for the application answers
 def route_only(api: Api) -> Iterator[FastAPI]:
     """The same application on the same database, without the fast path."""
     app = create_app(Settings(database_url=api.db.url))
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not StoredRecommendations]
+    app.middleware_stack = FastAPI.build_middleware_stack(app)  # without the fast path in front
+    assert not isinstance(app.middleware_stack, StoredRecommendations)
     yield app
     app.state.db.dispose()
 
@@ -50,8 +53,10 @@ def headers_of(response: httpx.Response) -> list[tuple[str, str]]:
     ]
 
 
-def fast_path_alone(api: Api, method: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
-    """The middleware in front of a stand-in that answers 599: (status, body or None)."""
+def fast_path_alone(
+    api: Api, method: str, url: str, headers: dict[str, str], *, db: Database | None = None
+) -> tuple[int, Any]:
+    """The fast path in front of a stand-in that answers 599: (status, body or None)."""
     handed_on = False
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,7 +82,7 @@ def fast_path_alone(api: Api, method: str, url: str, headers: dict[str, str]) ->
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(StoredRecommendations(app, db=api.db)(scope, receive, send))
+    asyncio.run(StoredRecommendations(app, db=db or api.db)(scope, receive, send))
     status = sent[0]["status"]
     assert handed_on == (status == HANDED_ON)
     return status, (sent[1]["body"] if not handed_on else None)
@@ -191,3 +196,22 @@ def test_only_get_is_answered(api: Api, stored: tuple[int, dict[str, Any]]) -> N
     headers = {"Authorization": f"Bearer {api.keys['src']}"}
     assert fast_path_alone(api, "HEAD", url, headers)[0] == HANDED_ON
     assert fast_path_alone(api, "POST", url, headers)[0] == HANDED_ON
+
+
+def test_the_service_has_the_fast_path_in_front(api: Api) -> None:
+    with api.client() as c:
+        c.get("/healthz").raise_for_status()  # the stack is built on the first request
+    assert isinstance(api.server.app.middleware_stack, StoredRecommendations)
+
+
+def test_a_failing_read_hands_the_request_on(
+    api: Api, stored: tuple[int, dict[str, Any]], tmp_path: Path
+) -> None:
+    trial_id, rec = stored
+    url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
+    headers = {"Authorization": f"Bearer {api.keys['src']}"}
+    empty = Database(f"sqlite:///{tmp_path / 'no-tables.db'}")  # every read fails
+    try:
+        assert fast_path_alone(api, "GET", url, headers, db=empty)[0] == HANDED_ON
+    finally:
+        empty.dispose()
