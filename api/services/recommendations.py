@@ -103,6 +103,7 @@ _SNAPSHOT = (
         sa_cast(Trial.design, Text).label("design_json"),
         sa_cast(Trial.doses, Text).label("doses_json"),
         Trial.dlt_window_days,
+        Trial.data_version,
         *PATIENT_COLUMNS,
     )
     .select_from(Trial)
@@ -129,8 +130,16 @@ _SET_RESPONSE = (
 
 
 def _snapshot(conn: Connection | Session, trial_id: int, as_of: dt.date) -> dict[str, Any]:
-    """The trial document of the stored data as of ``as_of`` (one Core statement, rows rather
-    than ORM objects: this is the hot path of every recommendation request)."""
+    """The trial document of the stored data as of ``as_of``."""
+    return _versioned_snapshot(conn, trial_id, as_of)[0]
+
+
+def _versioned_snapshot(
+    conn: Connection | Session, trial_id: int, as_of: dt.date
+) -> tuple[dict[str, Any], int]:
+    """The trial document of the stored data as of ``as_of`` and the trial's data version, both
+    from one state of the database (one Core statement, rows rather than ORM objects: this is
+    the hot path of every recommendation request)."""
     rows = conn.execute(_SNAPSHOT, {"trial_id": trial_id}).all()
     if not rows:
         raise NotFound.field("trial_id", f"no trial {trial_id}")
@@ -141,8 +150,8 @@ def _snapshot(conn: Connection | Session, trial_id: int, as_of: dt.date) -> dict
         "doses": json.loads(first.doses_json),
         "dlt_window_days": first.dlt_window_days,
     }
-    patients = [cast(PatientFacts, tuple(r[4:])) for r in rows if r.patient_id is not None]
-    return trial_document(protocol, patients, as_of)
+    patients = [cast(PatientFacts, tuple(r[5:])) for r in rows if r.patient_id is not None]
+    return trial_document(protocol, patients, as_of), first.data_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +224,15 @@ def _find(
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """What a recommendation request found: the snapshot, its hashes and, when the same inputs
-    were seen before, the stored recommendation."""
+    """What a recommendation request found: the snapshot, its hashes, when the same inputs were
+    seen before the stored recommendation, and the trial's data version the snapshot was read
+    at."""
 
     snapshot: dict[str, Any]
     data_hash: str
     design_hash: str
     stored: Served | None
+    data_version: int
 
 
 def lookup(db: Database, trial_id: int, as_of: dt.date) -> Lookup:
@@ -233,9 +244,9 @@ def lookup(db: Database, trial_id: int, as_of: dt.date) -> Lookup:
 
 def lookup_on(conn: Connection, trial_id: int, as_of: dt.date) -> Lookup:
     """``lookup`` on an open connection."""
-    snapshot = _snapshot(conn, trial_id, as_of)
+    snapshot, version = _versioned_snapshot(conn, trial_id, as_of)
     dh, gh = data_hash(snapshot), design_hash(snapshot)
-    return Lookup(snapshot, dh, gh, _find(conn, trial_id, as_of, dh, gh))
+    return Lookup(snapshot, dh, gh, _find(conn, trial_id, as_of, dh, gh), version)
 
 
 def create(db: Database, trial_id: int, as_of: dt.date, found: Lookup, *, actor: str) -> Served:

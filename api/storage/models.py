@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,8 +105,17 @@ class Trial(Base):
     created_by: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[dt.datetime]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # raised by database triggers on every change of the trial's row or of one of its patient
+    # rows (schema revision 0004): equal data versions mean equal trial documents. Never written
+    # from here; deferred, so that the ORM neither reads nor returns it unasked.
+    data_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0"), deferred=True
+    )
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - declared so by SQLAlchemy
+    __mapper_args__ = {  # noqa: RUF012 - declared so by SQLAlchemy
+        "version_id_col": version,
+        "eager_defaults": False,
+    }
 
 
 class PatientRecord(Base):

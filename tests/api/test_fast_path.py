@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from starlette.types import Message, Receive, Scope, Send
 
 from api.config import Settings
@@ -19,7 +21,7 @@ from api.fast_path import StoredRecommendations
 from api.main import create_app
 from api.services.admin import create_key, revoke_key
 from api.storage.db import Database
-from tests.api.conftest import Api, make_trial
+from tests.api.conftest import Api, make_trial, patient_body
 
 HANDED_ON = 599  # what the stand-in for the application answers
 
@@ -54,9 +56,16 @@ def headers_of(response: httpx.Response) -> list[tuple[str, str]]:
 
 
 def fast_path_alone(
-    api: Api, method: str, url: str, headers: dict[str, str], *, db: Database | None = None
+    api: Api,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    *,
+    db: Database | None = None,
+    fast: StoredRecommendations | None = None,
 ) -> tuple[int, Any]:
-    """The fast path in front of a stand-in that answers 599: (status, body or None)."""
+    """The fast path (``fast``, or a new one, on ``db``) in front of a stand-in that answers 599:
+    (status, body or None)."""
     handed_on = False
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,7 +91,11 @@ def fast_path_alone(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(StoredRecommendations(app, db=db or api.db)(scope, receive, send))
+    if fast is None:
+        fast = StoredRecommendations(app, db=db or api.db)
+    else:
+        fast.app = app
+    asyncio.run(fast(scope, receive, send))
     status = sent[0]["status"]
     assert handed_on == (status == HANDED_ON)
     return status, (sent[1]["body"] if not handed_on else None)
@@ -215,3 +228,105 @@ def test_a_failing_read_hands_the_request_on(
         assert fast_path_alone(api, "GET", url, headers, db=empty)[0] == HANDED_ON
     finally:
         empty.dispose()
+
+
+def data_version(db: Database, trial_id: int) -> int:
+    with db.connect() as conn:
+        version: int = conn.execute(
+            text("SELECT data_version FROM trials WHERE id = :id"), {"id": trial_id}
+        ).scalar_one()
+    return version
+
+
+def change(db: Database, statement: str, **params: Any) -> None:
+    """A hand-written change, made outside the service (as a script or a console would)."""
+    with db.engine.begin() as conn:
+        conn.execute(text(statement), params)
+
+
+def test_the_database_raises_the_data_version_on_every_change(
+    api: Api, example: dict[str, Any]
+) -> None:
+    trial_id = make_trial(api, example, with_patients=False)
+    seen = [data_version(api.db, trial_id)]
+
+    def rose() -> bool:
+        seen.append(data_version(api.db, trial_id))
+        return seen[-1] > seen[-2]
+
+    p = example["patients"][0]
+    with api.client("data-system") as c:
+        r = c.put(f"/v1/trials/{trial_id}/patients/{p['id']}", json=patient_body(p))
+        assert r.status_code == 201, r.text
+        assert rose()  # a new patient
+        r = c.put(f"/v1/trials/{trial_id}/patients/{p['id']}", json=patient_body(p))
+        assert r.status_code == 200, r.text
+        assert not rose()  # the same record again changes nothing
+    where = "trial_id = :t AND patient_id = :p"
+    change(api.db, f"UPDATE patients SET dlt = NOT dlt WHERE {where}", t=trial_id, p=p["id"])
+    assert rose()  # a patient changed by hand
+    change(api.db, f"DELETE FROM patients WHERE {where}", t=trial_id, p=p["id"])
+    assert rose()  # a patient deleted by hand
+    change(api.db, "UPDATE trials SET dlt_window_days = 28 WHERE id = :t", t=trial_id)
+    assert rose()  # the protocol changed by hand
+    change(api.db, "UPDATE trials SET data_version = data_version + 5 WHERE id = :t", t=trial_id)
+    assert seen[-1] + 5 == data_version(api.db, trial_id)  # counted once, not twice
+
+
+def test_what_is_remembered_is_never_served_for_changed_data(
+    api: Api, example: dict[str, Any], stored: tuple[int, dict[str, Any]]
+) -> None:
+    trial_id, rec = stored
+    url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
+    headers = {"Authorization": f"Bearer {api.keys['src']}"}
+    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    first = fast_path_alone(api, "GET", url, headers, fast=fast)
+    assert first[0] == 200 and json.loads(first[1]) == rec
+    assert len(fast._served) == 1
+    assert fast_path_alone(api, "GET", url, headers, fast=fast) == first  # from memory
+
+    # a DLT recorded by hand, outside the service: the stored recommendation is no longer the
+    # one for these data, and the new one is not made yet
+    patient = next(p for p in example["patients"] if not p.get("dlt"))
+    set_dlt = "UPDATE patients SET dlt = :dlt, dlt_on = :on WHERE trial_id = :t AND patient_id = :p"
+    day_5 = dt.date.fromisoformat(patient["infused_on"]) + dt.timedelta(days=5)
+    change(api.db, set_dlt, dlt=True, on=day_5, t=trial_id, p=patient["id"])
+    assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == HANDED_ON
+    with api.client("src") as c:
+        made = c.get(url)
+    assert made.status_code == 200 and made.json()["id"] != rec["id"]
+    assert made.json()["data_hash"] != rec["data_hash"]
+    assert fast_path_alone(api, "GET", url, headers, fast=fast) == (200, made.content)
+
+    # changed back: the data are those of the first recommendation again, and so is the answer
+    change(api.db, set_dlt, dlt=False, on=None, t=trial_id, p=patient["id"])
+    assert fast_path_alone(api, "GET", url, headers, fast=fast) == first
+
+
+def test_a_revoked_key_is_refused_even_when_the_answer_is_remembered(
+    api: Api, stored: tuple[int, dict[str, Any]]
+) -> None:
+    trial_id, rec = stored
+    url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
+    record, key = create_key(api.db, role="src", name="revoked later", actor="test")
+    headers = {"Authorization": f"Bearer {key}"}
+    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == 200
+    revoke_key(api.db, record.id, actor="test")
+    assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == HANDED_ON
+    with httpx.Client(base_url=api.url, headers=headers, timeout=60) as c:
+        assert c.get(url).status_code == 401
+
+
+def test_only_the_latest_answers_are_remembered(api: Api, example: dict[str, Any]) -> None:
+    trial_id = make_trial(api, example)
+    headers = {"Authorization": f"Bearer {api.keys['src']}"}
+    fast = StoredRecommendations(lambda *_: None, db=api.db, remembered=2)  # type: ignore[arg-type]
+    days = ["2026-08-20", "2026-08-21", "2026-08-22"]
+    with api.client("src") as c:
+        for day in days:
+            c.get(f"/v1/trials/{trial_id}/recommendation", params={"as_of": day}).raise_for_status()
+    for day in days:
+        url = f"/v1/trials/{trial_id}/recommendation?as_of={day}"
+        assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == 200
+    assert [k[1].isoformat() for k in fast._served] == days[1:]
