@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -165,6 +166,13 @@ def _check_type(value: Any, hint: Any) -> Any:
     return value
 
 
+@functools.cache
+def _option_types(cls: type) -> dict[str, Any]:
+    """The annotated types of a design class's options (resolved once per class: resolving the
+    string annotations is most of the time of parsing a design block)."""
+    return typing.get_type_hints(cls)
+
+
 def parse_design(
     block: Any,
     *,
@@ -195,7 +203,7 @@ def parse_design(
         )
     names = cls.option_names()
     out.problems += check_unknown_options(method, block, names)
-    hints = typing.get_type_hints(cls)
+    hints = _option_types(cls)
     kwargs: dict[str, Any] = {}
     for name in names:
         if name not in block:
