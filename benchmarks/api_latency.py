@@ -26,7 +26,7 @@ p99 < 50 ms. Nothing is asserted.
 
     .venv/bin/python benchmarks/api_latency.py [--database sqlite|postgresql|both] [--workers N]
         [--loop closed|open|both] [--scenario stored|fresh|both] [--design boin|crm|both]
-        [--clients 50] [--requests 2000] [--max-seconds 20]
+        [--clients 50] [--requests 10000] [--max-seconds 20]
 """
 
 from __future__ import annotations
@@ -424,7 +424,7 @@ def main() -> int:
         "--workers", type=int, default=None, help="escalation serve --workers (default: its own)"
     )
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=2000, help="per closed-loop run")
+    parser.add_argument("--requests", type=int, default=10_000, help="per closed-loop run")
     parser.add_argument("--open-requests", type=int, default=500, help="per open-loop run")
     parser.add_argument(
         "--warmup", type=int, default=500, help="stored requests before the runs of a design"
