@@ -8,11 +8,11 @@ wrapper, in front of the application's middleware stack, answers exactly those r
 hands every other request to the application untouched (as it does when its reads fail).
 
 It reads the key and the trial's data version in one statement. The data version is raised by
-database triggers on every change of the trial or its patients (schema revision 0004), so a
-recommendation found once for (trial, as of, data version) is the one the route would find for
-the same triple: each process keeps the last ones it served, by that triple, and sends them again
-after that one read. When the triple is new to it, it does the route's reads (snapshot, hashes,
-stored recommendation) and remembers what they found.
+database triggers on every change of the trial, its patients or its stored recommendations (schema
+revision 0004), so a recommendation found once for (trial, as of, data version) is the one the
+route would find for the same triple: each process keeps the last ones it served, by that
+triple, and sends them again after that one read. When the triple is new to it, it does the
+route's reads (snapshot, hashes, stored recommendation) and remembers what they found.
 
 It answers only when everything the route would check is plainly in order: a GET of that path
 with a canonical trial id, no query or just ``as_of=YYYY-MM-DD`` in range, a well-formed bearer key
@@ -100,6 +100,9 @@ class StoredRecommendations:
             try:
                 response = self._stored(scope)
             except SQLAlchemyError:  # the route meets it too, and answers it as every error
+                # and what was remembered may belong to another state of the database (one
+                # restored from a dump, a schema downgraded under a running service): forget it
+                self._served.clear()
                 response = None
             except Exception:  # a bug here: say so, and let the route answer
                 log.exception("stored-recommendation fast path failed on %s", scope["path"])

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     ForeignKey,
@@ -105,11 +106,12 @@ class Trial(Base):
     created_by: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[dt.datetime]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    # raised by database triggers on every change of the trial's row or of one of its patient
-    # rows (schema revision 0004): equal data versions mean equal trial documents. Never written
-    # from here; deferred, so that the ORM neither reads nor returns it unasked.
+    # raised by database triggers on every change of the trial's row, its patient rows or its
+    # stored recommendations (schema revision 0004): equal data versions mean equal trial
+    # documents and stored recommendations. Never written from here; deferred, so that the ORM
+    # neither reads nor returns it unasked.
     data_version: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default=text("0"), deferred=True
+        BigInteger, nullable=False, server_default=text("0"), deferred=True
     )
 
     __mapper_args__ = {  # noqa: RUF012 - declared so by SQLAlchemy

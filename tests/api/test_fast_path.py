@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from starlette.types import Message, Receive, Scope, Send
 
 from api.config import Settings
 from api.fast_path import StoredRecommendations
 from api.main import create_app
 from api.services.admin import create_key, revoke_key
+from api.services.recommendations import Lookup, lookup_on
 from api.storage.db import Database
 from tests.api.conftest import Api, make_trial, patient_body
 
@@ -245,14 +247,16 @@ def change(db: Database, statement: str, **params: Any) -> None:
 
 
 def test_the_database_raises_the_data_version_on_every_change(
-    api: Api, example: dict[str, Any]
+    api: Api, example: dict[str, Any], stored: tuple[int, dict[str, Any]]
 ) -> None:
+    started_us = time.time_ns() // 1000
     trial_id = make_trial(api, example, with_patients=False)
     seen = [data_version(api.db, trial_id)]
+    assert seen[0] >= started_us - 1_000_000  # a new trial starts at the clock
 
-    def rose() -> bool:
+    def rose(by: int | None = None) -> bool:
         seen.append(data_version(api.db, trial_id))
-        return seen[-1] > seen[-2]
+        return seen[-1] > seen[-2] if by is None else seen[-1] == seen[-2] + by
 
     p = example["patients"][0]
     with api.client("data-system") as c:
@@ -264,26 +268,53 @@ def test_the_database_raises_the_data_version_on_every_change(
         assert not rose()  # the same record again changes nothing
     where = "trial_id = :t AND patient_id = :p"
     change(api.db, f"UPDATE patients SET dlt = NOT dlt WHERE {where}", t=trial_id, p=p["id"])
-    assert rose()  # a patient changed by hand
+    assert rose(by=1)  # a patient changed by hand
     change(api.db, f"DELETE FROM patients WHERE {where}", t=trial_id, p=p["id"])
-    assert rose()  # a patient deleted by hand
+    assert rose(by=1)  # a patient deleted by hand
     change(api.db, "UPDATE trials SET dlt_window_days = 28 WHERE id = :t", t=trial_id)
-    assert rose()  # the protocol changed by hand
+    assert rose(by=1)  # the protocol changed by hand
     change(api.db, "UPDATE trials SET data_version = data_version + 5 WHERE id = :t", t=trial_id)
-    assert seen[-1] + 5 == data_version(api.db, trial_id)  # counted once, not twice
+    assert rose(by=5)  # set higher by hand: a value this trial never had, counted once
+    change(api.db, "UPDATE trials SET data_version = 7, name = 'x' WHERE id = :t", t=trial_id)
+    assert rose(by=1)  # set lower by hand: it rises all the same
+
+    # the stored recommendations count too: deleting one by hand, or changing its body
+    other, rec = stored
+    before = data_version(api.db, other)
+    change(api.db, "UPDATE recommendations SET created_by = 'x' WHERE id = :r", r=rec["id"])
+    assert data_version(api.db, other) == before + 1
+    change(api.db, "DELETE FROM recommendations WHERE id = :r", r=rec["id"])
+    assert data_version(api.db, other) == before + 2
+
+
+def count_lookups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The trial ids of the fast path's full lookups (snapshot, hashes, stored one), from now on."""
+    calls: list[int] = []
+
+    def counted(conn: Connection, trial_id: int, as_of: dt.date) -> Lookup:
+        calls.append(trial_id)
+        return lookup_on(conn, trial_id, as_of)
+
+    monkeypatch.setattr("api.fast_path.lookup_on", counted)
+    return calls
 
 
 def test_what_is_remembered_is_never_served_for_changed_data(
-    api: Api, example: dict[str, Any], stored: tuple[int, dict[str, Any]]
+    api: Api,
+    example: dict[str, Any],
+    stored: tuple[int, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     trial_id, rec = stored
     url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
     headers = {"Authorization": f"Bearer {api.keys['src']}"}
     fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    lookups = count_lookups(monkeypatch)
     first = fast_path_alone(api, "GET", url, headers, fast=fast)
     assert first[0] == 200 and json.loads(first[1]) == rec
-    assert len(fast._served) == 1
-    assert fast_path_alone(api, "GET", url, headers, fast=fast) == first  # from memory
+    assert len(fast._served) == 1 and len(lookups) == 1
+    assert fast_path_alone(api, "GET", url, headers, fast=fast) == first
+    assert len(lookups) == 1  # from memory: the patients were not read again
 
     # a DLT recorded by hand, outside the service: the stored recommendation is no longer the
     # one for these data, and the new one is not made yet
@@ -301,6 +332,34 @@ def test_what_is_remembered_is_never_served_for_changed_data(
     # changed back: the data are those of the first recommendation again, and so is the answer
     change(api.db, set_dlt, dlt=False, on=None, t=trial_id, p=patient["id"])
     assert fast_path_alone(api, "GET", url, headers, fast=fast) == first
+
+    # the stored recommendation deleted by hand (to have it made again): not sent from memory
+    n = len(lookups)
+    assert fast_path_alone(api, "GET", url, headers, fast=fast) == first
+    assert len(lookups) == n  # remembered
+    change(api.db, "DELETE FROM recommendations WHERE id = :r", r=rec["id"])
+    assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == HANDED_ON
+    with api.client("src") as c:
+        again = c.get(url)
+    assert again.status_code == 200 and again.json()["id"] not in (rec["id"], made.json()["id"])
+    assert fast_path_alone(api, "GET", url, headers, fast=fast) == (200, again.content)
+
+
+def test_a_failing_read_forgets_what_was_remembered(
+    api: Api, stored: tuple[int, dict[str, Any]], tmp_path: Path
+) -> None:
+    trial_id, rec = stored
+    url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
+    headers = {"Authorization": f"Bearer {api.keys['src']}"}
+    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == 200
+    assert len(fast._served) == 1
+    fast.db = Database(f"sqlite:///{tmp_path / 'no-tables.db'}")  # every read fails
+    try:
+        assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == HANDED_ON
+    finally:
+        fast.db.dispose()
+    assert not fast._served
 
 
 def test_a_revoked_key_is_refused_even_when_the_answer_is_remembered(

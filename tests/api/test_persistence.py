@@ -6,14 +6,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, update
+from alembic import command
+from sqlalchemy import create_engine, inspect, select, text, update
 
 from api.services import trials
 from api.services.admin import create_key
 from api.storage.audit import verify
-from api.storage.db import Database
+from api.storage.db import Database, alembic_config
 from api.storage.models import Recommendation
-from tests.api.conftest import ROLES, Api, PgSchema, make_trial, new_database_url, start_api
+from tests.api.conftest import (
+    PG_ADMIN_URL,
+    ROLES,
+    Api,
+    PgSchema,
+    make_trial,
+    new_database_url,
+    start_api,
+)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -144,3 +153,113 @@ def test_a_recommendation_without_its_stored_body_is_served_the_same(
     assert first.status_code == again.status_code == by_id.status_code == 200
     assert again.content == first.content == by_id.content
     assert again.headers["location"] == f"/v1/recommendations/{rid}"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_downgrade_and_upgrade_again_keep_everything(
+    kind: str, tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> None:
+    """Down to 0002 and up again (each downgrade undone by its upgrade), with a decision on a
+    recommendation in the database: nothing is lost and the data version starts anew at the
+    clock, above anything it was before."""
+    url = new_database_url(kind, tmp_path, pg_schemas)
+    server, db = start_api(url)
+    keys = {role: create_key(db, role=role, name=role, actor="test")[1] for role in ROLES}
+    with server:
+        api = Api(server=server, db=db, keys=keys)
+        trial_id = make_trial(api, example)
+        with api.client("src") as c:
+            rec = c.get(
+                f"/v1/trials/{trial_id}/recommendation", params={"as_of": "2026-08-20"}
+            ).json()
+            c.post(
+                f"/v1/trials/{trial_id}/decisions",
+                json={"recommendation_id": rec["id"], "action": "accept"},
+            ).raise_for_status()
+        before = snapshot(api, trial_id, rec["id"])
+    with db.connect() as conn:
+        version = conn.execute(
+            text("SELECT data_version FROM trials WHERE id = :t"), {"t": trial_id}
+        ).scalar_one()
+    with db.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0002")
+    assert db.current_revision() == "0002"
+    assert "data_version" not in {c["name"] for c in inspect(db.engine).get_columns("trials")}
+    db.dispose()
+
+    server2, db2 = start_api(url)  # start-up migrates to the head again
+    with server2:
+        after = snapshot(Api(server=server2, db=db2, keys=keys), trial_id, rec["id"])
+    with db2.connect() as conn:
+        again = conn.execute(
+            text("SELECT data_version FROM trials WHERE id = :t"), {"t": trial_id}
+        ).scalar_one()
+    with db2.read() as s:
+        _, problem = verify(s)
+    db2.dispose()
+    assert after == before and after["same_again"] == rec["id"]
+    assert again > version
+    assert problem is None
+
+
+def postgres_with_trials(
+    tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> tuple[Database, list[int]]:
+    """A fresh PostgreSQL database (its own schema) with two trials of one patient each."""
+    db = Database(new_database_url("postgresql", tmp_path, pg_schemas))
+    db.migrate()
+    ids = []
+    for _ in range(2):
+        body = {k: example[k] for k in ("design", "doses", "dlt_window_days")}
+        trial = trials.create_trial(db, body, actor="test")
+        p = example["patients"][0]
+        body = {k: v for k, v in p.items() if k != "id"}
+        trials.upsert_patient(db, trial.id, p["id"], body, if_match=None, actor="test")
+        ids.append(trial.id)
+    return db, ids
+
+
+def test_truncating_raises_every_data_version(
+    tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> None:
+    """PostgreSQL: TRUNCATE fires no row trigger; a statement trigger raises every trial."""
+    db, ids = postgres_with_trials(tmp_path, pg_schemas, example)
+    query = text("SELECT id, data_version FROM trials ORDER BY id")
+    try:
+        with db.connect() as conn:
+            before: dict[int, int] = {t: v for t, v in conn.execute(query)}
+        with db.engine.begin() as conn:
+            conn.execute(text("TRUNCATE patients"))
+        with db.connect() as conn:
+            after: dict[int, int] = {t: v for t, v in conn.execute(query)}
+    finally:
+        db.dispose()
+    assert after == {t: before[t] + 1 for t in ids}
+
+
+def test_a_session_on_another_search_path_raises_the_data_version(
+    tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> None:
+    """PostgreSQL: a session whose search_path does not lead to the service's schema (a console
+    on the default path, naming the schema) still raises the data version of the trial it
+    changes: the trigger functions keep the search_path they were made with."""
+    db, ids = postgres_with_trials(tmp_path, pg_schemas, example)
+    query = text("SELECT data_version FROM trials WHERE id = :t")
+    try:
+        with db.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+            before = conn.execute(query, {"t": ids[0]}).scalar_one()
+        console = create_engine(PG_ADMIN_URL)
+        try:
+            with console.begin() as conn:
+                assert conn.execute(text("SELECT current_schema()")).scalar_one() != schema
+                conn.execute(
+                    text(f'UPDATE "{schema}".patients SET dlt = NOT dlt WHERE trial_id = :t'),
+                    {"t": ids[0]},
+                )
+        finally:
+            console.dispose()
+        with db.connect() as conn:
+            assert conn.execute(query, {"t": ids[0]}).scalar_one() == before + 1
+    finally:
+        db.dispose()

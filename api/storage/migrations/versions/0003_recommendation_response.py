@@ -26,5 +26,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("recommendations") as batch:
-        batch.drop_column("response_json")
+    if op.get_bind().dialect.name == "sqlite":
+        # not batch mode: rebuilding recommendations would break the SRC decisions' foreign keys
+        op.execute("ALTER TABLE recommendations DROP COLUMN response_json")
+    else:
+        op.drop_column("recommendations", "response_json")
