@@ -131,9 +131,10 @@ class StoredRecommendations:
                 return None  # no such active key, or one that may not read: the route says so
             if row.data_version is None:
                 return None  # no such trial
-            stored = self._served.get((trial_id, as_of, row.data_version))
+            inputs = (trial_id, as_of, row.data_version)
+            stored = self._served.get(inputs)
             if stored is not None:
-                self._served.move_to_end((trial_id, as_of, row.data_version))
+                self._served.move_to_end(inputs)
             else:
                 try:
                     found = lookup_on(conn, trial_id, as_of)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection
 
 from api.auth import ROLES, Caller, hash_key, new_key
 from api.errors import Conflict, InvalidInput, NotFound
@@ -14,7 +13,7 @@ from api.storage import audit
 from api.storage.db import Database
 from api.storage.models import ApiKey, AuditEntry, utcnow
 
-__all__ = ["authenticate", "create_key", "find_caller", "list_audit", "list_keys", "revoke_key"]
+__all__ = ["authenticate", "create_key", "list_audit", "list_keys", "revoke_key"]
 
 
 def _key_record(key: ApiKey) -> dict[str, object]:
@@ -87,12 +86,7 @@ _ACTIVE_KEY = select(ApiKey.id, ApiKey.name, ApiKey.role).where(
 def authenticate(db: Database, key: str) -> Caller | None:
     """The active key ``key`` is (None when unknown or revoked): one indexed lookup of its SHA-256."""
     with db.connect() as conn:
-        return find_caller(conn, key)
-
-
-def find_caller(conn: Connection, key: str) -> Caller | None:
-    """``authenticate`` on an open connection."""
-    row = conn.execute(_ACTIVE_KEY, {"key_hash": hash_key(key)}).one_or_none()
+        row = conn.execute(_ACTIVE_KEY, {"key_hash": hash_key(key)}).one_or_none()
     return None if row is None else Caller(id=row.id, name=row.name, role=row.role)
 
 

@@ -40,10 +40,20 @@ depends_on: str | Sequence[str] | None = None
 _SQLITE_NOW_US = "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
 
 
-def _sqlite_raise(trial_id: str) -> str:
-    return f"UPDATE trials SET data_version = data_version + 1 WHERE id = {trial_id};"
-
-
+_RAISE = "UPDATE trials SET data_version = data_version + 1 WHERE id = {}.trial_id"
+# what each trigger of a table with a trial_id raises: the trial of the row before and after
+_SQLITE_ROW_BODIES = {
+    "INSERT": f"{_RAISE.format('NEW')};",
+    "UPDATE": f"{_RAISE.format('OLD')}; {_RAISE.format('NEW')} AND NEW.trial_id <> OLD.trial_id;",
+    "DELETE": f"{_RAISE.format('OLD')};",
+}
+_SQLITE_ROW_TRIGGERS = [
+    ("patients", "INSERT"),
+    ("patients", "UPDATE"),
+    ("patients", "DELETE"),
+    ("recommendations", "UPDATE"),
+    ("recommendations", "DELETE"),
+]
 _SQLITE = [
     f"""CREATE TRIGGER trials_insert_data_version AFTER INSERT ON trials
     BEGIN UPDATE trials SET data_version = {_SQLITE_NOW_US} WHERE id = NEW.id; END""",
@@ -52,29 +62,13 @@ _SQLITE = [
     """CREATE TRIGGER trials_update_data_version AFTER UPDATE ON trials
     WHEN NEW.data_version <= OLD.data_version
     BEGIN UPDATE trials SET data_version = OLD.data_version + 1 WHERE id = NEW.id; END""",
-    f"""CREATE TRIGGER patients_insert_data_version AFTER INSERT ON patients
-    BEGIN {_sqlite_raise("NEW.trial_id")} END""",
-    f"""CREATE TRIGGER patients_update_data_version AFTER UPDATE ON patients
-    BEGIN {_sqlite_raise("OLD.trial_id")}
-    UPDATE trials SET data_version = data_version + 1
-    WHERE id = NEW.trial_id AND NEW.trial_id <> OLD.trial_id; END""",
-    f"""CREATE TRIGGER patients_delete_data_version AFTER DELETE ON patients
-    BEGIN {_sqlite_raise("OLD.trial_id")} END""",
-    f"""CREATE TRIGGER recommendations_update_data_version AFTER UPDATE ON recommendations
-    BEGIN {_sqlite_raise("OLD.trial_id")}
-    UPDATE trials SET data_version = data_version + 1
-    WHERE id = NEW.trial_id AND NEW.trial_id <> OLD.trial_id; END""",
-    f"""CREATE TRIGGER recommendations_delete_data_version AFTER DELETE ON recommendations
-    BEGIN {_sqlite_raise("OLD.trial_id")} END""",
+] + [
+    f"CREATE TRIGGER {table}_{op.lower()}_data_version AFTER {op} ON {table} "
+    f"BEGIN {_SQLITE_ROW_BODIES[op]} END"
+    for table, op in _SQLITE_ROW_TRIGGERS
 ]
-_SQLITE_TRIGGERS = [
-    "trials_insert_data_version",
-    "trials_update_data_version",
-    "patients_insert_data_version",
-    "patients_update_data_version",
-    "patients_delete_data_version",
-    "recommendations_update_data_version",
-    "recommendations_delete_data_version",
+_SQLITE_TRIGGERS = ["trials_insert_data_version", "trials_update_data_version"] + [
+    f"{table}_{op.lower()}_data_version" for table, op in _SQLITE_ROW_TRIGGERS
 ]
 
 _POSTGRESQL = [
