@@ -41,7 +41,7 @@ from api.services.recommendations import Served, lookup_on
 from api.storage.db import Database
 from api.storage.models import ApiKey, Trial
 
-__all__ = ["StoredRecommendations"]
+__all__ = ["StoredRecommendations", "stored_response"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,16 @@ def _bearer_key(headers: list[tuple[bytes, bytes]]) -> str | None:
             match = _BEARER.fullmatch(value)
             return match[1].decode() if match else None
     return None
+
+
+def stored_response(stored: Served) -> Response:
+    """A stored recommendation as the service sends it, here and from the route: its stored
+    bytes, with its address."""
+    return Response(
+        stored.body,
+        media_type="application/json",
+        headers={"Location": f"/v1/recommendations/{stored.id}"},
+    )
 
 
 class StoredRecommendations:
@@ -144,11 +154,7 @@ class StoredRecommendations:
                     return None  # to be made: the route makes it
                 stored = found.stored
                 self._remember((trial_id, as_of, found.data_version), stored)
-        return Response(
-            stored.body,
-            media_type="application/json",
-            headers={"Location": f"/v1/recommendations/{stored.id}"},
-        )
+        return stored_response(stored)
 
     def _remember(self, inputs: tuple[int, dt.date, int], stored: Served) -> None:
         self._served[inputs] = stored

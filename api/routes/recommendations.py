@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import MAX_ID, AsOf, DbDep, PageDep, Reader, TrialId
+from api.fast_path import stored_response
 from api.routes._docs import errors
 from api.schemas import Page, RecommendationOut, ReproductionOut, SelectionJson
 from api.services import recommendations as service
@@ -15,14 +16,6 @@ from api.services import recommendations as service
 router = APIRouter(tags=["recommendations"])
 
 RecommendationId = Annotated[int, Path(ge=1, le=MAX_ID, description="the recommendation's id")]
-
-
-def _json(rec: service.Served) -> Response:
-    return Response(
-        rec.body,
-        media_type="application/json",
-        headers={"Location": f"/v1/recommendations/{rec.id}"},
-    )
 
 
 @router.get(
@@ -41,9 +34,9 @@ async def get_recommendation(trial_id: TrialId, key: Reader, db: DbDep, as_of: A
     # to a worker thread
     found = service.lookup(db, trial_id, as_of)
     if found.stored is not None:
-        return _json(found.stored)
+        return stored_response(found.stored)
     made = await run_in_threadpool(service.create, db, trial_id, as_of, found, actor=key.actor)
-    return _json(made)
+    return stored_response(made)
 
 
 @router.get(
@@ -71,7 +64,7 @@ def list_recommendations(
     responses=errors(404),
 )
 def read_recommendation(recommendation_id: RecommendationId, _key: Reader, db: DbDep) -> Response:
-    return _json(service.served(db, recommendation_id))
+    return stored_response(service.served(db, recommendation_id))
 
 
 @router.get(

@@ -18,7 +18,6 @@ __all__ = [
     "check_if_match",
     "etag",
     "get_trial",
-    "jsonable",
     "nul_problems",
     "page",
 ]
@@ -70,19 +69,6 @@ def get_trial(session: Session, trial_id: int, *, for_update: bool = False) -> T
     if trial is None:
         raise NotFound.field("trial_id", f"no trial {trial_id}")
     return trial
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with dates as ISO strings (for audit records)."""
-    import datetime as dt
-
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 def nul_problems(value: Any, path: str) -> list[Problem]:

@@ -15,13 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, Text, bindparam, insert, select, update
+from sqlalchemy import Row, Table, Text, bindparam, insert, select, text
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.errors import Conflict, InvalidInput, NotFound
+from api.errors import Conflict, InvalidInput, NotFound, problem
 from api.schemas import RecommendationOut
 from api.services.common import PageRequest, get_trial, page
 from api.services.trials import PATIENT_COLUMNS, PatientFacts, trial_document
@@ -50,7 +50,6 @@ __all__ = [
     "list_decisions",
     "lookup",
     "lookup_on",
-    "recommend",
     "recommendation_out",
     "record_decision",
     "render",
@@ -121,12 +120,14 @@ _BY_ID = select(Recommendation.id, Recommendation.response_json).where(
     Recommendation.id == bindparam("id")
 )
 _RECOMMENDATIONS = cast(Table, Recommendation.__table__)
-_INSERT = insert(_RECOMMENDATIONS).returning(_RECOMMENDATIONS.c.id)
-_SET_RESPONSE = (
-    update(_RECOMMENDATIONS)
-    .where(_RECOMMENDATIONS.c.id == bindparam("rid"))
-    .values(response_json=bindparam("response_json"))
-)
+_INSERT = insert(_RECOMMENDATIONS)
+# the id the next row would get (the body holds it, and is written with the row, in one INSERT:
+# an UPDATE would raise the trial's data version); SQLite: in the write transaction, which holds
+# the database's write lock, as SQLite itself picks it; PostgreSQL: from the id's sequence
+_NEXT_ID = {
+    True: text("SELECT coalesce(max(id), 0) + 1 FROM recommendations"),
+    False: text("SELECT nextval(pg_get_serial_sequence('recommendations', 'id'))"),
+}
 
 
 def _snapshot(conn: Connection | Session, trial_id: int, as_of: dt.date) -> dict[str, Any]:
@@ -272,9 +273,9 @@ def create(db: Database, trial_id: int, as_of: dt.date, found: Lookup, *, actor:
                 "created_at": utcnow(),
                 "created_by": actor,
             }
-            rid: int = s.execute(_INSERT, values).scalar_one()
+            rid: int = s.execute(_NEXT_ID[db.is_sqlite]).scalar_one()
             body = render(values | {"id": rid})
-            s.execute(_SET_RESPONSE, {"rid": rid, "response_json": body.decode()})
+            s.execute(_INSERT, values | {"id": rid, "response_json": body.decode()})
             audit.append(
                 s,
                 actor=actor,
@@ -299,18 +300,6 @@ def create(db: Database, trial_id: int, as_of: dt.date, found: Lookup, *, actor:
         if stored is None:
             raise
         return stored
-
-
-def recommend(db: Database, trial_id: int, as_of: dt.date, *, actor: str) -> tuple[Served, bool]:
-    """The recommendation on the stored data as of ``as_of``: ``(recommendation, newly made)``.
-
-    The same data, design and engine version as of the same date give back the stored one.
-    """
-    found = lookup(db, trial_id, as_of)
-    if found.stored is not None:
-        return found.stored, False
-    made = create(db, trial_id, as_of, found, actor=actor)
-    return made, True
 
 
 def served(db: Database, recommendation_id: int) -> Served:
@@ -457,7 +446,7 @@ def record_decision(
                 if problems:
                     raise InvalidInput(
                         f"invalid decision: {len(problems)} problem{'s' if len(problems) > 1 else ''}",
-                        [{"field": f, "patient_id": None, "message": m} for f, m in problems],
+                        [problem(f, m) for f, m in problems],
                     )
             decision = SrcDecision(
                 trial_id=trial_id,
@@ -502,9 +491,9 @@ def list_decisions(
             req,
         )
         recs = {
-            r.id: r.result.get("next_dose")
-            for r in s.scalars(
-                select(Recommendation).where(
+            rid: result.get("next_dose")
+            for rid, result in s.execute(
+                select(Recommendation.id, Recommendation.result).where(
                     Recommendation.id.in_([d.recommendation_id for d in rows])
                 )
             )

@@ -389,3 +389,26 @@ def test_only_the_latest_answers_are_remembered(api: Api, example: dict[str, Any
         url = f"/v1/trials/{trial_id}/recommendation?as_of={day}"
         assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == 200
     assert [k[1].isoformat() for k in fast._served] == days[1:]
+
+
+def test_making_a_recommendation_keeps_what_was_remembered(
+    api: Api, stored: tuple[int, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new recommendation is written in one INSERT, body included: it changes no stored one,
+    so the data version stays and the answers remembered for other dates are still sent."""
+    trial_id, rec = stored
+    url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
+    headers = {"Authorization": f"Bearer {api.keys['src']}"}
+    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    first = fast_path_alone(api, "GET", url, headers, fast=fast)
+    version = data_version(api.db, trial_id)
+    with api.client("src") as c:
+        made = c.get(f"/v1/trials/{trial_id}/recommendation", params={"as_of": "2026-08-21"})
+    assert made.status_code == 200 and made.json()["id"] != rec["id"]
+    assert data_version(api.db, trial_id) == version
+    lookups = count_lookups(monkeypatch)
+    assert fast_path_alone(api, "GET", url, headers, fast=fast) == first
+    assert not lookups
+    with api.client("src") as c:
+        by_id = c.get(f"/v1/recommendations/{made.json()['id']}")
+    assert by_id.content == made.content
