@@ -224,38 +224,29 @@ def operating_characteristics(s: BlockSummary) -> dict[str, Any]:
     def pct_or_none(v: float | None) -> float | None:
         return None if v is None else 100.0 * v
 
-    return {
-        "trials": t,
-        "selection_pct": [m for m, _ in sel],
-        "none_pct": none[0],
-        "correct_selection_pct": correct[0],
-        "patients_mean": [m for m, _ in patients],
-        "dlt_mean": [m for m, _ in dlts],
-        "n_mean": n_mean[0],
-        "dlt_total_mean": dlt_total[0],
-        "above_mtd_pct": pct_or_none(above[0]),
-        "dlt_rate_pct": pct_or_none(rate[0]),
-        "early_stop_pct": early[0],
-        "duration_mean_days": duration[0],
-        "delay_mean_days": delay[0],
-        "lost_mean": lost[0],
-        "benchmark_selection_pct": [m for m, _ in bench],
-        "benchmark_correct_pct": bench_correct[0],
-        "se": {
-            "selection_pct": [e for _, e in sel],
-            "none_pct": none[1],
-            "correct_selection_pct": correct[1],
-            "patients_mean": [e for _, e in patients],
-            "dlt_mean": [e for _, e in dlts],
-            "n_mean": n_mean[1],
-            "dlt_total_mean": dlt_total[1],
-            "above_mtd_pct": pct_or_none(above[1]),
-            "dlt_rate_pct": pct_or_none(rate[1]),
-            "early_stop_pct": early[1],
-            "duration_mean_days": duration[1],
-            "delay_mean_days": delay[1],
-            "lost_mean": lost[1],
-            "benchmark_selection_pct": [e for _, e in bench],
-            "benchmark_correct_pct": bench_correct[1],
-        },
+    # each statistic once, in the order of the keys: (mean, s.e.), or one such pair per level
+    stats: dict[str, tuple[float | None, float | None] | list[tuple[float, float]]] = {
+        "selection_pct": sel,
+        "none_pct": none,
+        "correct_selection_pct": correct,
+        "patients_mean": patients,
+        "dlt_mean": dlts,
+        "n_mean": n_mean,
+        "dlt_total_mean": dlt_total,
+        "above_mtd_pct": (pct_or_none(above[0]), pct_or_none(above[1])),
+        "dlt_rate_pct": (pct_or_none(rate[0]), pct_or_none(rate[1])),
+        "early_stop_pct": early,
+        "duration_mean_days": duration,
+        "delay_mean_days": delay,
+        "lost_mean": lost,
+        "benchmark_selection_pct": bench,
+        "benchmark_correct_pct": bench_correct,
     }
+
+    def part(j: int) -> dict[str, Any]:
+        return {
+            key: [pair[j] for pair in v] if isinstance(v, list) else v[j]
+            for key, v in stats.items()
+        }
+
+    return {"trials": t, **part(0), "se": part(1)}

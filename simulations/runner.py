@@ -21,6 +21,7 @@ import numpy as np
 
 from escalation import __version__
 from simulations.engines import choose_engine
+from simulations.engines.base import IntArray
 from simulations.executors import run_jobs
 from simulations.metrics import (
     BlockSummary,
@@ -63,21 +64,30 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
         conduct=spec.conduct,
     )
     out = []
+    # the benchmark sees only the block's first max_patients tolerances (drawn up front, never
+    # changed: extensions append columns), so designs sharing (target, max_patients) share it
+    benchmarks: dict[tuple[float, int], IntArray] = {}
     for i, entry in enumerate(spec.designs):
         design = spec.design(i, scenario.n_levels)
         engine = choose_engine(design, spec.conduct, entry.engine)
         outcomes = engine.run(design, probs, block, spec.conduct)
         target = scenario.target if scenario.target is not None else design.target
         mtd = tuple(level - 1 for level in scenario.mtd_levels_for(design.target))
-        bench = benchmark_selection(block.tolerance, probs, target, design.max_patients)
-        out.append(summarize_block(outcomes, mtd_indices=mtd, benchmark=bench))
+        key = (target, design.max_patients)
+        if key not in benchmarks:
+            benchmarks[key] = benchmark_selection(block.tolerance, probs, *key)
+        out.append(summarize_block(outcomes, mtd_indices=mtd, benchmark=benchmarks[key]))
     return out
+
+
+def _n_blocks(spec: SimulationSpec) -> int:
+    return math.ceil(spec.trials / BLOCK_TRIALS)
 
 
 def _jobs(spec: SimulationSpec) -> list[BlockJob]:
     jobs = []
     for s in range(len(spec.scenarios)):
-        for b in range(math.ceil(spec.trials / BLOCK_TRIALS)):
+        for b in range(_n_blocks(spec)):
             n = min(BLOCK_TRIALS, spec.trials - b * BLOCK_TRIALS)
             jobs.append(BlockJob(spec, s, b, n))
     return jobs
@@ -188,9 +198,10 @@ def run_simulation(
         scheduler=scheduler,
         on_done=on_done,
     )
+    n_blocks = _n_blocks(parsed)
     results = []
     for s, scenario in enumerate(parsed.scenarios):
-        blocks = [done[k] for k in keys if k[0] == s]
+        blocks = [done[(s, b)] for b in range(n_blocks)]  # block order, as in _jobs
         for i, entry in enumerate(parsed.designs):
             summary = blocks[0][i]
             for b in blocks[1:]:

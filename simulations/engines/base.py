@@ -25,6 +25,8 @@ __all__ = ["Engine", "TrialOutcomes", "resolve_timing"]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+#: the labels of a design's elimination, stopping, waiting and constraint rules
+Labels = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,18 +61,6 @@ class TrialOutcomes:
     def n_trials(self) -> int:
         return int(self.selected_index.shape[0])
 
-    def take(self, rows: IntArray) -> TrialOutcomes:
-        """The outcomes of some trials only."""
-        return TrialOutcomes(
-            selected_index=self.selected_index[rows],
-            n_at_dose=self.n_at_dose[rows],
-            dlt_at_dose=self.dlt_at_dose[rows],
-            stopped_early=self.stopped_early[rows],
-            duration_days=self.duration_days[rows],
-            delay_days=self.delay_days[rows],
-            lost=self.lost[rows],
-        )
-
 
 class Engine(Protocol):
     """Simulates blocks of trials of the designs it supports."""
@@ -98,3 +88,14 @@ def resolve_timing(design: Design, conduct: Conduct) -> Literal["complete", "arr
         return conduct.decision_timing
     waits = any(isinstance(rule, WaitForPending) for rule in design.rules().waiting)
     return "complete" if waits else "arrival"
+
+
+def rule_labels(design: Design) -> Labels:
+    """The labels of the design's rules, which a fast engine compares with those it implements."""
+    rules = design.rules()
+    return (
+        None if rules.elimination is None else rules.elimination.label,
+        None if rules.stopping is None else rules.stopping.label,
+        tuple(r.label for r in rules.waiting),
+        tuple(r.label for r in rules.constraints),
+    )

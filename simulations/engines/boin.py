@@ -44,7 +44,13 @@ from escalation import (
     boundary_rows,
     select_isotonic_batch,
 )
-from simulations.engines.base import FloatArray, TrialOutcomes, resolve_timing
+from simulations.engines.base import (
+    FloatArray,
+    Labels,
+    TrialOutcomes,
+    resolve_timing,
+    rule_labels,
+)
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["BOINEngine"]
@@ -55,19 +61,7 @@ log = logging.getLogger(__name__)
 _NEVER = np.iinfo(np.int32).max
 
 
-def _labels(design: Design) -> tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]:
-    rules = design.rules()
-    return (
-        None if rules.elimination is None else rules.elimination.label,
-        None if rules.stopping is None else rules.stopping.label,
-        tuple(r.label for r in rules.waiting),
-        tuple(r.label for r in rules.constraints),
-    )
-
-
-def _expected_labels(
-    design: BOIN,
-) -> tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]:
+def _expected_labels(design: BOIN) -> Labels:
     """The labels of the rules this engine implements, for the design's options."""
     stopping: StoppingRule = StopAtN(design.max_patients) | StopWhenNAtDose(
         design.n_stop, when_staying=True
@@ -117,10 +111,11 @@ class BOINEngine:
     def supports(self, design: Design, conduct: Conduct) -> bool:
         if type(design) is not BOIN or resolve_timing(design, conduct) != "complete":
             return False
-        if _labels(design) != _expected_labels(design):
+        labels = rule_labels(design)
+        if labels != _expected_labels(design):
             log.warning(
                 "BOIN's rules are not those the fast engine implements (%s): generic engine used",
-                _labels(design),
+                labels,
             )
             return False
         return True

@@ -57,30 +57,26 @@ from escalation import (
     WaitForPending,
     crm_posterior_batch,
 )
-from simulations.engines.base import BoolArray, FloatArray, IntArray, TrialOutcomes, resolve_timing
+from simulations.engines.base import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Labels,
+    TrialOutcomes,
+    resolve_timing,
+    rule_labels,
+)
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["CRMEngine"]
 
 log = logging.getLogger(__name__)
 
-Labels = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
-
 #: CRM's safety stop acts with at least this many patients at the lowest dose, and its overdose
 #: control eliminates whatever the number of patients (a design built otherwise fails the label
 #: check and runs on the generic engine)
 _SAFETY_MIN_N = 3
 _OVERDOSE_MIN_N = 0
-
-
-def _labels(design: Design) -> Labels:
-    rules = design.rules()
-    return (
-        None if rules.elimination is None else rules.elimination.label,
-        None if rules.stopping is None else rules.stopping.label,
-        tuple(r.label for r in rules.waiting),
-        tuple(r.label for r in rules.constraints),
-    )
 
 
 def _expected_labels(design: CRM) -> Labels:
@@ -136,10 +132,11 @@ class CRMEngine:
     def supports(self, design: Design, conduct: Conduct) -> bool:
         if type(design) is not CRM or resolve_timing(design, conduct) != "complete":
             return False
-        if _labels(design) != _expected_labels(design):
+        labels = rule_labels(design)
+        if labels != _expected_labels(design):
             log.warning(
                 "CRM's rules are not those the fast engine implements (%s): generic engine used",
-                _labels(design),
+                labels,
             )
             return False
         return True
