@@ -23,7 +23,7 @@ Examples
 ... ))
 >>> data.summary.n_complete.tolist(), data.summary.n_dlt.tolist(), data.summary.n_pending.tolist()
 ([2, 0, 0], [1, 0, 0], [1, 0, 0])
->>> data.current_level
+>>> data.current_dose_level
 1
 """
 

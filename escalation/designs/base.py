@@ -103,6 +103,39 @@ def _maybe(x: float) -> float | None:
     return None if x != x else float(x)
 
 
+START_REASON = "No patient has been treated yet: start at the starting dose."
+
+
+def move(cur: int, direction: Action, n_doses: int, why: str) -> tuple[int, Action, str]:
+    """The dose index one step in ``direction`` from ``cur``, held at the ends of the ladder."""
+    if direction is Action.ESCALATE:
+        if cur == n_doses - 1:
+            return cur, direction, f"{why}, but it is the highest dose."
+        return cur + 1, direction, f"{why}."
+    if direction is Action.DEESCALATE:
+        if cur == 0:
+            return cur, direction, f"{why}, but it is the lowest dose."
+        return cur - 1, direction, f"{why}."
+    return cur, direction, f"{why}."
+
+
+def action_towards(cur: int | None, index: int) -> Action:
+    """The move from the current dose index ``cur`` (``None``: nobody treated yet) to ``index``."""
+    if cur is None or index == cur:
+        return Action.STAY
+    return Action.ESCALATE if index > cur else Action.DEESCALATE
+
+
+def provisional_note(n_pending: int) -> str:
+    """The sentence a final selection gets while patients are inside the DLT window ("" if none)."""
+    if not n_pending:
+        return ""
+    return (
+        f" {n_pending} patient{'s are' if n_pending > 1 else ' is'} still inside the DLT "
+        "window: the selection is provisional."
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Design(ABC):
     """Base of every design: the options common to all, and the decision pipeline.
@@ -293,13 +326,7 @@ class Design(ABC):
                 wait_until_day=wait_until,
                 **common,
             )
-        action = (
-            Action.STAY
-            if cur is None or index == cur
-            else Action.ESCALATE
-            if index > cur
-            else Action.DEESCALATE
-        )
+        action = action_towards(cur, index)
         limited = " ".join(o.detail for o in limits if o.triggered)
         verb = {
             Action.STAY: "Stay at" if cur is not None else "Start at",

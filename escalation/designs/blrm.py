@@ -64,8 +64,8 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.data import PatientState, TrialData
-from escalation.decision import Action, PosteriorBands, RuleKind, RuleOutcome, Selection
-from escalation.designs.base import Design, DesignRules, ModelFit
+from escalation.decision import PosteriorBands, RuleKind, RuleOutcome, Selection
+from escalation.designs.base import Design, DesignRules, ModelFit, action_towards, provisional_note
 from escalation.errors import InvalidDesignError, Problem
 from escalation.models.blrm import (
     DEFAULT_TARGET_INTERVAL,
@@ -74,7 +74,7 @@ from escalation.models.blrm import (
     blrm_posterior,
 )
 from escalation.rules.constraints import ExcludeEliminated, MaxAmountStep, NoSkipping
-from escalation.rules.elimination import EliminateToxicDoses
+from escalation.rules.elimination import EliminateToxicDoses, eliminate_from_first
 from escalation.rules.stopping import StopAtN
 from escalation.rules.waiting import WaitForPending
 
@@ -112,21 +112,18 @@ class OverdoseControl(EliminateToxicDoses):
         target: float,
     ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]:
         over = (n_at_dose >= self.min_n) & (np.nan_to_num(prob_overdose, nan=0.0) >= self.cutoff)
-        eliminated = np.asarray(np.cumsum(over) > 0)
+        eliminated, first, levels = eliminate_from_first(over)
         event = f"Pr(DLT rate >= {self.overdose_bound:g})"
-        if not over.any():
+        if first is None:
             return eliminated, RuleOutcome(
                 label=self.label,
                 kind=RuleKind.ELIMINATION,
                 triggered=False,
                 detail=f"Every dose level has {event} < {self.cutoff:g} (overdose control).",
             )
-        first = int(np.argmax(over))
-        levels = np.flatnonzero(eliminated) + 1
-        span = f"{levels[0]}" if levels.size == 1 else f"{levels[0]} to {levels[-1]}"
         detail = (
             f"Overdose control: dose level {first + 1} has {event} = {prob_overdose[first]:.3f} "
-            f">= {self.cutoff:g}; dose level{'s' if levels.size > 1 else ''} {span} excluded."
+            f">= {self.cutoff:g}; {levels} excluded."
         )
         return eliminated, RuleOutcome(
             label=self.label, kind=RuleKind.ELIMINATION, triggered=True, detail=detail
@@ -207,7 +204,6 @@ class BLRM(Design):
         object.__setattr__(self, "target_interval", tuple(self.target_interval))
         Design.__post_init__(self)  # raises with every problem
         prior = self._parse_prior()
-        assert prior is not None  # _problems() checked it
         object.__setattr__(self, "_prior", prior)
         object.__setattr__(self, "prior", prior.as_dict())
         if self.reference_dose is None:
@@ -223,16 +219,11 @@ class BLRM(Design):
             )
         )
 
-    def _parse_prior(self) -> BLRMPrior | None:
+    def _parse_prior(self) -> BLRMPrior:
+        """The prior (``_problems`` rejected a bad mapping and a target outside the interval)."""
         if self.prior is None:
-            lo, hi = self.target_interval
-            if lo <= self.target < hi:
-                return BLRMPrior.weakly_informative(self.target)
-            return None
-        try:
-            return BLRMPrior.from_mapping(self.prior, field="design.prior")
-        except InvalidDesignError:
-            return None
+            return BLRMPrior.weakly_informative(self.target)
+        return BLRMPrior.from_mapping(self.prior, field="design.prior")
 
     def _problems(self) -> list[Problem]:
         problems = Design._problems(self)
@@ -405,13 +396,7 @@ class BLRM(Design):
                 + "; ".join(str(f) for f in post.diagnostics.get("failures", ()))
                 + "): this decision is not final."
             )
-        direction = (
-            Action.STAY
-            if cur is None or index == cur
-            else Action.ESCALATE
-            if index > cur
-            else Action.DEESCALATE
-        )
+        direction = action_towards(cur, index)
         interval = post.prob_tox_interval
         cov = post.param_cov
         sd = np.sqrt(np.diag(cov))
@@ -500,11 +485,7 @@ class BLRM(Design):
                 f"{self.overdose_cutoff:g} has at least {self.min_at_mtd} patients."
             )
         n_pending = int(data.summary.n_pending.sum())
-        if n_pending:
-            reason += (
-                f" {n_pending} patient{'s are' if n_pending > 1 else ' is'} still inside the DLT "
-                "window: the selection is provisional."
-            )
+        reason += provisional_note(n_pending)
         if not post.converged:
             reason += " The MCMC diagnostics failed: the selection is not final."
         return Selection(

@@ -34,11 +34,19 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import beta as beta_dist
 
 from escalation.data import TrialData
 from escalation.decision import Action, PosteriorBands, Selection
-from escalation.designs.base import Design, DesignRules, ModelFit, WaitingRule
+from escalation.designs.base import (
+    START_REASON,
+    Design,
+    DesignRules,
+    ModelFit,
+    WaitingRule,
+    _maybe,
+    move,
+    provisional_note,
+)
 from escalation.errors import Problem
 from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, boundary_row
 from escalation.models.isotonic import IsotonicSelection, NoDoseReason, select_isotonic
@@ -47,22 +55,7 @@ from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
 from escalation.rules.waiting import WaitForPending
 
-__all__ = ["BOIN", "START_REASON", "isotonic_selection", "move"]
-
-START_REASON = "No patient has been treated yet: start at the starting dose."
-
-
-def move(cur: int, direction: Action, n_doses: int, why: str) -> tuple[int, Action, str]:
-    """The dose index one step in ``direction`` from ``cur``, held at the ends of the ladder."""
-    if direction is Action.ESCALATE:
-        if cur == n_doses - 1:
-            return cur, direction, f"{why}, but it is the highest dose."
-        return cur + 1, direction, f"{why}."
-    if direction is Action.DEESCALATE:
-        if cur == 0:
-            return cur, direction, f"{why}, but it is the lowest dose."
-        return cur - 1, direction, f"{why}."
-    return cur, direction, f"{why}."
+__all__ = ["BOIN", "isotonic_selection"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,6 +216,8 @@ class BOIN(Design):
 
         BOIN makes no dose-toxicity model: doses are independent, untried ones are blank.
         """
+        from scipy.stats import beta as beta_dist  # scipy.stats is slow to import: only here
+
         self.check_data(data)
         n, y = self._beta_counts(data)
         a, b = y + 1.0, n - y + 1.0
@@ -262,7 +257,7 @@ class BOIN(Design):
 
 def isotonic_selection(sel: IsotonicSelection, target: float, n_pending: int) -> Selection:
     """The decision-layer form of an isotonic selection, with a sentence saying why."""
-    estimates = tuple(None if v != v else float(v) for v in sel.estimates)
+    estimates = tuple(_maybe(v) for v in sel.estimates)
     reasons = {
         NoDoseReason.NO_PATIENTS: "No dose is recommended: no patient has completed the DLT window.",
         NoDoseReason.LOWEST_ELIMINATED: "No dose is recommended: the lowest dose level is too toxic.",
@@ -280,16 +275,12 @@ def isotonic_selection(sel: IsotonicSelection, target: float, n_pending: int) ->
             f"Recommended dose: level {sel.dose_index + 1}, whose isotonic DLT estimate "
             f"{est:.3f} is the closest to the target {target:g}."
         )
-    if n_pending:
-        reason += (
-            f" {n_pending} patient{'s are' if n_pending > 1 else ' is'} still inside the DLT "
-            "window: the selection is provisional."
-        )
+    reason += provisional_note(n_pending)
     return Selection(
         dose_level=None if sel.dose_index is None else sel.dose_index + 1,
         reason=reason,
         estimates=estimates,
-        prob_overdose=tuple(None if v != v else float(v) for v in sel.prob_overdose),
+        prob_overdose=tuple(_maybe(v) for v in sel.prob_overdose),
         eliminated=tuple(int(i) + 1 for i in np.flatnonzero(sel.eliminated)),
         provisional=n_pending > 0,
     )

@@ -60,8 +60,17 @@ import numpy.typing as npt
 
 from escalation.data import PatientState, TrialData
 from escalation.decision import Action, PosteriorBands, Selection
-from escalation.designs.base import Design, DesignRules, DoseConstraint, ModelFit, WaitingRule
-from escalation.designs.boin import START_REASON, move
+from escalation.designs.base import (
+    START_REASON,
+    Design,
+    DesignRules,
+    DoseConstraint,
+    ModelFit,
+    WaitingRule,
+    action_towards,
+    move,
+    provisional_note,
+)
 from escalation.errors import Problem
 from escalation.models.crm import (
     CRMPosterior,
@@ -110,7 +119,6 @@ class CRM(Design):
 
     method: ClassVar[str] = "crm"
     interval_level: ClassVar[float | None] = 0.90
-    tite: ClassVar[bool] = False
 
     skeleton: tuple[float, ...]
     model: Literal["empiric", "logistic"] = "empiric"
@@ -212,13 +220,7 @@ class CRM(Design):
             index, direction, reason = self._startup(data, cur)
         else:
             index = int(post.mtd_index)
-            direction = (
-                Action.ESCALATE
-                if index > cur
-                else Action.DEESCALATE
-                if index < cur
-                else Action.STAY
-            )
+            direction = action_towards(cur, index)
             reason = (
                 f"The model puts dose level {index + 1} closest to the target {self.target:g} "
                 f"(estimated DLT probability {post.ptox[index]:.3f}; posterior mean of a "
@@ -301,14 +303,9 @@ class CRM(Design):
         n_pending = int(data.summary.n_pending.sum())
 
         def result(level: int | None, reason: str) -> Selection:
-            if n_pending:
-                reason += (
-                    f" {n_pending} patient{'s are' if n_pending > 1 else ' is'} still inside the "
-                    "DLT window: the selection is provisional."
-                )
             return Selection(
                 dose_level=level,
-                reason=reason,
+                reason=reason + provisional_note(n_pending),
                 estimates=estimates,
                 prob_overdose=prob_overdose,
                 eliminated=eliminated,
@@ -352,7 +349,6 @@ class TITECRM(CRM):
     """
 
     method: ClassVar[str] = "tite-crm"
-    tite: ClassVar[bool] = True
 
     weights: Literal["linear", "adaptive"] = "linear"
     escalation_min_complete: int = 1

@@ -40,8 +40,8 @@ import numpy.typing as npt
 
 from escalation.data import TrialData
 from escalation.decision import Action
-from escalation.designs.base import ModelFit, WaitingRule
-from escalation.designs.boin import BOIN, START_REASON, move
+from escalation.designs.base import START_REASON, ModelFit, WaitingRule, move
+from escalation.designs.boin import BOIN
 from escalation.errors import Problem
 from escalation.models.boundaries import beta_overdose_prob
 from escalation.rules.waiting import SuspendWhenPending

@@ -13,7 +13,23 @@ import numpy.typing as npt
 
 from escalation.decision import RuleKind, RuleOutcome
 
-__all__ = ["EliminateToxicDoses"]
+__all__ = ["EliminateToxicDoses", "eliminate_from_first"]
+
+
+def eliminate_from_first(
+    over: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.bool_], int | None, str]:
+    """The doses eliminated when a dose flagged in ``over`` takes every higher dose with it.
+
+    Returns the eliminated doses, the index of the first flagged dose (``None`` when none is) and
+    the eliminated levels as text ("dose level 5", "dose levels 3 to 5"; "" when none is).
+    """
+    eliminated = np.asarray(np.cumsum(over) > 0)
+    if not over.any():
+        return eliminated, None, ""
+    levels = np.flatnonzero(eliminated) + 1
+    span = f"{levels[0]}" if levels.size == 1 else f"{levels[0]} to {levels[-1]}"
+    return eliminated, int(np.argmax(over)), f"dose level{'s' if levels.size > 1 else ''} {span}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,19 +62,16 @@ class EliminateToxicDoses:
         target: float,
     ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]:
         over = (n_at_dose >= self.min_n) & (np.nan_to_num(prob_overdose, nan=0.0) > self.cutoff)
-        eliminated = np.asarray(np.cumsum(over) > 0)
-        if not over.any():
+        eliminated, first, levels = eliminate_from_first(over)
+        if first is None:
             detail = f"No dose has Pr(DLT rate > {target:g}) > {self.cutoff:g}."
             return eliminated, RuleOutcome(
                 label=self.label, kind=RuleKind.ELIMINATION, triggered=False, detail=detail
             )
-        first = int(np.argmax(over))
-        levels = np.flatnonzero(eliminated) + 1
-        span = f"{levels[0]}" if levels.size == 1 else f"{levels[0]} to {levels[-1]}"
         detail = (
             f"Dose level {first + 1}: {dlt_at_dose[first]} DLTs in {n_at_dose[first]} patients, "
             f"Pr(DLT rate > {target:g}) = {prob_overdose[first]:.3f} > {self.cutoff:g}; "
-            f"dose level{'s' if levels.size > 1 else ''} {span} eliminated."
+            f"{levels} eliminated."
         )
         return eliminated, RuleOutcome(
             label=self.label, kind=RuleKind.ELIMINATION, triggered=True, detail=detail
