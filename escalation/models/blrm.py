@@ -86,7 +86,8 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
@@ -403,16 +404,9 @@ def blrm_posterior(
     )
     amounts, n, y, pdose, pweight = problem
     interval = (float(target_interval[0]), float(target_interval[1]))
+    partial = _partial_groups(pdose, pweight)
     if engine == "grid":
-        return _grid_cached(
-            amounts,
-            float(reference_dose),
-            prior,
-            n,
-            y,
-            _partial_groups(pdose, pweight),
-            interval,
-        )
+        return _grid_cached(amounts, float(reference_dose), prior, n, y, partial, interval)
     if engine == "mcmc":
         for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
             if not isinstance(value, int) or value < low:
@@ -425,7 +419,7 @@ def blrm_posterior(
             prior,
             n,
             y,
-            _partial_groups(pdose, pweight),
+            partial,
             interval,
             seed,
             draws,
@@ -990,19 +984,17 @@ def _grid_posterior(problem: _Problem, interval: tuple[float, float]) -> BLRMPos
     a = g.a_center[:, None] + g.sd_a * g.u[None, :]
     beta = np.exp(g.b)[:, None]
     mean_p = np.array([float((mass * expit(a + beta * xd)).sum()) for xd in x])
-    return BLRMPosterior(
-        engine="grid",
-        dose_amounts=problem.amounts,
-        reference_dose=problem.reference_dose,
-        target_interval=interval,
-        prob_underdose=_frozen(prob_under),
-        prob_target=_frozen(prob_target),
-        prob_overdose=_frozen(prob_over),
-        prob_tox_mean=_frozen(mean_p),
-        quantile_levels=QUANTILE_LEVELS,
-        quantiles=_frozen(quantiles),
-        param_mean=_frozen(g.mean),
-        param_cov=_frozen(g.cov),
+    return _posterior_result(
+        "grid",
+        problem,
+        interval,
+        prob_underdose=prob_under,
+        prob_target=prob_target,
+        prob_overdose=prob_over,
+        prob_tox_mean=mean_p,
+        quantiles=quantiles,
+        param_mean=g.mean,
+        param_cov=g.cov,
         converged=True,
         diagnostics={
             "engine": "grid",
@@ -1049,6 +1041,41 @@ def _frozen(arr: npt.ArrayLike) -> FloatArray:
     return out
 
 
+def _posterior_result(
+    engine: Engine,
+    problem: _Problem,
+    interval: tuple[float, float],
+    *,
+    prob_underdose: npt.ArrayLike,
+    prob_target: npt.ArrayLike,
+    prob_overdose: npt.ArrayLike,
+    prob_tox_mean: npt.ArrayLike,
+    quantiles: npt.ArrayLike,
+    param_mean: npt.ArrayLike,
+    param_cov: npt.ArrayLike,
+    converged: bool,
+    diagnostics: Mapping[str, Any],
+) -> BLRMPosterior:
+    """An engine's summaries as a :class:`BLRMPosterior`: the problem's doses, the interval and
+    :data:`QUANTILE_LEVELS` filled in, every array copied read-only."""
+    return BLRMPosterior(
+        engine=engine,
+        dose_amounts=problem.amounts,
+        reference_dose=problem.reference_dose,
+        target_interval=interval,
+        prob_underdose=_frozen(prob_underdose),
+        prob_target=_frozen(prob_target),
+        prob_overdose=_frozen(prob_overdose),
+        prob_tox_mean=_frozen(prob_tox_mean),
+        quantile_levels=QUANTILE_LEVELS,
+        quantiles=_frozen(quantiles),
+        param_mean=_frozen(param_mean),
+        param_cov=_frozen(param_cov),
+        converged=converged,
+        diagnostics=diagnostics,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # the MCMC engine
 
@@ -1081,21 +1108,25 @@ def _import_pymc() -> tuple[Any, Any, Any]:
     coming refactor, and PyTensor's notice that it found no BLAS library (this model has no
     matrix products).
     """
-    with warnings.catch_warnings():
-        _quiet_import_warnings()
+    with _quiet_imports():
         import arviz as az
         import pymc as pm
         import pytensor.tensor as pt
     return pm, pt, az
 
 
-def _quiet_import_warnings() -> None:
-    warnings.filterwarnings(
-        "ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning
-    )
-    warnings.filterwarnings(
-        "ignore", message=r"\s*PyTensor could not link to a BLAS", category=UserWarning
-    )
+@contextmanager
+def _quiet_imports() -> Iterator[None]:
+    """Within the block, the two notices of :func:`_import_pymc` are silenced (the warning
+    filters are restored on exit)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning
+        )
+        warnings.filterwarnings(
+            "ignore", message=r"\s*PyTensor could not link to a BLAS", category=UserWarning
+        )
+        yield
 
 
 def _compiled_model() -> _CompiledModel:
@@ -1104,34 +1135,32 @@ def _compiled_model() -> _CompiledModel:
         return _MCMC_MODEL[0]
     start = time.perf_counter()
     pm, pt, _ = _import_pymc()
-    with warnings.catch_warnings():
-        _quiet_import_warnings()
-        with pm.Model() as model:
-            x = pm.Data("x", np.zeros(2))
-            n = pm.Data("n", np.zeros(2))
-            y = pm.Data("y", np.zeros(2))
-            pending_dose = pm.Data("pending_dose", np.zeros(0, dtype=np.int64))
-            pending_weight = pm.Data("pending_weight", np.zeros(0))
-            prior_mean = pm.Data("prior_mean", np.zeros(2))
-            prior_sd = pm.Data("prior_sd", np.ones(2))
-            prior_corr = pm.Data("prior_corr", np.float64(0.0))
-            shift = pm.Data("shift", np.zeros(2))
-            chol = pm.Data("chol", np.eye(2))
-            z = pm.Flat("z", shape=2)
-            log_alpha = shift[0] + chol[0, 0] * z[0]
-            log_beta = shift[1] + chol[1, 0] * z[0] + chol[1, 1] * z[1]
-            # bivariate normal prior as log(alpha), then log(beta) given log(alpha) (additive
-            # constants dropped)
-            z_alpha = (log_alpha - prior_mean[0]) / prior_sd[0]
-            cond_mean = prior_mean[1] + prior_corr * prior_sd[1] * z_alpha
-            cond_sd = prior_sd[1] * pt.sqrt(1.0 - prior_corr**2)
-            pm.Potential("prior", -0.5 * (z_alpha**2 + ((log_beta - cond_mean) / cond_sd) ** 2))
-            eta = log_alpha + pt.exp(log_beta) * x
-            # complete patients: y log p + (n - y) log(1 - p), with log p = -softplus(-eta)
-            pm.Potential("complete", -pt.sum(y * pt.softplus(-eta) + (n - y) * pt.softplus(eta)))
-            p = pm.math.sigmoid(eta)
-            pm.Potential("pending", pt.sum(pt.log1p(-pending_weight * p[pending_dose])))
-            step = pm.NUTS(vars=[model["z"]], target_accept=_TARGET_ACCEPT)
+    with _quiet_imports(), pm.Model() as model:
+        x = pm.Data("x", np.zeros(2))
+        n = pm.Data("n", np.zeros(2))
+        y = pm.Data("y", np.zeros(2))
+        pending_dose = pm.Data("pending_dose", np.zeros(0, dtype=np.int64))
+        pending_weight = pm.Data("pending_weight", np.zeros(0))
+        prior_mean = pm.Data("prior_mean", np.zeros(2))
+        prior_sd = pm.Data("prior_sd", np.ones(2))
+        prior_corr = pm.Data("prior_corr", np.float64(0.0))
+        shift = pm.Data("shift", np.zeros(2))
+        chol = pm.Data("chol", np.eye(2))
+        z = pm.Flat("z", shape=2)
+        log_alpha = shift[0] + chol[0, 0] * z[0]
+        log_beta = shift[1] + chol[1, 0] * z[0] + chol[1, 1] * z[1]
+        # bivariate normal prior as log(alpha), then log(beta) given log(alpha) (additive
+        # constants dropped)
+        z_alpha = (log_alpha - prior_mean[0]) / prior_sd[0]
+        cond_mean = prior_mean[1] + prior_corr * prior_sd[1] * z_alpha
+        cond_sd = prior_sd[1] * pt.sqrt(1.0 - prior_corr**2)
+        pm.Potential("prior", -0.5 * (z_alpha**2 + ((log_beta - cond_mean) / cond_sd) ** 2))
+        eta = log_alpha + pt.exp(log_beta) * x
+        # complete patients: y log p + (n - y) log(1 - p), with log p = -softplus(-eta)
+        pm.Potential("complete", -pt.sum(y * pt.softplus(-eta) + (n - y) * pt.softplus(eta)))
+        p = pm.math.sigmoid(eta)
+        pm.Potential("pending", pt.sum(pt.log1p(-pending_weight * p[pending_dose])))
+        step = pm.NUTS(vars=[model["z"]], target_accept=_TARGET_ACCEPT)
     compiled = _CompiledModel(
         model=model,
         step=step,
@@ -1187,8 +1216,7 @@ def _mcmc_posterior(
         pending_weight = [w for _, w, c in problem.partial for _ in range(c)]
         rng = np.random.default_rng(seed)
         initvals = [{"z": rng.uniform(-1.0, 1.0, size=2)} for _ in range(chains)]
-        with compiled.model, warnings.catch_warnings():
-            _quiet_import_warnings()
+        with compiled.model, _quiet_imports():
             pm.set_data(
                 {
                     "x": problem.x,
@@ -1224,8 +1252,7 @@ def _mcmc_posterior(
         sampled = time.perf_counter()
     theta = mode + z @ chol.T
     params = {"log_alpha": theta[..., 0], "log_beta": theta[..., 1]}
-    with warnings.catch_warnings():
-        _quiet_import_warnings()
+    with _quiet_imports():
         rhat = {k: float(az.rhat(v)) for k, v in params.items()}
         ess_bulk = {k: float(az.ess(v, method="bulk")) for k, v in params.items()}
         ess_tail = {k: float(az.ess(v, method="tail")) for k, v in params.items()}
@@ -1266,19 +1293,17 @@ def _mcmc_posterior(
         "compiled_this_call": first_use,
         "sampling_seconds": sampled - start,
     }
-    return BLRMPosterior(
-        engine="mcmc",
-        dose_amounts=problem.amounts,
-        reference_dose=problem.reference_dose,
-        target_interval=interval,
-        prob_underdose=_frozen(prob_under),
-        prob_target=_frozen(prob_target),
-        prob_overdose=_frozen(prob_over),
-        prob_tox_mean=_frozen(p.mean(axis=0)),
-        quantile_levels=QUANTILE_LEVELS,
-        quantiles=_frozen(quantiles),
-        param_mean=_frozen(flat.mean(axis=0)),
-        param_cov=_frozen(np.cov(flat.T)),
+    return _posterior_result(
+        "mcmc",
+        problem,
+        interval,
+        prob_underdose=prob_under,
+        prob_target=prob_target,
+        prob_overdose=prob_over,
+        prob_tox_mean=p.mean(axis=0),
+        quantiles=quantiles,
+        param_mean=flat.mean(axis=0),
+        param_cov=np.cov(flat.T),
         converged=converged,
         diagnostics=diagnostics,
     )

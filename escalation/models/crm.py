@@ -73,6 +73,7 @@ import numpy.typing as npt
 from scipy.special import bernoulli, expit, ndtri, roots_laguerre, roots_legendre
 
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, PosteriorComputationError
+from escalation.models._counts import unique_rows
 
 __all__ = [
     "DEFAULT_INTERCEPT",
@@ -415,7 +416,7 @@ def crm_posterior_batch(
         )
 
     counts = np.concatenate([y_arr, n_arr - y_arr], axis=1)
-    unique_counts, inverse = _unique_rows(counts)
+    unique_counts, inverse = unique_rows(counts)
     n_total = unique_counts.sum(axis=1)
     sums = np.empty((unique_counts.shape[0], 3))
     overdose = None if target is None else np.empty((unique_counts.shape[0], n_doses))
@@ -675,7 +676,6 @@ class _Rule:
     core: slice
     left_tail: slice
     right_tail: slice
-    log_prior: FloatArray
     weight_full: FloatArray
     # columns: whole-line weights, core weights * a, core weights * a^2 (dfcrm's ranges)
     moment_weights: FloatArray
@@ -765,8 +765,7 @@ def _rule(n_intervals: int, prior_sd: float) -> _Rule:
     weight_full = np.concatenate([tail_w[::-1], core_w, tail_w])
     weight_core = np.concatenate([np.zeros(k), core_w, np.zeros(k)])
     moments = np.stack([weight_full, weight_core * nodes, weight_core * nodes * nodes], axis=1)
-    log_prior = -0.5 * (nodes / prior_sd) ** 2
-    for arr in (nodes, weight_full, moments, log_prior):
+    for arr in (nodes, weight_full, moments):
         arr.setflags(write=False)
     return _Rule(
         n_intervals=n_intervals,
@@ -776,7 +775,6 @@ def _rule(n_intervals: int, prior_sd: float) -> _Rule:
         core=slice(k, k + n_intervals + 1),
         left_tail=slice(0, k),
         right_tail=slice(k + n_intervals + 1, nodes.size),
-        log_prior=log_prior,
         weight_full=weight_full,
         moment_weights=np.ascontiguousarray(moments),
     )
@@ -1321,20 +1319,6 @@ def _frozen(arr: FloatArray) -> FloatArray:
     out = np.ascontiguousarray(arr, dtype=np.float64)
     out.setflags(write=False)
     return out
-
-
-def _unique_rows(counts: IntArray) -> tuple[IntArray, IntArray]:
-    """Distinct rows of a non-negative integer matrix and the inverse index."""
-    if counts.shape[0] == 0:
-        return counts, np.zeros(0, dtype=np.int64)
-    radix = counts.max(axis=0).astype(np.float64) + 1.0
-    if float(np.sum(np.log2(radix))) < 62.0:
-        multipliers = np.cumprod(np.concatenate([[1], radix[:-1].astype(np.int64)]))
-        keys = counts @ multipliers
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        return counts[first], inverse.reshape(-1)
-    unique, inverse = np.unique(counts, axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1)
 
 
 def _check_prior_sd(prior_sd: float) -> None:

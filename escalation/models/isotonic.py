@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.errors import InvalidTrialDataError
+from escalation.models._counts import unique_rows
 from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, elimination_boundary
 
 __all__ = [
@@ -359,16 +360,11 @@ def select_isotonic_batch(
     if n.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     # many trials end with the same counts: select once per distinct (n, y)
-    counts = np.concatenate([n, y], axis=1)
-    radix = int(counts.max()) + 1
-    if counts.shape[1] * np.log2(radix) < 62:
-        keys = counts @ (radix ** np.arange(counts.shape[1], dtype=np.int64))
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    else:
-        _, first, inverse = np.unique(counts, axis=0, return_index=True, return_inverse=True)
+    unique, inverse = unique_rows(np.concatenate([n, y], axis=1))
+    n_doses = n.shape[1]
     rows = _select_rows(
-        n[first],
-        y[first],
+        unique[:, :n_doses],
+        unique[:, n_doses:],
         target=target,
         cutoff=cutoff,
         extra_safe=extra_safe,
@@ -376,7 +372,7 @@ def select_isotonic_batch(
         lambda_d=_lambda_d(bound_mtd, target, phi2),
         prior=prior,
     )
-    return rows.dose_index[inverse.reshape(-1)]
+    return rows.dose_index[inverse]
 
 
 def select_isotonic(
