@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -210,3 +212,23 @@ def test_invalid_options_name_the_field(field: str, value: object) -> None:
     with pytest.raises(InvalidDesignError) as err:
         CRM(n_doses=6, target=0.3, **options)  # type: ignore[arg-type]
     assert f"design.{field}" in [p.field for p in err.value.problems]
+
+
+def test_tite_crm_holds_an_untried_dose_back_at_the_highest_dose_tried() -> None:
+    """After a de-escalation, the current dose is below the highest dose tried: the untried dose
+    the model wants is held back to the highest tried dose, not to the current one (else a DLT
+    at that highest dose would raise the next dose: hypothesis found that case)."""
+    patients = (
+        Patient(patient_id="P000", dose_level=3, infused_day=0),
+        Patient(patient_id="P001", dose_level=1, infused_day=1),
+        Patient(patient_id="P002", dose_level=2, infused_day=0),
+    )
+    data = TrialData(n_doses=4, patients=patients, as_of_day=30)
+    design = TITECRM(n_doses=4, target=0.3, skeleton=(0.1, 0.2, 0.3, 0.4))
+    before = design.decide(data)
+    assert (
+        before.next_level == 3 and "at most dose level 3, the highest dose tried" in before.reason
+    )
+    worse = (dataclasses.replace(patients[0], dlt=True, dlt_day=1), *patients[1:])
+    after = design.decide(dataclasses.replace(data, patients=worse))
+    assert after.next_level is not None and after.next_level <= before.next_level

@@ -140,7 +140,8 @@ class Coherence:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EscalationNeedsCompleteFollowup:
     """Escalate to an untried dose only when ``min_complete`` patients at the current dose have a
-    complete outcome (a DLT or the whole window).
+    complete outcome (a DLT or the whole window); until then the next dose is at most the highest
+    dose tried.
 
     Time-to-event designs decide with pending patients; this rule keeps them from opening a new
     dose on partial follow-up alone.
@@ -165,12 +166,21 @@ class EscalationNeedsCompleteFollowup:
                 False,
                 f"{complete} patient{'s' if complete != 1 else ''} at dose level {cur + 1} with a complete outcome.",
             )
-        return cur, _outcome(
+        # the highest dose allowed is the highest one tried: the current dose, or a higher one
+        # the trial has de-escalated from (capping at the current dose there would let a DLT
+        # elsewhere raise the next dose)
+        allowed = max(cur, highest)
+        then = (
+            f"stay at dose level {cur + 1}"
+            if allowed == cur
+            else f"at most dose level {allowed + 1}, the highest dose tried"
+        )
+        return allowed, _outcome(
             self.label,
             True,
             f"Dose level {index + 1} is untried and only {complete} patient{'s' if complete != 1 else ''} "
             f"at dose level {cur + 1} {'has' if complete == 1 else 'have'} a complete outcome "
-            f"(at least {self.min_complete} needed): stay at dose level {cur + 1}.",
+            f"(at least {self.min_complete} needed): {then}.",
         )
 
 
