@@ -45,14 +45,7 @@ def test_everything_survives_a_restart(
                     "dlt_on": "2026-07-25",
                 },
             ).raise_for_status()
-        with api.client("src") as c:
-            rec = c.get(
-                f"/v1/trials/{trial_id}/recommendation", params={"as_of": "2026-08-20"}
-            ).json()
-            c.post(
-                f"/v1/trials/{trial_id}/decisions",
-                json={"recommendation_id": rec["id"], "action": "accept"},
-            ).raise_for_status()
+        rec = accept_recommendation(api, trial_id)
         before = snapshot(api, trial_id, rec["id"])
     db.dispose()
 
@@ -67,6 +60,19 @@ def test_everything_survives_a_restart(
     assert after["recommendation"]["decision"]["action"] == "de-escalate"
     assert len(after["decisions"]) == 1
     assert problem is None and n == len(after["audit"]) + 4  # + the 4 key creations
+
+
+def accept_recommendation(api: Api, trial_id: int) -> dict[str, Any]:
+    """The trial's recommendation as of 2026-08-20, accepted by the SRC."""
+    with api.client("src") as c:
+        rec: dict[str, Any] = c.get(
+            f"/v1/trials/{trial_id}/recommendation", params={"as_of": "2026-08-20"}
+        ).json()
+        c.post(
+            f"/v1/trials/{trial_id}/decisions",
+            json={"recommendation_id": rec["id"], "action": "accept"},
+        ).raise_for_status()
+    return rec
 
 
 def snapshot(api: Api, trial_id: int, rec_id: int) -> dict[str, Any]:
@@ -168,14 +174,7 @@ def test_a_downgrade_and_upgrade_again_keep_everything(
     with server:
         api = Api(server=server, db=db, keys=keys)
         trial_id = make_trial(api, example)
-        with api.client("src") as c:
-            rec = c.get(
-                f"/v1/trials/{trial_id}/recommendation", params={"as_of": "2026-08-20"}
-            ).json()
-            c.post(
-                f"/v1/trials/{trial_id}/decisions",
-                json={"recommendation_id": rec["id"], "action": "accept"},
-            ).raise_for_status()
+        rec = accept_recommendation(api, trial_id)
         before = snapshot(api, trial_id, rec["id"])
     with db.connect() as conn:
         version = conn.execute(
