@@ -1,6 +1,6 @@
 """Operating characteristics against the R reference implementations, at 10,000 trials.
 
-* BOIN vs BOIN::get.oc (../shared/reference/boin_oc.json), every scenario;
+* BOIN vs BOIN::get.oc (tests/data/reference/boin_oc.json), every scenario;
 * TITE-BOIN vs TITEgBOIN::get_oc_TITE_QuasiBOIN (titeboin_oc.json) under its conduct: Poisson
   arrivals 2 a month, Weibull times to DLT with half of them in the second half of the window,
   patients arriving during a suspension lost; and its TITE=FALSE comparator (plain BOIN);
@@ -28,7 +28,7 @@ import escalation
 from simulations import run_simulation
 from simulations.executors import available_cores
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "reference"
 Z = 4.0
 SEED = 20261125
 

@@ -9,8 +9,8 @@ simulation itself as ``run_simulation`` reports it (worker start-up included for
 best of a few repetitions. Prints a table; asserts nothing.
 
 References for scale: R's BOIN::get.oc takes about 8 s for 10,000 trials and simFastBOIN 0.19 s
-(../shared/reference/simfastboin_timing.json); dfcrm's crmsim about 9 ms a trial
-(../shared/reference/crm_sim.json).
+(tests/data/reference/simfastboin_timing.json); dfcrm's crmsim about 9 ms a trial
+(tests/data/reference/crm_sim.json).
 
 Run: ``.venv/bin/python benchmarks/simulation_speed.py``
 """

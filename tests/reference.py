@@ -1,7 +1,8 @@
-"""Loaders for the reference values computed with the R implementations (../shared/reference).
+"""Loaders for the reference values computed with the R implementations.
 
-The directory sits beside the repository (``<repo>/../shared/reference``), in CI as in development;
-``ESCALATION_REFERENCE_DIR`` overrides it. A missing directory is an error, never a skip: these
+The files live in the repository, in ``tests/data/reference/`` (their provenance is in the README
+there), so that a fresh clone tests on its own. ``ESCALATION_REFERENCE_DIR`` points elsewhere, for
+example at a newer delivery of the same files. A missing file is an error, never a skip: these
 values are the engine's independent check.
 """
 
@@ -14,15 +15,17 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+BUNDLED = REPO / "tests" / "data" / "reference"
 
 
 def reference_dir() -> Path:
+    """The folder of reference files: ``ESCALATION_REFERENCE_DIR`` or the bundled copy."""
     override = os.environ.get("ESCALATION_REFERENCE_DIR")
-    path = Path(override) if override else REPO.parent / "shared" / "reference"
+    path = Path(override) if override else BUNDLED
     if not path.is_dir():
         raise FileNotFoundError(
-            f"reference directory {path} not found: the R reference values live in "
-            "../shared/reference beside the repository (or set ESCALATION_REFERENCE_DIR)"
+            f"reference directory {path} not found (ESCALATION_REFERENCE_DIR={override!r}); "
+            f"the bundled copy is {BUNDLED}"
         )
     return path
 

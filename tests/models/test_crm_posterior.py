@@ -1,6 +1,6 @@
 """The exact CRM / TITE-CRM posterior: dfcrm's fits, the quadrature against quad, the batch.
 
-Reference values: dfcrm 0.2-2.1 ``crm`` and ``titecrm`` (R 4.2.2), ../shared/reference/crm_fits.json,
+Reference values: dfcrm 0.2-2.1 ``crm`` and ``titecrm`` (R 4.2.2), tests/data/reference/crm_fits.json,
 matched to 1e-4 relative (R's integrate tolerance) and ``mtd`` exactly. The quadrature itself is
 checked against an independent scipy.integrate.quad computation to 1e-10.
 """

@@ -1,4 +1,4 @@
-"""BOIN's operating characteristics against R's BOIN::get.oc (../shared/reference/boin_oc.json).
+"""BOIN's operating characteristics against R's BOIN::get.oc (tests/data/reference/boin_oc.json).
 
 R draws other random numbers, so the comparison is statistical: every selection % and mean number
 of patients per level must be within 4 standard errors of the difference between the two Monte
@@ -8,24 +8,20 @@ to fail: the same comparison rejects a BOIN with another target.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from simulations import run_simulation
+from tests.reference import load
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "boin_oc.json"
 TRIALS = 4000
 Z = 4.0
 
 
 def reference() -> list[dict[str, Any]]:
-    if not REFERENCE.exists():  # pragma: no cover - the shared folder is beside the repository
-        pytest.fail(f"reference file missing: {REFERENCE}")
-    return list(json.loads(REFERENCE.read_text())["scenarios"])
+    return list(load("boin_oc.json")["scenarios"])
 
 
 def spec_for(scenario: dict[str, Any], **design: Any) -> dict[str, Any]:
