@@ -1,22 +1,41 @@
 """Operating characteristics with Monte Carlo standard errors, and the optimal benchmark.
 
-Per design and scenario, from the simulated trials (each an independent replicate):
+Per design and scenario, from the simulated trials (each an independent replicate). "The MTD" is
+the scenario's true MTD: the level(s) whose true DLT probability is closest to the target, or *no
+dose* when every level is unacceptably toxic (every true DLT probability above ``unacceptable``,
+BOIN's phi2, 1.4 x target by default; :func:`simulations.scenarios.mtd_levels`).
 
-* selection % per level and of no dose, % correct selection (a true MTD level selected), each with
+* ``selection_pct`` per level, ``none_pct`` (no dose selected) and ``correct_selection_pct``: the
+  selected level is a true MTD level, or no dose is selected when no dose is acceptable; each with
   s.e. 100 sqrt(p (1 - p) / T);
-* mean patients and DLTs per level, mean sample size, mean duration in days, mean delay and lost
-  patients, each with s.e. sd / sqrt(T);
-* % of patients treated above the true MTD and the overall DLT rate, as ratios of totals
-  (sum over trials / sum of patients, as R's BOIN reports them), with delta-method s.e.;
-* early-stop %: trials stopped by a rule before their maximum sample size.
+* mean patients and DLTs per level, ``n_mean`` (patients treated), ``duration_mean_days``, mean
+  delay and lost patients, each with s.e. sd / sqrt(T);
+* ``above_mtd_pct``: patients treated above the highest true MTD level (every patient when no dose
+  is acceptable), and ``dlt_rate_pct``, DLTs per patient treated: ratios of totals (sum over trials
+  / sum of patients, as R's BOIN reports them), with delta-method s.e.;
+* ``stop_safety_pct``: trials ended before ``max_patients`` with no dose selected (every dose
+  eliminated, or a safety rule on the lowest dose); ``stop_n_stop_pct``: trials ended before
+  ``max_patients`` with a dose selected (for BOIN and CRM the ``n_stop`` rule: enough patients at
+  the recommended dose); ``early_stop_pct`` is their sum;
+* risks per trial, as percentages of trials: ``overdose60_pct`` and ``overdose80_pct``, more than
+  60% (80%) of the maximum sample size treated above the MTD, R BOIN 2.7.2 get.oc's ``overdose60``
+  and ``overdose80`` (``rowSums(N[, p.true > target]) > 0.6 * npts`` with ``npts = ncohort *
+  cohortsize``; R reports them only when a level's probability equals the target, where "above the
+  MTD" and "p > target" are the same levels); ``poor_allocation_pct``, fewer than
+  :data:`POOR_ALLOCATION_N` (6) patients treated at the MTD (``None`` when no dose is acceptable);
+  ``high_toxicity_pct``, an observed DLT rate (DLTs / patients treated) above the target.
 
 The nonparametric optimal benchmark (O'Quigley, Paoletti & Maccario 2002) sees, for the first N
 patients of each trial (N the design's ``max_patients``), their tolerances u_i and so their outcome
-at every dose at once: it estimates p_d by the share of the N patients with u_i < p_d and selects
-the level whose estimate is closest to the target. Levels often tie (no patient's tolerance falls
-between their probabilities); ties are broken as BOIN's ``select.mtd`` breaks them: the highest of
-tied levels below the target, else the lowest. It bounds what any design could achieve with N
-patients in that scenario.
+at every dose at once: it estimates p_d by the share of the N patients with u_i < p_d, selects no
+dose when every estimate is above ``unacceptable`` (the rule that defines the true MTD), and
+otherwise the level whose estimate is closest to the target. Levels often tie (no patient's
+tolerance falls between their probabilities). ``ties="lower"`` (the default) breaks ties as BOIN's
+``select.mtd`` does (adding i x 1e-10 to the estimates): of two estimates equally far below and
+above the target the one below, i.e. the lower level; among levels with the same estimate the
+highest if it is below the target, else the lowest. ``ties="higher"`` prefers the estimate above
+the target instead (the higher level), with the same rule among equal estimates. It bounds what any
+design could achieve with N patients in that scenario.
 
 All per-trial quantities are integers, so block summaries add exactly: the statistics do not depend
 on the order in which blocks are computed or combined.
@@ -25,29 +44,51 @@ References
 ----------
 O'Quigley J, Paoletti X, Maccario J (2002). Non-parametric optimal design in dose finding studies.
 Biostatistics 3:51-56.
+BOIN 2.7.2 (R), ``get.oc`` (R/get.oc.R: ``overdose60``, ``overdose80``) and ``select.mtd``.
+Zhou H, Yuan Y, Nie L (2018). Accuracy, safety, and reliability of novel phase I trial designs.
+Clin Cancer Res 24:4357-4364 (risk of poor allocation and of high toxicity).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from simulations.engines.base import TrialOutcomes
 
-__all__ = ["BlockSummary", "benchmark_selection", "operating_characteristics", "summarize_block"]
+__all__ = [
+    "POOR_ALLOCATION_N",
+    "BlockSummary",
+    "benchmark_selection",
+    "operating_characteristics",
+    "summarize_block",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
+#: risk of poor allocation: fewer than this many patients treated at the true MTD
+POOR_ALLOCATION_N = 6
+#: how the benchmark breaks ties between levels equally close to the target
+BenchmarkTies = Literal["lower", "higher"]
+BENCHMARK_TIES: tuple[str, ...] = ("lower", "higher")
+
 
 def benchmark_selection(
-    tolerance: FloatArray, probs: FloatArray, target: float, n_patients: int
+    tolerance: FloatArray,
+    probs: FloatArray,
+    target: float,
+    n_patients: int,
+    *,
+    unacceptable: float | None = None,
+    ties: BenchmarkTies = "lower",
 ) -> IntArray:
-    """The optimal benchmark's selected dose index per trial, from the first ``n_patients``.
+    """The optimal benchmark's selected dose index per trial (-1: no dose), from the first
+    ``n_patients``.
 
     Parameters
     ----------
@@ -59,16 +100,31 @@ def benchmark_selection(
         Target DLT probability.
     n_patients
         Patients the benchmark sees (the design's maximum sample size).
+    unacceptable
+        No dose is selected when every estimate is above it (``None``: never).
+    ties
+        ``"lower"`` or ``"higher"``: which of two levels equally close to the target is selected
+        (see the module docstring).
 
     Returns
     -------
     numpy.ndarray
-        The selected dose index per trial (ties as in the module docstring).
+        The selected dose index per trial, -1 for no dose.
 
     References
     ----------
     O'Quigley, Paoletti & Maccario (2002), Biostatistics 3:51, section 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.array([[0.1, 0.3, 0.5, 0.7, 0.9]])  # 5 patients; estimates 1/5 and 2/5 at 0.2, 0.4
+    >>> [int(benchmark_selection(u, np.array([0.2, 0.4]), 0.3, 5, ties=t)[0])
+    ...  for t in ("lower", "higher")]
+    [0, 1]
     """
+    if ties not in BENCHMARK_TIES:
+        raise ValueError(f"ties: 'lower' or 'higher', got {ties!r}")
     u = tolerance[:, :n_patients]
     p = np.asarray(probs, dtype=np.float64)
     order = np.argsort(p, kind="stable")
@@ -86,9 +142,18 @@ def benchmark_selection(
     distance = np.abs(counts - goal)
     closest = distance == distance.min(axis=1, keepdims=True)
     below = closest & (counts < goal)
+    above = closest & ~below
     highest_below = n_doses - 1 - np.argmax(below[:, ::-1], axis=1)
-    lowest = np.argmax(closest, axis=1)
-    return np.asarray(np.where(below.any(axis=1), highest_below, lowest), dtype=np.int64)
+    lowest_above = np.argmax(above, axis=1)
+    if ties == "lower":
+        chosen = np.where(below.any(axis=1), highest_below, lowest_above)
+    else:
+        chosen = np.where(above.any(axis=1), lowest_above, highest_below)
+    if unacceptable is not None:
+        # every estimate k / N above the bound: no dose (k > bound N, in floating point once)
+        too_toxic = (counts > unacceptable * n_patients).all(axis=1)
+        chosen = np.where(too_toxic, -1, chosen)
+    return np.asarray(chosen, dtype=np.int64)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -111,13 +176,20 @@ class BlockSummary:
     above_sq: int
     above_n: int
     early: int
+    stop_safety: int
+    stop_n_stop: int
+    overdose60: int
+    overdose80: int
+    poor_allocation: int
+    mtd_known: int  # trials of scenarios with an acceptable dose (poor allocation's denominator)
+    high_toxicity: int
     duration_sum: int
     duration_sq: int
     delay_sum: int
     delay_sq: int
     lost_sum: int
     lost_sq: int
-    benchmark_selected: IntArray  # (D,)
+    benchmark_selected: IntArray  # (D + 1,): per level, then none
     benchmark_correct: int
 
     def __add__(self, other: BlockSummary) -> BlockSummary:
@@ -131,15 +203,27 @@ def summarize_block(
     *,
     mtd_indices: tuple[int, ...],
     benchmark: IntArray,
+    target: float,
+    max_patients: int,
 ) -> BlockSummary:
-    """The sums of one block's trials; ``mtd_indices`` the true MTD dose indices."""
+    """The sums of one block's trials.
+
+    ``mtd_indices`` are the true MTD dose indices (empty: no dose is acceptable, and selecting none
+    is correct); ``benchmark`` the benchmark's selected index per trial (-1: none); ``target`` and
+    ``max_patients`` the design's (high toxicity and overdose risks).
+    """
     n_doses = out.n_at_dose.shape[1]
     sel = np.bincount(
         np.where(out.selected_index < 0, n_doses, out.selected_index), minlength=n_doses + 1
     )
     total_n = out.n_at_dose.sum(axis=1)
     total_y = out.dlt_at_dose.sum(axis=1)
-    above = out.n_at_dose[:, max(mtd_indices) + 1 :].sum(axis=1)
+    # above the highest MTD level; with no acceptable dose every level is above
+    first_above = max(mtd_indices) + 1 if mtd_indices else 0
+    above = out.n_at_dose[:, first_above:].sum(axis=1)
+    at_mtd = out.n_at_dose[:, list(mtd_indices)].sum(axis=1)
+    stopped = out.stopped_early.astype(np.bool_)
+    none = out.selected_index < 0
 
     def s(x: IntArray) -> int:
         return int(x.sum())
@@ -147,11 +231,15 @@ def summarize_block(
     def sq(x: IntArray) -> int:
         return int((x.astype(np.int64) ** 2).sum())
 
-    correct = np.isin(out.selected_index, mtd_indices)
+    def right(selected: IntArray) -> int:
+        if not mtd_indices:
+            return int((selected < 0).sum())
+        return int(np.isin(selected, mtd_indices).sum())
+
     return BlockSummary(
         trials=out.n_trials,
         selected=sel.astype(np.int64),
-        correct=int(correct.sum()),
+        correct=right(out.selected_index),
         n_sum=out.n_at_dose.sum(axis=0),
         n_sq=(out.n_at_dose**2).sum(axis=0),
         y_sum=out.dlt_at_dose.sum(axis=0),
@@ -164,15 +252,25 @@ def summarize_block(
         above_sum=s(above),
         above_sq=sq(above),
         above_n=s(above * total_n),
-        early=int(out.stopped_early.sum()),
+        early=int(stopped.sum()),
+        stop_safety=int((stopped & none).sum()),
+        stop_n_stop=int((stopped & ~none).sum()),
+        # R's get.oc: rowSums(N[, above]) > 0.6 * npts, in integers: 10 n > 6 npts
+        overdose60=int((10 * above > 6 * max_patients).sum()),
+        overdose80=int((10 * above > 8 * max_patients).sum()),
+        poor_allocation=int((at_mtd < POOR_ALLOCATION_N).sum()) if mtd_indices else 0,
+        mtd_known=out.n_trials if mtd_indices else 0,
+        high_toxicity=int(((total_n > 0) & (total_y > target * total_n)).sum()),
         duration_sum=s(out.duration_days),
         duration_sq=sq(out.duration_days),
         delay_sum=s(out.delay_days),
         delay_sq=sq(out.delay_days),
         lost_sum=s(out.lost),
         lost_sq=sq(out.lost),
-        benchmark_selected=np.bincount(benchmark, minlength=n_doses).astype(np.int64),
-        benchmark_correct=int(np.isin(benchmark, mtd_indices).sum()),
+        benchmark_selected=np.bincount(
+            np.where(benchmark < 0, n_doses, benchmark), minlength=n_doses + 1
+        ).astype(np.int64),
+        benchmark_correct=right(benchmark),
     )
 
 
@@ -215,10 +313,13 @@ def operating_characteristics(s: BlockSummary) -> dict[str, Any]:
     above = _ratio(s.above_sum, s.above_sq, s.total_n_sum, s.total_n_sq, s.above_n, t)
     rate = _ratio(s.total_y_sum, s.total_y_sq, s.total_n_sum, s.total_n_sq, s.total_ny, t)
     early = _pct(float(s.early), t)
+    poor: tuple[float | None, float | None] = (
+        _pct(float(s.poor_allocation), s.mtd_known) if s.mtd_known else (None, None)
+    )
     duration = _mean(s.duration_sum, s.duration_sq, t)
     delay = _mean(s.delay_sum, s.delay_sq, t)
     lost = _mean(s.lost_sum, s.lost_sq, t)
-    bench = [_pct(float(c), t) for c in s.benchmark_selected]
+    bench = [_pct(float(c), t) for c in s.benchmark_selected[:n_doses]]
     bench_correct = _pct(float(s.benchmark_correct), t)
 
     def pct_or_none(v: float | None) -> float | None:
@@ -236,10 +337,17 @@ def operating_characteristics(s: BlockSummary) -> dict[str, Any]:
         "above_mtd_pct": (pct_or_none(above[0]), pct_or_none(above[1])),
         "dlt_rate_pct": (pct_or_none(rate[0]), pct_or_none(rate[1])),
         "early_stop_pct": early,
+        "stop_safety_pct": _pct(float(s.stop_safety), t),
+        "stop_n_stop_pct": _pct(float(s.stop_n_stop), t),
+        "overdose60_pct": _pct(float(s.overdose60), t),
+        "overdose80_pct": _pct(float(s.overdose80), t),
+        "poor_allocation_pct": poor,
+        "high_toxicity_pct": _pct(float(s.high_toxicity), t),
         "duration_mean_days": duration,
         "delay_mean_days": delay,
         "lost_mean": lost,
         "benchmark_selection_pct": bench,
+        "benchmark_none_pct": _pct(float(s.benchmark_selected[n_doses]), t),
         "benchmark_correct_pct": bench_correct,
     }
 

@@ -161,6 +161,10 @@ class Conduct:
 class PatientBlock:
     """The simulated patients of a block of trials: arrays (trials, patients in arrival order).
 
+    ``rows=(first, end)`` keeps only trials first..end - 1 of the block, with the very patients the
+    whole block gives them (the block is drawn whole, then cut), so a block may be simulated in
+    parts (a progress bar advances per part) with the same results.
+
     Columns are added on demand (:meth:`ensure`) from further SeedSequence children of the block,
     so a trial that needs more arrivals (lost patients) extends every trial of the block the same
     way, whichever engine asks first.
@@ -186,18 +190,23 @@ class PatientBlock:
         n_trials: int,
         capacity: int,
         conduct: Conduct,
+        rows: tuple[int, int] | None = None,
     ) -> None:
         self.seed = seed
         self.scenario_index = scenario_index
         self.block_index = block_index
-        self.n_trials = n_trials
+        self._block_trials = n_trials
+        self._rows = slice(*rows) if rows is not None else slice(0, n_trials)
+        if not 0 <= self._rows.start < self._rows.stop <= n_trials:
+            raise ValueError(f"rows: expected 0 <= first < end <= {n_trials}, got {rows}")
+        self.n_trials = self._rows.stop - self._rows.start
         self.conduct = conduct
         self._extensions = 0
         self._chunk = max(capacity, 8)
-        self.tolerance = np.empty((n_trials, 0))
-        self.onset = np.empty((n_trials, 0))
-        self.arrival_time = np.empty((n_trials, 0))
-        self.arrival_day = np.empty((n_trials, 0), dtype=np.int64)
+        self.tolerance = np.empty((self.n_trials, 0))
+        self.onset = np.empty((self.n_trials, 0))
+        self.arrival_time = np.empty((self.n_trials, 0))
+        self.arrival_day = np.empty((self.n_trials, 0), dtype=np.int64)
         self._draw(self._chunk, block_seed(seed, scenario_index, block_index))
 
     @property
@@ -206,10 +215,10 @@ class PatientBlock:
 
     def _draw(self, columns: int, seq: np.random.SeedSequence) -> None:
         rng = np.random.Generator(np.random.PCG64(seq))
-        shape = (self.n_trials, columns)
-        tolerance = rng.random(shape)
-        onset = rng.random(shape)
-        gaps = rng.exponential(self.conduct.mean_gap_days, size=shape)
+        shape = (self._block_trials, columns)  # the whole block's draws, then this part's rows
+        tolerance = rng.random(shape)[self._rows]
+        onset = rng.random(shape)[self._rows]
+        gaps = rng.exponential(self.conduct.mean_gap_days, size=shape)[self._rows]
         if self.capacity == 0:
             gaps[:, 0] = 0.0  # the first patient arrives on day 0
             start = np.zeros(self.n_trials)

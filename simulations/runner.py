@@ -1,11 +1,14 @@
 """Run a simulation: blocks of trials per scenario, every design on the same patients.
 
 :func:`run_simulation` is the harness's entry point (the CLI's ``escalation simulate`` and the HTTP
-service's background jobs call it). Work is cut into jobs of :data:`BLOCK_TRIALS` trials of one
-scenario; each job draws its block's patients from its own SeedSequence child
-(:func:`simulations.patients.block_seed`), runs every design on them (common random numbers) and
-the optimal benchmark on their tolerances, and returns integer sums; the sums are added in job
-order. The results of a seed are therefore the same whatever the number of workers or the executor.
+service's background jobs call it). Trials are cut into blocks of :data:`BLOCK_TRIALS` trials of one
+scenario, each drawing its patients from its own SeedSequence child
+(:func:`simulations.patients.block_seed`). A job simulates a block, or a part of one when a design
+runs on the (slow) generic engine (:data:`GENERIC_PART_TRIALS` trials, so that progress is reported
+every few seconds): it runs every design on the same patients (common random numbers) and the
+optimal benchmark on their tolerances, and returns integer sums; the sums are added in job order.
+The results of a seed are therefore the same whatever the number of workers, the executor, or the
+size of the parts.
 """
 
 from __future__ import annotations
@@ -32,36 +35,44 @@ from simulations.metrics import (
 from simulations.patients import PatientBlock
 from simulations.spec import SimulationSpec, parse_spec
 
-__all__ = ["BLOCK_TRIALS", "run_block", "run_simulation"]
+__all__ = ["BLOCK_TRIALS", "GENERIC_PART_TRIALS", "run_block", "run_simulation"]
 
 log = logging.getLogger(__name__)
 
-#: trials per job; part of what a seed means (changing it changes the random streams)
+#: trials per block of patients; part of what a seed means (changing it changes the random streams)
 BLOCK_TRIALS = 5000
+#: trials per job when a design runs on the generic engine (progress advances per job); any value
+#: gives the same results
+GENERIC_PART_TRIALS = 100
 
 
 @dataclass(frozen=True, slots=True)
 class BlockJob:
-    """One job: a block of trials of one scenario, for every design."""
+    """One job: trials ``first`` to ``first + n_trials - 1`` of a block of ``block_trials``
+    trials of one scenario, for every design."""
 
     spec: SimulationSpec
     scenario_index: int
     block_index: int
     n_trials: int
+    first: int = 0
+    block_trials: int | None = None
 
 
 def run_block(job: BlockJob) -> list[BlockSummary]:
-    """Simulate one block for every design of the spec; one summary per design."""
+    """Simulate one block (or part of one) for every design of the spec; one summary per design."""
     spec = job.spec
     scenario = spec.scenarios[job.scenario_index]
     probs = np.asarray(scenario.true_dlt_probs, dtype=np.float64)
+    block_trials = job.n_trials if job.block_trials is None else job.block_trials
     block = PatientBlock(
         seed=spec.seed,
         scenario_index=job.scenario_index,
         block_index=job.block_index,
-        n_trials=job.n_trials,
+        n_trials=block_trials,
         capacity=spec.capacity,
         conduct=spec.conduct,
+        rows=(job.first, job.first + job.n_trials),
     )
     out = []
     # the benchmark sees only the block's first max_patients tolerances (drawn up front, never
@@ -72,11 +83,30 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
         engine = choose_engine(design, spec.conduct, entry.engine)
         outcomes = engine.run(design, probs, block, spec.conduct)
         target = scenario.target if scenario.target is not None else design.target
-        mtd = tuple(level - 1 for level in scenario.mtd_levels_for(design.target))
+        mtd = tuple(
+            level - 1
+            for level in scenario.mtd_levels_for(
+                design.target, unacceptable_ratio=spec.unacceptable_ratio
+            )
+        )
         key = (target, design.max_patients)
         if key not in benchmarks:
-            benchmarks[key] = benchmark_selection(block.tolerance, probs, *key)
-        out.append(summarize_block(outcomes, mtd_indices=mtd, benchmark=benchmarks[key]))
+            benchmarks[key] = benchmark_selection(
+                block.tolerance,
+                probs,
+                *key,
+                unacceptable=spec.unacceptable_ratio * target,
+                ties=spec.benchmark_ties,
+            )
+        out.append(
+            summarize_block(
+                outcomes,
+                mtd_indices=mtd,
+                benchmark=benchmarks[key],
+                target=target,
+                max_patients=design.max_patients,
+            )
+        )
     return out
 
 
@@ -84,12 +114,23 @@ def _n_blocks(spec: SimulationSpec) -> int:
     return math.ceil(spec.trials / BLOCK_TRIALS)
 
 
-def _jobs(spec: SimulationSpec) -> list[BlockJob]:
+def _part_trials(spec: SimulationSpec) -> int:
+    """Trials per job: a whole block when every design has a fast engine."""
+    generic = any(
+        choose_engine(spec.design(i, n), spec.conduct, entry.engine).name == "generic"
+        for i, entry in enumerate(spec.designs)
+        for n in {s.n_levels for s in spec.scenarios}
+    )
+    return GENERIC_PART_TRIALS if generic else BLOCK_TRIALS
+
+
+def _jobs(spec: SimulationSpec, part_trials: int) -> list[BlockJob]:
     jobs = []
     for s in range(len(spec.scenarios)):
         for b in range(_n_blocks(spec)):
             n = min(BLOCK_TRIALS, spec.trials - b * BLOCK_TRIALS)
-            jobs.append(BlockJob(spec, s, b, n))
+            for first in range(0, n, part_trials):
+                jobs.append(BlockJob(spec, s, b, min(part_trials, n - first), first, n))
     return jobs
 
 
@@ -105,8 +146,15 @@ _AVERAGED = (
     "correct_selection_pct",
     "benchmark_correct_pct",
     "none_pct",
+    "benchmark_none_pct",
     "early_stop_pct",
+    "stop_safety_pct",
+    "stop_n_stop_pct",
     "above_mtd_pct",
+    "overdose60_pct",
+    "overdose80_pct",
+    "poor_allocation_pct",
+    "high_toxicity_pct",
     "dlt_rate_pct",
     "n_mean",
     "duration_mean_days",
@@ -146,8 +194,9 @@ def run_simulation(
     workers
         Local worker processes (1: this process).
     progress
-        Called as ``progress(trials_done, trials_total)`` as blocks finish (trials per scenario,
-        summed over scenarios).
+        Called as ``progress(trials_done, trials_total)`` as jobs finish (a block of trials, or
+        :data:`GENERIC_PART_TRIALS` of them when a design runs on the generic engine; trials per
+        scenario, summed over scenarios).
     client, scheduler
         Run on a Dask cluster: a ``dask.distributed.Client``, or a scheduler address.
 
@@ -174,8 +223,8 @@ def run_simulation(
     ('boin', 3)
     """
     parsed = spec if isinstance(spec, SimulationSpec) else parse_spec(spec)
-    jobs = _jobs(parsed)
-    keys = [(j.scenario_index, j.block_index) for j in jobs]
+    jobs = _jobs(parsed, _part_trials(parsed))
+    keys = [(j.scenario_index, j.block_index, j.first) for j in jobs]
     trials_of = {k: j.n_trials for k, j in zip(keys, jobs, strict=True)}
     total = parsed.trials * len(parsed.scenarios)
     finished = 0
@@ -198,10 +247,12 @@ def run_simulation(
         scheduler=scheduler,
         on_done=on_done,
     )
-    n_blocks = _n_blocks(parsed)
+    by_scenario: dict[int, list[list[BlockSummary]]] = {}
+    for key in keys:  # job order
+        by_scenario.setdefault(key[0], []).append(done[key])
     results = []
     for s, scenario in enumerate(parsed.scenarios):
-        blocks = [done[(s, b)] for b in range(n_blocks)]  # block order, as in _jobs
+        blocks = by_scenario[s]
         for i, entry in enumerate(parsed.designs):
             summary = blocks[0][i]
             for b in blocks[1:]:
@@ -215,7 +266,11 @@ def run_simulation(
                     "engine": engine.name,
                     "true_dlt_probs": list(scenario.true_dlt_probs),
                     "target": scenario.target if scenario.target is not None else design.target,
-                    "mtd_levels": list(scenario.mtd_levels_for(design.target)),
+                    "mtd_levels": list(
+                        scenario.mtd_levels_for(
+                            design.target, unacceptable_ratio=parsed.unacceptable_ratio
+                        )
+                    ),
                     "max_patients": design.max_patients,
                     **operating_characteristics(summary),
                 }

@@ -2,7 +2,8 @@
 
 A scenario is a vector of true DLT probabilities, one per dose level. Its true MTD is the level whose
 probability is closest to the target; when two levels are equally close (0.25 and 0.35 around 0.30)
-both count as correct.
+both count as correct. When every level is unacceptably toxic (every probability above 1.4 x the
+target, BOIN's default phi2) there is no MTD: the correct selection is no dose.
 
 Two generators give random monotone curves, so that designs are compared over many curves rather than
 a few hand-picked ones (DESIGN.md section 5):
@@ -11,19 +12,24 @@ a few hand-picked ones (DESIGN.md section 5):
   M ~ Beta(max(J - j, 0.5), 1) and the upper bound B = target + (1 - target) M; draw J probabilities
   uniformly on [0, B], sorted, again until level j is the one closest to the target (B is drawn
   again after 10,000 rejections, see ``_TRIES_PER_BOUND``).
-* ``"liu-yuan"`` -- the probit-scale generator of Liu & Yuan (2015, section 4): choose the MTD level
-  j uniformly; its probit is N(probit(target), ``sigma0``^2); the curve moves away from it on the
-  probit scale by half-normal steps of scale ``sigma`` at each level; a curve is kept only when its
-  MTD's neighbours are at least ``gap`` further from the target than the MTD is
-  (|p_{j +/- 1} - target| - |p_j - target| >= gap), which is how the paper controls how hard the
-  MTD is to find.
+* ``"liu-yuan"`` -- the random scenarios of Liu & Yuan (2015, section 4), after Paoletti et al.
+  (2004): choose the MTD level j uniformly; on the probit scale its value is
+  z_j ~ N(probit(target), ``sigma0``^2); each further level is one squared normal step away,
+  z_{i+1} - z_i = eps^2 with eps ~ N(``mu``, ``sigma``^2), so the curve increases; the two
+  neighbours of the MTD are first reflected about the target, so that the MTD stays the level
+  closest to it (see :func:`liu_yuan_scenarios`). Nothing is rejected; ``mu`` sets how far apart
+  the levels are (0.53, the default: the paper's main setting; 0.38: its harder one).
+* ``"probit-gap"`` -- the generator this package called ``liu-yuan`` before: the same MTD draw,
+  half-normal probit steps of scale ``sigma``, and curves rejected until the MTD's neighbours are
+  at least ``gap`` further from the target than the MTD. Not a published algorithm; kept for
+  reproducing older results.
 
 References
 ----------
 Clertant M, O'Quigley J (2017). Semiparametric dose finding methods. JRSS-B 79:1487-1508 (the
 pseudo-uniform algorithm).
 Liu S, Yuan Y (2015). Bayesian optimal interval designs for phase I clinical trials. JRSS-C
-64:507-523, section 4 (random scenarios on the probit scale).
+64:507-523 (random scenarios on the probit scale).
 Paoletti X, O'Quigley J, Maccario J (2004). Design efficiency in dose finding studies. Comput Stat
 Data Anal 45:197-214.
 
@@ -49,14 +55,19 @@ from scipy.special import ndtr, ndtri
 
 __all__ = [
     "GENERATORS",
+    "UNACCEPTABLE_RATIO",
     "Scenario",
     "liu_yuan_scenarios",
     "mtd_levels",
+    "probit_gap_scenarios",
     "pseudo_uniform_scenarios",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
+#: every true DLT probability above UNACCEPTABLE_RATIO x target: no dose is acceptable (BOIN's
+#: default phi2, the DLT rate it deems unacceptable)
+UNACCEPTABLE_RATIO = 1.4
 #: relative tolerance under which two distances to the target count as equal
 _TIE_TOL = 1e-12
 #: draws a generator may spend on one curve before it gives up (a setting that cannot be met)
@@ -67,15 +78,26 @@ _MAX_TRIES = 100_000
 _TRIES_PER_BOUND = 10_000
 
 
-def mtd_levels(true_dlt_probs: Sequence[float], target: float) -> tuple[int, ...]:
-    """The dose levels (from 1) whose true DLT probability is closest to the target.
+def mtd_levels(
+    true_dlt_probs: Sequence[float], target: float, *, unacceptable: float | None = None
+) -> tuple[int, ...]:
+    """The true MTD level(s) (from 1): those whose DLT probability is closest to the target.
+
+    None (``()``) when every level is unacceptably toxic: every probability above
+    ``unacceptable`` (``None``: :data:`UNACCEPTABLE_RATIO` x target, BOIN's default phi2; ``inf``
+    turns the rule off). Then the correct selection is no dose.
 
     Examples
     --------
     >>> mtd_levels([0.1, 0.25, 0.35, 0.5], 0.3)
     (2, 3)
+    >>> mtd_levels([0.45, 0.6], 0.3), mtd_levels([0.45, 0.6], 0.3, unacceptable=float("inf"))
+    ((), (1,))
     """
     p = np.asarray(true_dlt_probs, dtype=np.float64)
+    bound = UNACCEPTABLE_RATIO * target if unacceptable is None else unacceptable
+    if p.size and bool(np.all(p > bound)):
+        return ()
     distance = np.abs(p - target)
     best = float(distance.min())
     return tuple(int(i) + 1 for i in np.flatnonzero(distance <= best + _TIE_TOL))
@@ -97,9 +119,13 @@ class Scenario:
     def n_levels(self) -> int:
         return len(self.true_dlt_probs)
 
-    def mtd_levels_for(self, target: float) -> tuple[int, ...]:
-        """The true MTD level(s) for a target (the scenario's own when it has one)."""
-        return mtd_levels(self.true_dlt_probs, self.target if self.target is not None else target)
+    def mtd_levels_for(
+        self, target: float, *, unacceptable_ratio: float = UNACCEPTABLE_RATIO
+    ) -> tuple[int, ...]:
+        """The true MTD level(s) for a target (the scenario's own when it has one); none when
+        every level's probability is above ``unacceptable_ratio`` x that target."""
+        t = self.target if self.target is not None else target
+        return mtd_levels(self.true_dlt_probs, t, unacceptable=unacceptable_ratio * t)
 
     @property
     def mtd_levels(self) -> tuple[int, ...]:
@@ -170,11 +196,107 @@ def liu_yuan_scenarios(
     count: int,
     target: float,
     levels: int,
+    mu: float = 0.53,
+    sigma0: float = 0.05,
+    sigma: float = 0.35,
+) -> list[Scenario]:
+    """Random curves by Liu & Yuan's (2015) probit-scale algorithm.
+
+    For each curve, with z = probit(p):
+
+    1. the MTD level j is drawn uniformly from the ``levels`` levels;
+    2. z_j ~ N(probit(target), ``sigma0``^2);
+    3. the neighbours, reflected so that the MTD stays the level closest to the target: with
+       m = probit(2 target - p_j) the probit of p_j's mirror image about the target,
+       z_{j+1} = z_j + max(m - z_j, 0) + eps^2 and z_{j-1} = z_j - max(z_j - m, 0) - eps^2, so that
+       p_{j+1} >= 2 target - p_j and p_{j-1} <= 2 target - p_j;
+    4. every further level one step on, z_{i+1} = z_i + eps^2 above and z_{i-1} = z_i - eps^2 below;
+
+    every eps an independent N(``mu``, ``sigma``^2), so the probit increments eps^2 are
+    ``sigma``^2 times a noncentral chi-square with one degree of freedom and noncentrality
+    (``mu`` / ``sigma``)^2. No curve is rejected by its gaps; z_j alone is drawn again when p_j's
+    mirror image 2 target - p_j falls outside (0, 1) on a side that has a neighbour (no neighbour
+    could then be further from the target; with the paper's ``sigma0`` = 0.05 it does not happen
+    in practice). The MTD is unique with probability 1 (a tie needs
+    eps = 0 exactly). Draws per curve, in this order: j, z_j, the eps below j (level j - 1 first,
+    then downwards), the eps above j (level j + 1 first, then upwards).
+
+    Parameters
+    ----------
+    rng
+        The source of randomness.
+    count, target, levels
+        Number of curves, target DLT probability, number of dose levels.
+    mu
+        Mean of eps: larger steps between levels make the MTD easier to find. 0.53 is the paper's
+        main setting, 0.38 its harder one.
+    sigma0
+        Standard deviation of the MTD's probit around probit(target).
+    sigma
+        Standard deviation of eps.
+
+    References
+    ----------
+    Liu S, Yuan Y (2015). Bayesian optimal interval designs for phase I clinical trials. JRSS-C
+    64:507-523, section 4 (random scenarios; sigma0 = 0.05, sigma = 0.35, mu = 0.53 or 0.38).
+    Paoletti X, O'Quigley J, Maccario J (2004). Comput Stat Data Anal 45:197-214 (the construction).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = liu_yuan_scenarios(np.random.default_rng(5), count=2, target=0.3, levels=5)
+    >>> [x.mtd_levels_for(0.3) for x in s]
+    [(4,), (5,)]
+    """
+    if not 0 < target < 1:
+        raise ValueError(f"target: must be strictly between 0 and 1, got {target}")
+    centre = float(ndtri(target))
+    out = []
+    for k in range(count):
+        j = int(rng.integers(levels))
+        z = np.empty(levels)
+        for _ in range(_MAX_TRIES):
+            z[j] = centre + sigma0 * rng.standard_normal()
+            p_j = float(ndtr(z[j]))
+            # a mirror image outside (0, 1): no neighbour could be further from the target
+            if (j == 0 or p_j < 2.0 * target) and (j == levels - 1 or p_j > 2.0 * target - 1.0):
+                break
+        else:
+            raise RuntimeError(f"liu-yuan generator: sigma0={sigma0} too large for the target")
+        mirror = float(ndtri(min(max(2.0 * target - p_j, 0.0), 1.0)))
+        for i in range(j - 1, -1, -1):
+            eps = mu + sigma * rng.standard_normal()
+            reflect = max(z[j] - mirror, 0.0) if i == j - 1 else 0.0
+            z[i] = z[i + 1] - reflect - eps * eps
+        for i in range(j + 1, levels):
+            eps = mu + sigma * rng.standard_normal()
+            reflect = max(mirror - z[j], 0.0) if i == j + 1 else 0.0
+            z[i] = z[i - 1] + reflect + eps * eps
+        p = np.asarray(ndtr(z), dtype=np.float64)
+        out.append(
+            Scenario(
+                name=f"liu-yuan-{k + 1}",
+                true_dlt_probs=tuple(float(v) for v in p),
+                target=target,
+            )
+        )
+    return out
+
+
+def probit_gap_scenarios(
+    rng: np.random.Generator,
+    *,
+    count: int,
+    target: float,
+    levels: int,
     gap: float = 0.05,
     sigma0: float = 0.05,
     sigma: float = 0.35,
 ) -> list[Scenario]:
-    """Random curves on the probit scale with a minimum gap around the MTD (Liu & Yuan 2015).
+    """Random curves on the probit scale, half-normal steps, a minimum gap around the MTD.
+
+    Not Liu & Yuan's generator (:func:`liu_yuan_scenarios` is): the steps are half-normal, and
+    curves are drawn again until the MTD's neighbours are ``gap`` further from the target.
 
     Parameters
     ----------
@@ -192,7 +314,8 @@ def liu_yuan_scenarios(
 
     References
     ----------
-    Liu S, Yuan Y (2015). JRSS-C 64:507-523, section 4.
+    Paoletti X, O'Quigley J, Maccario J (2004). Comput Stat Data Anal 45:197-214 (the probit-scale
+    construction this variant adapts).
     """
     centre = float(ndtri(target))
     out = []
@@ -215,11 +338,11 @@ def liu_yuan_scenarios(
                 break
         else:
             raise RuntimeError(
-                f"liu-yuan generator: no curve met gap={gap} in {_MAX_TRIES} draws (gap too large?)"
+                f"probit-gap generator: no curve met gap={gap} in {_MAX_TRIES} draws (gap too large?)"
             )
         out.append(
             Scenario(
-                name=f"liu-yuan-{k + 1}",
+                name=f"probit-gap-{k + 1}",
                 true_dlt_probs=tuple(float(v) for v in p),
                 target=target,
             )
@@ -227,4 +350,8 @@ def liu_yuan_scenarios(
     return out
 
 
-GENERATORS = {"pseudo-uniform": pseudo_uniform_scenarios, "liu-yuan": liu_yuan_scenarios}
+GENERATORS = {
+    "pseudo-uniform": pseudo_uniform_scenarios,
+    "liu-yuan": liu_yuan_scenarios,
+    "probit-gap": probit_gap_scenarios,
+}

@@ -18,8 +18,13 @@
   ``name``): any design block of the trial document (``escalation.parse_design``), plus an optional
   ``engine`` (``"auto"``, the default; ``"generic"`` forces the per-trial engine).
 * ``scenarios``: a list of ``{"name", "true_dlt_probs"}`` (probabilities in [0, 1], one per dose
-  level), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan", "count", "target",
-  "levels"}}`` (liu-yuan also takes ``gap``, ``sigma0``, ``sigma``; either may take its own ``seed``).
+  level), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap", "count",
+  "target", "levels"}}`` (liu-yuan also takes ``mu``, ``sigma0``, ``sigma``; probit-gap ``gap``,
+  ``sigma0``, ``sigma``; each may take its own ``seed``).
+* ``benchmark_ties`` (``"lower"``, the default, or ``"higher"``): which of two levels equally close
+  to the target the optimal benchmark selects; ``unacceptable_ratio`` (1.4): no dose is the correct
+  selection when every true DLT probability is above this ratio x the target (see
+  :mod:`simulations.metrics`).
 * ``accrual_per_month`` (2), ``dlt_time`` (uniform), ``suspended_arrivals`` (``wait`` | ``lost``),
   ``decision_timing`` (``auto`` | ``complete`` | ``arrival``; see
   :class:`simulations.patients.Conduct`), ``dlt_window_days`` (30), ``trials`` (1000) and ``seed``
@@ -42,8 +47,9 @@ import numpy as np
 from escalation import Design, InvalidDesignError, Problem, parse_design
 from simulations.engines import ENGINES
 from simulations.errors import InvalidSpecError
+from simulations.metrics import BENCHMARK_TIES, BenchmarkTies
 from simulations.patients import SCENARIO_TAG, Conduct, DltTime
-from simulations.scenarios import GENERATORS, Scenario
+from simulations.scenarios import GENERATORS, UNACCEPTABLE_RATIO, Scenario
 
 __all__ = ["DesignEntry", "SimulationSpec", "parse_spec"]
 
@@ -60,8 +66,16 @@ _KEYS = {
     "dose_amounts",
     "trials",
     "seed",
+    "benchmark_ties",
+    "unacceptable_ratio",
 }
-_RANDOM_KEYS = {"generator", "count", "target", "levels", "gap", "sigma0", "sigma", "seed"}
+_RANDOM_KEYS = {"generator", "count", "target", "levels", "mu", "gap", "sigma0", "sigma", "seed"}
+#: the options of each random generator beyond generator, count, target, levels and seed
+_GENERATOR_OPTIONS = {
+    "pseudo-uniform": (),
+    "liu-yuan": ("mu", "sigma0", "sigma"),
+    "probit-gap": ("gap", "sigma0", "sigma"),
+}
 DEFAULT_TRIALS = 1000
 #: largest number of trials per scenario and of random scenarios a spec may ask for
 MAX_TRIALS = 10_000_000
@@ -93,6 +107,8 @@ class SimulationSpec:
     trials: int
     seed: int
     designs_by_levels: Mapping[tuple[int, int], Design]
+    benchmark_ties: BenchmarkTies = "lower"
+    unacceptable_ratio: float = UNACCEPTABLE_RATIO
 
     @classmethod
     def from_objects(
@@ -104,6 +120,8 @@ class SimulationSpec:
         seed: int,
         conduct: Conduct | None = None,
         name: str | None = None,
+        benchmark_ties: BenchmarkTies = "lower",
+        unacceptable_ratio: float = UNACCEPTABLE_RATIO,
     ) -> SimulationSpec:
         """A specification from Python objects: named designs, scenarios and the conduct.
 
@@ -128,6 +146,7 @@ class SimulationSpec:
             out.add("trials", f"expected a whole number from 1 to {MAX_TRIALS}, got {trials!r}")
         if seed < 0:
             out.add("seed", f"expected a whole number >= 0, got {seed!r}")
+        _check_benchmark_options(benchmark_ties, unacceptable_ratio, out)
         for i, s in enumerate(scenarios):
             if any(not 0.0 <= p <= 1.0 for p in s.true_dlt_probs):
                 out.add(f"scenarios[{i}].true_dlt_probs", "probabilities must be in [0, 1]")
@@ -152,6 +171,8 @@ class SimulationSpec:
             trials=trials,
             seed=seed,
             designs_by_levels={(i, d.n_doses): d for i, d in enumerate(designs.values())},
+            benchmark_ties=benchmark_ties,
+            unacceptable_ratio=unacceptable_ratio,
         )
 
     def design(self, index: int, n_levels: int) -> Design:
@@ -188,8 +209,17 @@ class SimulationSpec:
             "dlt_window_days": c.dlt_window_days,
             "trials": self.trials,
             "seed": self.seed,
+            "benchmark_ties": self.benchmark_ties,
+            "unacceptable_ratio": self.unacceptable_ratio,
         }
         return out
+
+
+def _check_benchmark_options(ties: Any, ratio: Any, out: _Collector) -> None:
+    if ties not in BENCHMARK_TIES:
+        out.add("benchmark_ties", f"expected 'lower' or 'higher', got {ties!r}")
+    if not _is_number(ratio) or not 1 <= ratio <= 10:
+        out.add("unacceptable_ratio", f"expected a number from 1 to 10, got {ratio!r}")
 
 
 class _Collector:
@@ -340,15 +370,17 @@ def _random_scenarios(
             f"{field}.target", f"expected a probability strictly between 0 and 1, got {target!r}"
         )
     options: dict[str, float] = {}
-    for key in ("gap", "sigma0", "sigma"):
+    for key in ("mu", "gap", "sigma0", "sigma"):
         if key in block:
             v = block[key]
-            if generator != "liu-yuan":
-                out.add(f"{field}.{key}", "only for the liu-yuan generator")
-            elif not _is_number(v) or v < 0 or (key == "gap" and v >= 1):
+            if generator in GENERATORS and key not in _GENERATOR_OPTIONS[generator]:
+                users = [g for g, keys in _GENERATOR_OPTIONS.items() if key in keys]
+                out.add(f"{field}.{key}", f"only for the {' and '.join(users)} generator")
+            elif not _is_number(v) or v < 0 or v > 10 or (key == "gap" and v >= 1):
                 out.add(
                     f"{field}.{key}",
-                    f"expected a number >= 0{' and < 1' if key == 'gap' else ''}, got {v!r}",
+                    f"expected a number from 0 to {'1 (excluded)' if key == 'gap' else '10'}, "
+                    f"got {v!r}",
                 )
             else:
                 options[key] = float(v)
@@ -467,6 +499,9 @@ def parse_spec(spec: Any) -> SimulationSpec:
     trials = spec.get("trials", DEFAULT_TRIALS)
     if not _is_int(trials) or not 1 <= trials <= MAX_TRIALS:
         out.add("trials", f"expected a whole number from 1 to {MAX_TRIALS}, got {trials!r}")
+    ties = spec.get("benchmark_ties", "lower")
+    ratio = spec.get("unacceptable_ratio", UNACCEPTABLE_RATIO)
+    _check_benchmark_options(ties, ratio, out)
     entries = _designs(spec, out)
     scenarios: list[Scenario] = []
     random: Mapping[str, Any] | None = None
@@ -504,6 +539,8 @@ def parse_spec(spec: Any) -> SimulationSpec:
         trials=cast(int, trials),
         seed=cast(int, seed),
         designs_by_levels=built,
+        benchmark_ties=ties,
+        unacceptable_ratio=float(ratio),
     )
 
 

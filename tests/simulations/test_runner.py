@@ -157,3 +157,83 @@ def test_a_spec_of_python_objects_runs_like_its_json() -> None:
     assert comparable(run_simulation(objects)) | {"spec": None} == comparable(from_json) | {
         "spec": None
     }
+
+
+def test_progress_advances_per_part_of_a_block_on_the_generic_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One scenario, one block of trials on the generic engine: the bar moves every
+    GENERIC_PART_TRIALS trials, not once at the end; and the parts change no result."""
+    from simulations import runner
+
+    generic = spec(
+        designs=[{"name": "BOIN", "method": "boin", "target": 0.3, "engine": "generic"}],
+        scenarios=[{"name": "S1", "true_dlt_probs": S1}],
+        trials=250,
+    )
+    calls: list[tuple[int, int]] = []
+    parts = run_simulation(generic, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 250), (100, 250), (200, 250), (250, 250)]
+    monkeypatch.setattr(runner, "GENERIC_PART_TRIALS", 10_000)  # the whole block in one job
+    calls.clear()
+    whole = run_simulation(generic, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 250), (250, 250)]
+    assert parts["results"] == whole["results"]
+    # and the generic engine's trials are the fast engine's, part by part
+    fast = run_simulation(
+        generic | {"designs": [{"name": "BOIN", "method": "boin", "target": 0.3}]}
+    )
+    assert [r["engine"] for r in fast["results"]] == ["fast-boin"]
+    drop = ("engine",)
+    assert {k: v for k, v in fast["results"][0].items() if k not in drop} == {
+        k: v for k, v in parts["results"][0].items() if k not in drop
+    }
+
+
+def test_every_dose_too_toxic_counts_no_dose_as_correct() -> None:
+    """Level 1 at 45% (above phi2 = 0.42): no true MTD; BOIN mostly stops for safety, and only
+    trials that select no dose are correct, for the design and the benchmark alike."""
+    out = run_simulation(
+        spec(scenarios=[{"name": "toxic", "true_dlt_probs": [0.45, 0.55, 0.65]}], trials=2000)
+    )
+    row = out["results"][0]
+    assert row["mtd_levels"] == []
+    assert row["correct_selection_pct"] == row["none_pct"] > 50
+    assert row["benchmark_correct_pct"] == row["benchmark_none_pct"] > 50
+    assert row["stop_safety_pct"] > 50 and row["stop_n_stop_pct"] == 0.0
+    assert row["above_mtd_pct"] == 100.0 and row["poor_allocation_pct"] is None
+    # with the rule moved (no dose unacceptable below 2 x target), level 1 is the MTD again
+    relaxed = run_simulation(
+        spec(
+            scenarios=[{"name": "toxic", "true_dlt_probs": [0.45, 0.55, 0.65]}],
+            trials=2000,
+            unacceptable_ratio=2.0,
+        )
+    )["results"][0]
+    assert relaxed["mtd_levels"] == [1]
+    assert relaxed["correct_selection_pct"] == relaxed["selection_pct"][0]
+
+
+def test_n_stop_is_not_a_safety_stop() -> None:
+    rows = run_simulation(spec(trials=2000))["results"]
+    n_stop = next(r for r in rows if r["design"] == "BOIN n_stop 9" and r["scenario"] == "S1")
+    plain = next(r for r in rows if r["design"] == "BOIN" and r["scenario"] == "S1")
+    assert n_stop["stop_n_stop_pct"] > 50 and plain["stop_n_stop_pct"] == 0.0
+    for r in rows:
+        assert r["early_stop_pct"] == pytest.approx(r["stop_safety_pct"] + r["stop_n_stop_pct"])
+
+
+def test_benchmark_ties_option_changes_only_the_benchmark() -> None:
+    """Levels at 0.25 and 0.35 are both true MTDs; "higher" moves the benchmark's choice
+    between such equally close estimates up, and leaves the designs' results alone."""
+    scen = [{"name": "tie", "true_dlt_probs": [0.05, 0.25, 0.35, 0.6]}]
+    lower = run_simulation(spec(scenarios=scen, trials=1000))["results"][0]
+    higher = run_simulation(spec(scenarios=scen, trials=1000, benchmark_ties="higher"))["results"][
+        0
+    ]
+    assert higher["benchmark_selection_pct"][2] > lower["benchmark_selection_pct"][2]
+    assert higher["benchmark_selection_pct"][1] < lower["benchmark_selection_pct"][1]
+    assert higher["selection_pct"] == lower["selection_pct"]
+    assert run_simulation(spec(trials=10, benchmark_ties="higher"))["spec"]["benchmark_ties"] == (
+        "higher"
+    )

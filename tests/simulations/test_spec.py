@@ -147,8 +147,20 @@ def test_random_scenarios_are_generated_from_the_seed() -> None:
             "scenarios.random.gap",
         ),
         (
-            {"generator": "liu-yuan", "count": 5, "target": 0.3, "levels": 4, "gap": 2},
+            {"generator": "probit-gap", "count": 5, "target": 0.3, "levels": 4, "gap": 2},
             "scenarios.random.gap",
+        ),
+        (
+            {"generator": "liu-yuan", "count": 5, "target": 0.3, "levels": 4, "gap": 0.1},
+            "scenarios.random.gap",
+        ),
+        (
+            {"generator": "liu-yuan", "count": 5, "target": 0.3, "levels": 4, "mu": -1},
+            "scenarios.random.mu",
+        ),
+        (
+            {"generator": "probit-gap", "count": 5, "target": 0.3, "levels": 4, "mu": 0.5},
+            "scenarios.random.mu",
         ),
     ],
 )
@@ -189,3 +201,30 @@ def test_dose_amounts_are_validated(amounts: object, message: str) -> None:
     with pytest.raises(InvalidSpecError) as err:
         parse_spec(spec)
     assert any(message in f"{p.field} {p.message}" for p in err.value.problems)
+
+
+def test_liu_yuan_takes_mu_and_the_spec_keeps_it() -> None:
+    block = {"generator": "liu-yuan", "count": 50, "target": 0.3, "levels": 5}
+    easy = parse_spec(spec(scenarios={"random": block}))
+    hard = parse_spec(spec(scenarios={"random": block | {"mu": 0.38}}))
+    assert hard.as_json()["scenarios"]["random"]["mu"] == 0.38
+    assert easy.scenarios != hard.scenarios
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"benchmark_ties": "middle"}, "benchmark_ties"),
+        ({"unacceptable_ratio": 0.5}, "unacceptable_ratio"),
+        ({"unacceptable_ratio": "1.4"}, "unacceptable_ratio"),
+    ],
+)
+def test_benchmark_options_are_checked(changes: dict[str, Any], field: str) -> None:
+    assert field in fields_of(spec(**changes))
+
+
+def test_benchmark_options_default_and_round_trip() -> None:
+    parsed = parse_spec(spec())
+    assert (parsed.benchmark_ties, parsed.unacceptable_ratio) == ("lower", 1.4)
+    again = parse_spec(spec(benchmark_ties="higher", unacceptable_ratio=1.5)).as_json()
+    assert (again["benchmark_ties"], again["unacceptable_ratio"]) == ("higher", 1.5)
