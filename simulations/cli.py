@@ -170,27 +170,20 @@ def render_text(results: dict[str, Any]) -> str:
     rows = results["results"]
     if results.get("summary"):
         lines.append(f"Averages over {results['summary'][0]['scenarios']} random scenarios (s.e.):")
-        header = [
-            "Design",
-            "Correct %",
-            "Benchmark %",
-            "No dose %",
-            "Above MTD %",
-            "DLT rate %",
-            "Mean n",
-        ]
+        keys = (
+            ("correct_selection_pct", "Correct %"),
+            ("benchmark_correct_pct", "Benchmark %"),
+            ("none_pct", "No dose %"),
+            ("stop_safety_pct", "Safety stop %"),
+            ("above_mtd_pct", "Above MTD %"),
+            ("dlt_rate_pct", "DLT rate %"),
+            ("overdose60_pct", "Overdose60 %"),
+            ("poor_allocation_pct", "Poor alloc. %"),
+        )
+        header = ["Design", *(h for _, h in keys), "Mean n"]
         table = [
             [r["design"]]
-            + [
-                f"{r[k]:.1f} ({r['se'][k]:.1f})"
-                for k in (
-                    "correct_selection_pct",
-                    "benchmark_correct_pct",
-                    "none_pct",
-                    "above_mtd_pct",
-                    "dlt_rate_pct",
-                )
-            ]
+            + ["-" if r[k] is None else f"{r[k]:.1f} ({r['se'][k]:.1f})" for k, _ in keys]
             + [f"{r['n_mean']:.1f}"]
             for r in results["summary"]
         ]
@@ -199,7 +192,7 @@ def render_text(results: dict[str, Any]) -> str:
         mine = [r for r in rows if r["scenario"] == name]
         first = mine[0]
         levels = len(first["true_dlt_probs"])
-        mtd = ", ".join(str(v) for v in first["mtd_levels"])
+        mtd = ", ".join(str(v) for v in first["mtd_levels"]) or "none (every level too toxic)"
         lines.append(f"Scenario {name} (target {first['target']:g}, true MTD level {mtd})")
         header = ["", *[f"L{k + 1}" for k in range(levels)], "none"]
         table = [["true DLT prob.", *[f"{p:.2f}" for p in first["true_dlt_probs"]], ""]]
@@ -216,7 +209,11 @@ def render_text(results: dict[str, Any]) -> str:
             )
             table.append([f"{r['design']}: DLTs", *[f"{v:.2f}" for v in r["dlt_mean"]], ""])
         table.append(
-            ["benchmark: selected %", *[f"{v:.1f}" for v in first["benchmark_selection_pct"]], ""]
+            [
+                "benchmark: selected %",
+                *[f"{v:.1f}" for v in first["benchmark_selection_pct"]],
+                f"{first['benchmark_none_pct']:.1f}",
+            ]
         )
         lines += _render(header, table)
         lines.append("")
@@ -227,7 +224,8 @@ def render_text(results: dict[str, Any]) -> str:
             "Mean n",
             "Above MTD %",
             "DLT rate %",
-            "Early stop %",
+            "Safety stop %",
+            "n_stop stop %",
             "Duration (days)",
         ]
         table = [
@@ -238,14 +236,18 @@ def render_text(results: dict[str, Any]) -> str:
                 f"{r['n_mean']:.1f}",
                 "-" if r["above_mtd_pct"] is None else f"{r['above_mtd_pct']:.1f}",
                 "-" if r["dlt_rate_pct"] is None else f"{r['dlt_rate_pct']:.1f}",
-                f"{r['early_stop_pct']:.1f}",
+                f"{r['stop_safety_pct']:.1f}",
+                f"{r['stop_n_stop_pct']:.1f}",
                 f"{r['duration_mean_days']:.0f}",
             ]
             for r in mine
         ]
         lines += _render(header, table)
         lines.append("")
-    lines.append("Monte Carlo standard errors: --json, --csv or --report.")
+    lines.append(
+        "Monte Carlo standard errors and the risks (overdose60/80, poor allocation, high "
+        "toxicity): --json, --csv or --report."
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ overdose cutoff where it has one. Drawn on matplotlib's Agg canvas (no GUI, no p
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBand
     from matplotlib.figure import Figure
 
     levels = [d.level for d in doc.doses]
-    fig = Figure(figsize=(8.0, 7.0), dpi=110)
+    # constrained layout keeps the legends, placed beside the panels, inside the figure
+    fig = Figure(figsize=(8.0, 7.0), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
 
@@ -51,22 +53,22 @@ def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBand
     observed = [(d.dose_level, d.dlt / d.n_complete) for d in decision.doses if d.n_complete > 0]
     if observed:
         xs, ys = zip(*observed, strict=True)
-        top.plot(xs, ys, "kx", ms=8, label="observed DLT rate (complete patients)")
+        top.plot(xs, ys, "kx", ms=8, clip_on=False, label="observed DLT rate\n(complete patients)")
     if decision.next_level is not None:
         top.axvline(decision.next_level, color="black", lw=0.8, ls=":")
         top.annotate(
-            f"next: level {decision.next_level}",
+            f" next: level {decision.next_level}",
             (decision.next_level, 0.97),
             xycoords=("data", "axes fraction"),
-            ha="center",
+            ha="left",
             va="top",
             fontsize=9,
         )
-    top.set_ylim(0, 1)
+    top.set_ylim(-0.04, 1.04)  # markers at 0 and 1 drawn whole
     top.set_ylabel("P(DLT)")
     title = doc.name or "Trial"
     top.set_title(f"{title}\n{bands.model}; decision: {decision.action.value}", fontsize=10)
-    top.legend(fontsize=8, loc="upper left")
+    top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: hides nothing
 
     names = list(bands.interval_probs)
     bottom_values = [0.0] * len(levels)
@@ -80,15 +82,18 @@ def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBand
     )
     if cutoff is not None:
         bottom.axhline(cutoff, color="black", ls="--", lw=1, label=f"overdose cutoff {cutoff:g}")
-    bottom.set_ylim(0, 1)
+    bottom.set_ylim(0, 1.04)
     bottom.set_ylabel("Posterior probability")
     bottom.set_xlabel("Dose level")
     bottom.set_xticks(levels)
     bottom.set_xticklabels(
-        [f"{d.level}\n{d.label}" if d.label else str(d.level) for d in doc.doses], fontsize=7
-    )
-    bottom.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
+        [
+            f"{d.level}\n{textwrap.fill(d.label, 14)}" if d.label else str(d.level)
+            for d in doc.doses
+        ],
+        fontsize=7,
+    )  # long dose labels wrapped, so that neighbours do not overlap
+    bottom.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

@@ -42,19 +42,57 @@ _METRICS = (
     "none_pct",
     "correct_selection_pct",
     "benchmark_correct_pct",
+    "benchmark_none_pct",
     "n_mean",
     "dlt_rate_pct",
     "above_mtd_pct",
     "early_stop_pct",
+    "stop_safety_pct",
+    "stop_n_stop_pct",
+    "overdose60_pct",
+    "overdose80_pct",
+    "poor_allocation_pct",
+    "high_toxicity_pct",
     "duration_mean_days",
     "delay_mean_days",
     "lost_mean",
 )
+#: the metrics of the per-scenario HTML table: (key, column, digits)
+_TABLE_METRICS = (
+    ("correct_selection_pct", "Correct %", 1),
+    ("benchmark_correct_pct", "Benchmark %", 1),
+    ("n_mean", "Mean n", 1),
+    ("above_mtd_pct", "Above MTD %", 1),
+    ("dlt_rate_pct", "DLT rate %", 1),
+    ("stop_safety_pct", "Safety stop %", 1),
+    ("stop_n_stop_pct", "n_stop stop %", 1),
+    ("overdose60_pct", "Overdose >60% (% trials)", 1),
+    ("overdose80_pct", "Overdose >80% (% trials)", 1),
+    ("poor_allocation_pct", "Poor allocation %", 1),
+    ("high_toxicity_pct", "High toxicity %", 1),
+    ("duration_mean_days", "Duration (days)", 0),
+)
+
+
+def csv_digits(key: str) -> int:
+    """Decimals a CSV column keeps: percentages 2, days 1, counts per trial 3; standard errors
+    one more (Monte Carlo error is rarely below these)."""
+    if key.startswith("se_"):
+        return csv_digits(key[3:]) + 1
+    base = key.split("_L")[0] if "_L" in key else key
+    if base.endswith("_pct"):
+        return 2
+    if base.endswith("_days"):
+        return 1
+    return 3
 
 
 # ---- CSV -------------------------------------------------------------------------------------------
 def csv_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Header and rows of the CSV: one row per scenario and design, standard errors beside."""
+    """Header and rows of the CSV: one row per scenario and design, standard errors beside.
+
+    Per-level values have a column per level (``selection_pct_L1``, ...); numbers are rounded by
+    :func:`csv_digits`; a missing value is empty."""
     levels = max((len(r["selection_pct"]) for r in results), default=0)
     per_level = ("selection_pct", "patients_mean", "dlt_mean", "benchmark_selection_pct")
     header = ["scenario", "design", "engine", "trials", "target", "true_dlt_probs", "mtd_levels"]
@@ -81,9 +119,14 @@ def csv_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict
             for k, v in enumerate(r["se"][key]):
                 row[f"se_{key}_L{k + 1}"] = v
         for m in _METRICS:
-            row[m] = r[m]
-            row[f"se_{m}"] = r["se"][m]
-        rows.append({k: ("" if v is None else v) for k, v in row.items()})
+            row[m] = r.get(m)
+            row[f"se_{m}"] = r["se"].get(m)
+        rows.append(
+            {
+                k: ("" if v is None else round(v, csv_digits(k)) if isinstance(v, float) else v)
+                for k, v in row.items()
+            }
+        )
     return header, rows
 
 
@@ -97,65 +140,94 @@ def write_csv(results: Sequence[Mapping[str, Any]], path: Path | str) -> None:
 
 
 # ---- plots -----------------------------------------------------------------------------------------
+#: probability axes run a little beyond [0, 1] so that markers at 0 and 1 are drawn whole
+_PROB_LIMITS = (-0.04, 1.04)
+_PCT_LIMITS = (0.0, 104.0)
+
+
 def _figure() -> tuple[Figure, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
+    # constrained layout keeps a legend placed outside the axes inside the figure
+    fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI, layout="constrained")
     FigureCanvasAgg(fig)  # the Agg canvas: no GUI backend, no pyplot state
     ax = fig.add_subplot()
     return fig, ax
 
 
-def _grouped_bars(ax: Any, rows: Sequence[Mapping[str, Any]], key: str) -> None:
+def _legend_outside(fig: Figure, ax: Any, *more: Any) -> None:
+    """One legend for the axes given, to the right of the plot: it hides no bar or line."""
+    handles: list[Any] = []
+    labels: list[str] = []
+    for a in (ax, *more):
+        h, lab = a.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+
+
+def _title(kind: str, scenario: str, title: str | None) -> str:
+    return f"{title}\nScenario {scenario}: {kind}" if title else f"Scenario {scenario}: {kind}"
+
+
+def _grouped_bars(
+    ax: Any, rows: Sequence[Mapping[str, Any]], key: str, none_key: str | None = None
+) -> None:
+    """Bars per level (and a last "no dose" group from ``none_key``), +/- 2 s.e."""
     levels = len(rows[0][key])
     width = 0.8 / len(rows)
+    groups = levels + (1 if none_key else 0)
     for i, r in enumerate(rows):
-        x = [k + 1 - 0.4 + width * (i + 0.5) for k in range(levels)]
-        ax.bar(x, r[key], width=width, label=r["design"])
-        ax.errorbar(
-            x, r[key], yerr=[2 * e for e in r["se"][key]], fmt="none", ecolor="black", lw=0.8
-        )
-    ax.set_xticks(range(1, levels + 1))
+        values = list(r[key]) + ([r[none_key]] if none_key else [])
+        errors = list(r["se"][key]) + ([r["se"][none_key]] if none_key else [])
+        x = [k + 1 - 0.4 + width * (i + 0.5) for k in range(groups)]
+        ax.bar(x, values, width=width, label=r["design"])
+        ax.errorbar(x, values, yerr=[2 * e for e in errors], fmt="none", ecolor="black", lw=0.8)
+    ax.set_xticks(range(1, groups + 1))
+    ax.set_xticklabels([str(k + 1) for k in range(levels)] + (["no dose"] if none_key else []))
     ax.set_xlabel("Dose level")
 
 
-def selection_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Selection % per level for each design (bars, +/- 2 s.e.) over the true DLT curve."""
+def selection_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None = None) -> Figure:
+    """Selection % per level and of no dose for each design (bars, +/- 2 s.e.) over the true DLT
+    curve; ``title`` (the simulation's name) heads the plot."""
     fig, ax = _figure()
-    _grouped_bars(ax, rows, "selection_pct")
+    _grouped_bars(ax, rows, "selection_pct", none_key="none_pct")
     ax.set_ylabel("Selected as MTD (% of trials)")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(*_PCT_LIMITS)
     truth = ax.twinx()
     levels = range(1, len(rows[0]["true_dlt_probs"]) + 1)
     truth.plot(
-        levels, rows[0]["true_dlt_probs"], color="black", marker="o", label="true DLT probability"
+        levels,
+        rows[0]["true_dlt_probs"],
+        color="black",
+        marker="o",
+        clip_on=False,
+        label="true DLT probability",
     )
     truth.axhline(rows[0]["target"], color="grey", ls="--", lw=1, label="target")
-    truth.set_ylim(0, 1)
+    truth.set_ylim(*_PROB_LIMITS)
     truth.set_ylabel("True DLT probability")
-    handles = ax.get_legend_handles_labels()
-    more = truth.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
-    ax.set_title(f"Scenario {rows[0]['scenario']}: selection per dose level")
-    fig.tight_layout()
+    _legend_outside(fig, ax, truth)
+    ax.set_title(_title("selection per dose level", rows[0]["scenario"], title), fontsize=10)
     return fig
 
 
-def patients_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
+def patients_figure(rows: Sequence[Mapping[str, Any]], *, title: str | None = None) -> Figure:
     """Mean patients treated per level for each design (+/- 2 s.e.)."""
     fig, ax = _figure()
     _grouped_bars(ax, rows, "patients_mean")
     ax.set_ylabel("Patients treated (mean per trial)")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"Scenario {rows[0]['scenario']}: patients per dose level")
-    fig.tight_layout()
+    ax.set_ylim(bottom=0)
+    _legend_outside(fig, ax)
+    ax.set_title(_title("patients per dose level", rows[0]["scenario"], title), fontsize=10)
     return fig
 
 
 def comparison_figure(results: Mapping[str, Any]) -> Figure:
     """Correct selection % per design and scenario (or averaged over random scenarios), with the
-    optimal benchmark's beside it."""
+    optimal benchmark's beside it; titled with the simulation's name."""
     fig, ax = _figure()
     rows = results.get("summary") or results["results"]
     designs = list(dict.fromkeys(r["design"] for r in rows))
@@ -178,10 +250,11 @@ def comparison_figure(results: Mapping[str, Any]) -> Figure:
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups, rotation=30 if len(groups) > 6 else 0, fontsize=8)
     ax.set_ylabel("Correct selection (% of trials)")
-    ax.set_ylim(0, 100)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("Design comparison: correct MTD selection")
-    fig.tight_layout()
+    ax.set_ylim(*_PCT_LIMITS)
+    _legend_outside(fig, ax)
+    name = results.get("spec", {}).get("name")
+    heading = "Design comparison: correct selection"
+    ax.set_title(f"{name}\n{heading}" if name else heading, fontsize=10)
     return fig
 
 
@@ -201,6 +274,7 @@ def write_plots(results: Mapping[str, Any], directory: Path | str) -> list[tuple
     out_dir.mkdir(parents=True, exist_ok=True)
     plots: list[tuple[str, str, bytes]] = []
     rows = results["results"]
+    title = results.get("spec", {}).get("name")
     scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
     if len(scenarios) <= MAX_SCENARIO_PLOTS:
         for k, name in enumerate(scenarios):
@@ -209,14 +283,14 @@ def write_plots(results: Mapping[str, Any], directory: Path | str) -> list[tuple
                 (
                     f"selection-{k + 1}",
                     f"Scenario {name}: selection %",
-                    _save(selection_figure(mine), out_dir, f"selection-{k + 1}"),
+                    _save(selection_figure(mine, title=title), out_dir, f"selection-{k + 1}"),
                 )
             )
             plots.append(
                 (
                     f"patients-{k + 1}",
                     f"Scenario {name}: patients per level",
-                    _save(patients_figure(mine), out_dir, f"patients-{k + 1}"),
+                    _save(patients_figure(mine, title=title), out_dir, f"patients-{k + 1}"),
                 )
             )
     plots.append(
@@ -245,8 +319,63 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _with_se(row: Mapping[str, Any], key: str, digits: int = 1) -> str:
-    v, e = row[key], row["se"][key]
+    v, e = row.get(key), row["se"].get(key)
     return "-" if v is None else f"{v:.{digits}f} <small>({e:.{digits}f})</small>"
+
+
+def _scenario_tables(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per scenario: a table with one column per dose level (and no dose), then the metrics.
+
+    At most :data:`MAX_HTML_ROWS` result rows are shown (all of them are in the CSV)."""
+    parts: list[str] = []
+    names = list(dict.fromkeys(r["scenario"] for r in rows))
+    shown = 0
+    for name in names:
+        mine = [r for r in rows if r["scenario"] == name]
+        if shown + len(mine) > MAX_HTML_ROWS:
+            parts.append(f"<p>{len(rows) - shown} more rows in results.csv.</p>")
+            break
+        shown += len(mine)
+        first = mine[0]
+        levels = len(first["true_dlt_probs"])
+        mtd = ", ".join(str(v) for v in first["mtd_levels"]) or "none (every dose too toxic)"
+        parts.append(
+            f"<h3>Scenario {html.escape(name)} (target {first['target']:g}, true MTD level "
+            f"{html.escape(mtd)})</h3>"
+        )
+        header = ["", *(f"L{k + 1}" for k in range(levels)), "No dose"]
+        table = [["True DLT probability", *(f"{p:.2f}" for p in first["true_dlt_probs"]), ""]]
+        for r in mine:
+            d = html.escape(r["design"])
+            table.append(
+                [
+                    f"{d}: selected %",
+                    *(f"{v:.1f}" for v in r["selection_pct"]),
+                    f"{r['none_pct']:.1f}",
+                ]
+            )
+            table.append([f"{d}: patients", *(f"{v:.2f}" for v in r["patients_mean"]), ""])
+            table.append([f"{d}: DLTs", *(f"{v:.2f}" for v in r["dlt_mean"]), ""])
+        table.append(
+            [
+                "Benchmark: selected %",
+                *(f"{v:.1f}" for v in first["benchmark_selection_pct"]),
+                f"{first.get('benchmark_none_pct', 0.0):.1f}",
+            ]
+        )
+        parts.append(_table(header, table))
+        parts.append(
+            _table(
+                ["Design", *(c for _, c, _ in _TABLE_METRICS), "Engine"],
+                [
+                    [html.escape(r["design"])]
+                    + [_with_se(r, k, digits) for k, _, digits in _TABLE_METRICS]
+                    + [html.escape(r["engine"])]
+                    for r in mine
+                ],
+            )
+        )
+    return parts
 
 
 _CSS = """
@@ -283,94 +412,37 @@ def write_report(results: Mapping[str, Any], directory: Path | str) -> Path:
         f"engine version <b>{html.escape(results['engine_version'])}</b> &middot; compute time "
         f"{results['elapsed_s']:.2f} s. Percentages are of trials (selection) or of patients; "
         "Monte Carlo standard errors in brackets; the optimal benchmark is O'Quigley, Paoletti "
-        "&amp; Maccario (2002).</p>",
+        "&amp; Maccario (2002). Every metric is defined in the README (Simulations: metrics).</p>",
     ]
     if results.get("summary"):
         parts.append("<h2>Averages over the random scenarios</h2>")
-        header = [
-            "Design",
-            "Scenarios",
-            "Correct %",
-            "Benchmark %",
-            "No dose %",
-            "Early stop %",
-            "Above MTD %",
-            "DLT rate %",
-            "Mean n",
-            "Duration (days)",
-        ]
+        columns = (
+            ("correct_selection_pct", "Correct %"),
+            ("benchmark_correct_pct", "Benchmark %"),
+            ("none_pct", "No dose %"),
+            ("stop_safety_pct", "Safety stop %"),
+            ("stop_n_stop_pct", "n_stop stop %"),
+            ("above_mtd_pct", "Above MTD %"),
+            ("dlt_rate_pct", "DLT rate %"),
+            ("overdose60_pct", "Overdose >60% (% trials)"),
+            ("overdose80_pct", "Overdose >80% (% trials)"),
+            ("poor_allocation_pct", "Poor allocation %"),
+            ("high_toxicity_pct", "High toxicity %"),
+            ("n_mean", "Mean n"),
+            ("duration_mean_days", "Duration (days)"),
+        )
         parts.append(
             _table(
-                header,
+                ["Design", "Scenarios", *(c for _, c in columns)],
                 [
-                    [
-                        html.escape(r["design"]),
-                        str(r["scenarios"]),
-                        *(
-                            _with_se(r, k)
-                            for k in (
-                                "correct_selection_pct",
-                                "benchmark_correct_pct",
-                                "none_pct",
-                                "early_stop_pct",
-                                "above_mtd_pct",
-                                "dlt_rate_pct",
-                                "n_mean",
-                                "duration_mean_days",
-                            )
-                        ),
-                    ]
+                    [html.escape(r["design"]), str(r["scenarios"])]
+                    + [_with_se(r, k) for k, _ in columns]
                     for r in results["summary"]
                 ],
             )
         )
     parts.append("<h2>Operating characteristics</h2>")
-    rows = results["results"]
-    shown = rows[:MAX_HTML_ROWS]
-    header = [
-        "Scenario",
-        "Design",
-        "True DLT probabilities",
-        "Selection % by level",
-        "No dose %",
-        "Correct %",
-        "Benchmark %",
-        "Patients by level",
-        "DLTs by level",
-        "Mean n",
-        "Above MTD %",
-        "DLT rate %",
-        "Early stop %",
-        "Duration (days)",
-        "Engine",
-    ]
-    parts.append(
-        _table(
-            header,
-            [
-                [
-                    html.escape(r["scenario"]),
-                    html.escape(r["design"]),
-                    " ".join(f"{p:.2f}" for p in r["true_dlt_probs"]),
-                    " ".join(f"{v:.1f}" for v in r["selection_pct"]),
-                    _with_se(r, "none_pct"),
-                    _with_se(r, "correct_selection_pct"),
-                    _with_se(r, "benchmark_correct_pct"),
-                    " ".join(f"{v:.2f}" for v in r["patients_mean"]),
-                    " ".join(f"{v:.2f}" for v in r["dlt_mean"]),
-                    _with_se(r, "n_mean", 2),
-                    _with_se(r, "above_mtd_pct"),
-                    _with_se(r, "dlt_rate_pct"),
-                    _with_se(r, "early_stop_pct"),
-                    _with_se(r, "duration_mean_days", 0),
-                    html.escape(r["engine"]),
-                ]
-                for r in shown
-            ],
-        )
-    )
-    if len(rows) > len(shown):
-        parts.append(f"<p>{len(rows) - len(shown)} more rows in results.csv.</p>")
+    parts += _scenario_tables(results["results"])
     parts.append("<h2>Plots</h2>")
     for stem, caption, png in plots:
         data = base64.b64encode(png).decode("ascii")

@@ -96,3 +96,21 @@ def test_cli_plot(console_script: str, tmp_path: Path) -> None:
         timeout=120,
     )
     assert (bad.returncode, bad.stdout) == (2, "") and ".png or .svg" in bad.stderr
+
+
+def test_title_from_the_trial_name_legends_beside_the_panels_and_markers_inside() -> None:
+    doc = parse_document(json.loads((REPO / "examples" / "lcar_aio_example.json").read_text()))
+    decision = doc.design.decide(doc.data)
+    bands = doc.design.posterior_bands(doc.data)
+    assert bands is not None and doc.name
+    fig = decision_figure(doc, decision, bands)
+    fig.canvas.draw()
+    top, bottom = fig.axes
+    assert top.get_title().startswith(doc.name)
+    for ax in (top, bottom):
+        legend = ax.get_legend()
+        box = legend.get_window_extent()
+        assert not box.overlaps(ax.get_window_extent())  # hides no band, bar or marker
+        assert box.x1 <= fig.bbox.x1 + 0.5  # and is inside the picture
+    low, high = top.get_ylim()
+    assert low < 0 and high > 1  # an observed rate of 0 (level 1 here) is drawn whole

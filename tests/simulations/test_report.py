@@ -75,8 +75,90 @@ def test_csv_has_a_row_per_scenario_and_design_with_standard_errors(
         ("S2", "BOIN-12"),
     ]
     first = results["results"][0]
-    assert float(rows[0]["selection_pct_L4"]) == first["selection_pct"][3]
-    assert float(rows[0]["se_patients_mean_L2"]) == first["se"]["patients_mean"][1]
+    assert float(rows[0]["selection_pct_L4"]) == round(first["selection_pct"][3], 2)
+    assert float(rows[0]["se_patients_mean_L2"]) == round(first["se"]["patients_mean"][1], 4)
+
+
+def test_csv_numbers_are_rounded_and_per_level_values_have_their_own_columns(
+    results: dict[str, Any], tmp_path: Path
+) -> None:
+    write_csv(results["results"], tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open() as f:
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames or [])
+        rows = list(reader)
+    for key in ("selection_pct", "patients_mean", "dlt_mean", "benchmark_selection_pct"):
+        assert [h for h in header if h.startswith(f"{key}_L")] == [
+            f"{key}_L{k}" for k in range(1, 7)
+        ]
+    for h in (
+        "stop_safety_pct",
+        "stop_n_stop_pct",
+        "overdose60_pct",
+        "overdose80_pct",
+        "poor_allocation_pct",
+        "high_toxicity_pct",
+        "benchmark_none_pct",
+    ):
+        assert h in header and f"se_{h}" in header
+    decimals = {"_pct": 2, "_days": 1, "_mean": 3}
+    for row in rows:
+        for key, value in row.items():
+            if key.startswith("se_") or "." not in value or key == "true_dlt_probs":
+                continue
+            base = key.split("_L")[0]
+            allowed = next((d for end, d in decimals.items() if base.endswith(end)), 3)
+            assert len(value.split(".")[1]) <= allowed, (key, value)
+        assert len(row["se_n_mean"].split(".")[-1]) <= 4
+    assert rows[0]["duration_mean_days"] == str(
+        round(results["results"][0]["duration_mean_days"], 1)
+    )
+
+
+def test_html_tables_have_a_column_per_level_and_no_dose(
+    results: dict[str, Any], tmp_path: Path
+) -> None:
+    text = write_report(results, tmp_path).read_text()
+    header = "<th></th>" + "".join(f"<th>L{k}</th>" for k in range(1, 7)) + "<th>No dose</th>"
+    assert text.count(header) == 2  # one table per scenario
+    assert "<td>BOIN: selected %</td>" in text and "<td>Benchmark: selected %</td>" in text
+    for column in (
+        "Safety stop %",
+        "n_stop stop %",
+        "Overdose &gt;60% (% trials)",
+        "Poor allocation %",
+    ):
+        assert f"<th>{column}</th>" in text
+
+
+def test_selection_plot_has_a_no_dose_bar_a_title_and_a_legend_that_hides_nothing(
+    results: dict[str, Any],
+) -> None:
+    from simulations.report import selection_figure
+
+    rows = [r for r in results["results"] if r["scenario"] == "S1"]
+    fig = selection_figure(rows, title="Report test")
+    ax, truth = fig.axes
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["1", "2", "3", "4", "5", "6", "no dose"]
+    # one bar per design and group (6 levels + no dose), the last group the none_pct
+    bars = [p for p in ax.patches]
+    assert len(bars) == 2 * 7
+    assert bars[6].get_height() == rows[0]["none_pct"]
+    assert ax.get_title().startswith("Report test\nScenario S1")
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert not box.overlaps(ax.get_window_extent())  # outside the plot: it hides nothing
+    assert {t.get_text() for t in legend.get_texts()} == {
+        "BOIN",
+        "BOIN-12",
+        "true DLT probability",
+        "target",
+    }
+    low, high = truth.get_ylim()
+    assert low < 0 and high > 1  # markers at 0 and 1 are drawn whole
+    assert box.x1 <= fig.bbox.x1  # and the legend is inside the figure
 
 
 def run_cli(console_script: str, *args: str) -> subprocess.CompletedProcess[str]:
