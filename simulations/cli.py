@@ -192,8 +192,12 @@ def render_text(results: dict[str, Any]) -> str:
         mine = [r for r in rows if r["scenario"] == name]
         first = mine[0]
         levels = len(first["true_dlt_probs"])
-        mtd = ", ".join(str(v) for v in first["mtd_levels"]) or "none (every level too toxic)"
-        lines.append(f"Scenario {name} (target {first['target']:g}, true MTD level {mtd})")
+        mtd = (
+            f"true MTD level {', '.join(str(v) for v in first['mtd_levels'])}"
+            if first["mtd_levels"]
+            else "no true MTD: every level too toxic"
+        )
+        lines.append(f"Scenario {name} (target {first['target']:g}, {mtd})")
         header = ["", *[f"L{k + 1}" for k in range(levels)], "none"]
         table = [["true DLT prob.", *[f"{p:.2f}" for p in first["true_dlt_probs"]], ""]]
         for r in mine:

@@ -338,10 +338,13 @@ def _scenario_tables(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         shown += len(mine)
         first = mine[0]
         levels = len(first["true_dlt_probs"])
-        mtd = ", ".join(str(v) for v in first["mtd_levels"]) or "none (every dose too toxic)"
+        mtd = (
+            f"true MTD level {', '.join(str(v) for v in first['mtd_levels'])}"
+            if first["mtd_levels"]
+            else "no true MTD: every level too toxic"
+        )
         parts.append(
-            f"<h3>Scenario {html.escape(name)} (target {first['target']:g}, true MTD level "
-            f"{html.escape(mtd)})</h3>"
+            f"<h3>Scenario {html.escape(name)} (target {first['target']:g}, {html.escape(mtd)})</h3>"
         )
         header = ["", *(f"L{k + 1}" for k in range(levels)), "No dose"]
         table = [["True DLT probability", *(f"{p:.2f}" for p in first["true_dlt_probs"]), ""]]

@@ -219,3 +219,13 @@ def test_cli_names_every_bad_field(console_script: str, tmp_path: Path) -> None:
     bad.write_text("{nope")
     done = run_cli(console_script, str(bad))
     assert done.returncode == 2 and "is not valid JSON" in done.stderr
+
+
+def test_text_and_html_say_when_no_dose_is_acceptable(tmp_path: Path) -> None:
+    from simulations.cli import render_text
+
+    out = run_simulation(
+        SPEC | {"scenarios": [{"name": "toxic", "true_dlt_probs": [0.45, 0.5, 0.6, 0.7, 0.8, 0.9]}]}
+    )
+    assert "Scenario toxic (target 0.3, no true MTD: every level too toxic)" in render_text(out)
+    assert "no true MTD: every level too toxic" in write_report(out, tmp_path).read_text()
