@@ -32,6 +32,7 @@ from simulations.scenarios import (
     Scenario,
     liu_yuan_scenarios,
     mtd_levels,
+    probit_gap_scenarios,
     pseudo_uniform_scenarios,
 )
 from simulations.spec import SimulationSpec, parse_spec
@@ -55,6 +56,7 @@ __all__ = [
     "mtd_levels",
     "operating_characteristics",
     "parse_spec",
+    "probit_gap_scenarios",
     "pseudo_uniform_scenarios",
     "run_simulation",
     "write_csv",
