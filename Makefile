@@ -1,5 +1,6 @@
 # Two commands for a fresh machine: `make run` and `make test` (see README.md).
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -14,9 +15,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## run: install, then serve the HTTP API on SQLite (./var/escalation.db) with the bundled example
-##      trial loaded (idempotently); prints the URL and a demo key with the src role; Ctrl-C stops
+##      trial loaded (idempotently) on port $(PORT) (`make run PORT=8080`); prints the URL and a demo
+##      key with the src role; Ctrl-C stops
 run: $(STAMP)
-	$(BIN)/escalation serve --demo examples/lcar_aio_example.json
+	$(BIN)/escalation serve --demo examples/lcar_aio_example.json --port $(PORT)
 
 ## lint: ruff (lint and format check) and mypy (strict on the core)
 lint: $(STAMP)

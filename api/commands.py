@@ -8,9 +8,11 @@ at ./var/escalation.db).
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,30 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why ``escalation serve`` cannot listen on ``host:port``, or None when it can.
+
+    Tried with a socket bound as uvicorn binds it (``SO_REUSEADDR``), then closed, so that a busy
+    port is reported before anything is printed or written."""
+    hint = "choose another with --port (make run PORT=...)"
+    if not 0 < port < 65536:
+        return f"port {port} is not a TCP port (1 to 65535); {hint}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        return f"cannot serve on host {host!r}: {e.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use; {hint}"
+            return f"cannot listen on {host}:{port} ({e.strerror}); {hint}"
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -70,6 +96,9 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers or _cores()
     if workers < 1:
         return _fail(f"--workers must be at least 1, got {workers}")
+    problem = _port_problem(args.host, args.port)
+    if problem is not None:
+        return _fail(problem)
     url = f"http://{args.host}:{args.port}"
     lines = [f"escalation service on {url}  (API docs: {url}/docs)"]
     if args.demo:

@@ -260,3 +260,48 @@ def test_serve_demo_is_idempotent(console_script: str, tmp_path: Path) -> None:
         assert len(s.scalars(select(Trial)).all()) == 1
     db.dispose()
     assert [k.revoked_at is None for k in keys] == [False, True]  # the old demo key revoked
+
+
+@pytest.mark.parametrize("demo", [True, False], ids=["demo", "plain"])
+def test_serve_on_a_busy_port_says_so_before_printing_a_url_or_key(
+    console_script: str, tmp_path: Path, demo: bool
+) -> None:
+    """A port already taken: one line naming it and how to choose another, exit 2, nothing on
+    stdout (no URL, no demo key) and no database made."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "ESCALATION_DATABASE_URL"}
+        out = subprocess.run(
+            [console_script, "serve", "--port", str(port)]
+            + (["--demo", str(EXAMPLE)] if demo else []),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env=env,
+        )
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr == (
+        f"error: port {port} on 127.0.0.1 is already in use; "
+        "choose another with --port (make run PORT=...)\n"
+    )
+    assert not (tmp_path / "var").exists()
+
+
+def test_serve_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    out = cli(capsys, "serve", "--port", "70000")
+    assert out.returncode == 2 and out.stdout == ""
+    assert "port 70000 is not a TCP port" in out.stderr
+
+
+def test_make_run_passes_its_port_to_serve() -> None:
+    """`make run PORT=8080` serves on 8080 (make -n prints the command without running it)."""
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        ["make", "-n", "run", "PORT=8080"], capture_output=True, text=True, cwd=repo, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "escalation serve --demo examples/lcar_aio_example.json --port 8080" in out.stdout
