@@ -156,25 +156,55 @@ def brute(request: pytest.FixtureRequest) -> BruteForce:
     return BruteForce(request.param)
 
 
-def test_grid_agrees_with_brute_force_to_1e_3(brute: BruteForce) -> None:
+#: the grid's accuracy, checked: every interval probability and quantile level within 1e-4 of the
+#: brute-force integration (about 1.5e-5 is the largest difference on these cases)
+GRID_TOL = 1e-4
+
+
+def test_grid_agrees_with_brute_force_to_1e_4(brute: BruteForce) -> None:
     post = brute.case.posterior()
     lo, hi = INTERVAL
     for d in range(len(AMOUNTS)):
         under = brute.prob_below(d, lo)
         below_hi = brute.prob_below(d, hi)
-        assert post.prob_underdose[d] == pytest.approx(under, abs=1e-3)
-        assert post.prob_overdose[d] == pytest.approx(1.0 - below_hi, abs=1e-3)
-        assert post.prob_target[d] == pytest.approx(below_hi - under, abs=1e-3)
+        assert post.prob_underdose[d] == pytest.approx(under, abs=GRID_TOL)
+        assert post.prob_overdose[d] == pytest.approx(1.0 - below_hi, abs=GRID_TOL)
+        assert post.prob_target[d] == pytest.approx(below_hi - under, abs=GRID_TOL)
 
 
 def test_grid_quantiles_agree_with_brute_force(brute: BruteForce) -> None:
     post = brute.case.posterior()
-    for d in (0, 3):
+    for d in range(len(AMOUNTS)):
         for k, level in enumerate(QUANTILE_LEVELS):
             if level in (0.025, 0.5, 0.975):
                 assert brute.prob_below(d, float(post.quantiles[d, k])) == pytest.approx(
-                    level, abs=1e-3
-                )
+                    level, abs=GRID_TOL
+                ), (d, level)
+
+
+def test_the_brute_force_check_tells_a_coarser_grid_apart(
+    brute: BruteForce, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: the grid the engine had before (4 nodes per standard deviation) misses
+    1e-4 on the pending case's lower quantile at dose level 1 (1.3e-4), and a grid of 2 nodes per
+    standard deviation misses it on every case."""
+    monkeypatch.setattr(blrm_module, "_NODES_PER_SD", 2.0)
+    blrm_module._grid_cached.cache_clear()
+    try:
+        post = brute.case.posterior()
+        lo, _ = INTERVAL
+        errors = [
+            abs(post.prob_underdose[d] - brute.prob_below(d, lo)) for d in range(len(AMOUNTS))
+        ]
+        errors += [
+            abs(brute.prob_below(d, float(post.quantiles[d, k])) - level)
+            for d in range(len(AMOUNTS))
+            for k, level in enumerate(QUANTILE_LEVELS)
+            if level in (0.025, 0.975)
+        ]
+        assert max(errors) > GRID_TOL
+    finally:
+        blrm_module._grid_cached.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------
