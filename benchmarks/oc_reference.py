@@ -10,10 +10,12 @@
 R draws other random numbers, so the comparison is statistical: a selection % or mean number of
 patients per level passes when it is within 4 standard errors of the difference between the two
 Monte Carlo estimates (pooled proportion for percentages; for means our spread stands for R's);
-TITE-BOIN's mean duration must be within 5% of TITEgBOIN's. Designs not exported by escalation yet
-are reported as such. Prints a PASS/FAIL table; asserts nothing.
+TITE-BOIN's mean duration must be within 5% of TITEgBOIN's. Prints a PASS/FAIL table and exits
+with status 1 when any comparison fails (0 when all pass), so that a script or CI can rely on it.
+The test suite runs the same comparisons at fewer trials (tests/simulations/test_reference_oc.py).
 
-Run: ``.venv/bin/python benchmarks/oc_reference.py [--trials N] [--workers W]``
+Run: ``.venv/bin/python benchmarks/oc_reference.py [--trials N] [--workers W] [--only GROUP]
+[--z Z]``
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-import escalation
 from simulations import run_simulation
 from simulations.executors import available_cores
 
@@ -32,40 +35,42 @@ REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "reference"
 Z = 4.0
 SEED = 20261125
 
+# (quantity, ours, R's, s.e. of the difference, passes)
+Check = tuple[str, float, float, float, bool]
+Group = list[tuple[str, list[Check]]]
 
-def pct_check(
-    name: str, ours: float, n: int, theirs: float, n_r: int
-) -> tuple[str, float, float, float, bool]:
+
+def pct_check(name: str, ours: float, n: int, theirs: float, n_r: int, z: float = Z) -> Check:
+    """Percentages from ``n`` and ``n_r`` trials: within ``z`` s.e. (pooled proportion)."""
     p = (ours * n + theirs * n_r) / (100 * (n + n_r))
     se = 100 * math.sqrt(max(p * (1 - p), 0.0) * (1 / n + 1 / n_r))
-    return name, ours, theirs, se, abs(ours - theirs) <= Z * se + 1e-9
+    return name, ours, theirs, se, abs(ours - theirs) <= z * se + 1e-9
 
 
 def mean_check(
-    name: str, ours: float, se_ours: float, n: int, theirs: float, n_r: int
-) -> tuple[str, float, float, float, bool]:
+    name: str, ours: float, se_ours: float, n: int, theirs: float, n_r: int, z: float = Z
+) -> Check:
+    """Means from ``n`` and ``n_r`` trials: within ``z`` s.e. (our spread stands for R's)."""
     se = se_ours * math.sqrt(n) * math.sqrt(1 / n + 1 / n_r)
-    return name, ours, theirs, se, abs(ours - theirs) <= Z * se + 1e-9
+    return name, ours, theirs, se, abs(ours - theirs) <= z * se + 1e-9
 
 
 def level_checks(
-    row: dict[str, Any], sel_r: list[float], np_r: list[float], n_r: int
-) -> list[tuple[str, float, float, float, bool]]:
+    row: dict[str, Any], sel_r: list[float], np_r: list[float], n_r: int, z: float = Z
+) -> list[Check]:
     n = row["trials"]
     out = [
-        pct_check(f"selection % L{k + 1}", a, n, b, n_r)
+        pct_check(f"selection % L{k + 1}", a, n, b, n_r, z)
         for k, (a, b) in enumerate(zip(row["selection_pct"], sel_r, strict=True))
     ]
     out += [
-        mean_check(f"patients L{k + 1}", a, row["se"]["patients_mean"][k], n, b, n_r)
+        mean_check(f"patients L{k + 1}", a, row["se"]["patients_mean"][k], n, b, n_r, z)
         for k, (a, b) in enumerate(zip(row["patients_mean"], np_r, strict=True))
     ]
     return out
 
 
-def boin(
-    trials: int, workers: int
-) -> list[tuple[str, list[tuple[str, float, float, float, bool]]]]:
+def boin(trials: int, workers: int, z: float = Z) -> Group:
     ref = json.loads((REFERENCE / "boin_oc.json").read_text())
     out = []
     for s in ref["scenarios"]:
@@ -89,21 +94,22 @@ def boin(
             "seed": SEED,
         }
         row = run_simulation(spec, workers=workers)["results"][0]
-        checks = level_checks(row, s["selpercent"], s["npatients"], i["ntrial"])
+        checks = level_checks(row, s["selpercent"], s["npatients"], i["ntrial"], z)
         checks.append(
             pct_check(
-                "no dose % (percentstop)", row["none_pct"], trials, s["percentstop"], i["ntrial"]
+                "no dose % (percentstop)",
+                row["none_pct"],
+                trials,
+                s["percentstop"],
+                i["ntrial"],
+                z,
             )
         )
         out.append((f"BOIN {s['id']} ({row['engine']})", checks))
     return out
 
 
-def tite_boin(
-    trials: int, workers: int
-) -> list[tuple[str, list[tuple[str, float, float, float, bool]]]]:
-    if "tite-boin" not in escalation.DESIGNS:
-        return [("TITE-BOIN: not exported by escalation yet", [])]
+def tite_boin(trials: int, workers: int, z: float = Z) -> Group:
     ref = json.loads((REFERENCE / "titeboin_oc.json").read_text())
     i = ref["inputs"]
     conduct = {
@@ -130,9 +136,9 @@ def tite_boin(
             "suspended_arrivals": "lost",
         }
         row = run_simulation(spec, workers=workers)["results"][0]
-        checks = level_checks(row, s["selpercent"], s["npatients"], i["ntrial"])
+        checks = level_checks(row, s["selpercent"], s["npatients"], i["ntrial"], z)
         checks.append(
-            pct_check("no dose %", row["none_pct"], trials, s["percentstop"], i["ntrial"])
+            pct_check("no dose %", row["none_pct"], trials, s["percentstop"], i["ntrial"], z)
         )
         rel = row["duration_mean_days"] / s["duration"] - 1
         # the "s.e." column holds the 5% tolerance / Z, so that |z| <= Z is the 5% criterion
@@ -152,14 +158,12 @@ def tite_boin(
             "scenarios": [{"name": s["id"], "true_dlt_probs": s["p_true"]}],
         }
         row = run_simulation(spec, workers=workers)["results"][0]
-        checks = level_checks(row, s["selpercent"], s["npatients"], i["ntrial"])
+        checks = level_checks(row, s["selpercent"], s["npatients"], i["ntrial"], z)
         out.append((f"BOIN {s['id']} ({row['engine']})", checks))
     return out
 
 
-def crm(trials: int, workers: int) -> list[tuple[str, list[tuple[str, float, float, float, bool]]]]:
-    if "crm" not in escalation.DESIGNS:
-        return [("CRM: not exported by escalation yet", [])]
+def crm(trials: int, workers: int, z: float = Z) -> Group:
     ref = json.loads((REFERENCE / "crm_sim.json").read_text())
     out = []
     for run in ref["runs"]:
@@ -187,34 +191,60 @@ def crm(trials: int, workers: int) -> list[tuple[str, list[tuple[str, float, flo
         out.append(
             (
                 f"CRM {run['id']} ({row['engine']})",
-                level_checks(row, sel, run["mean_patients_per_dose"], i["nsim"]),
+                level_checks(row, sel, run["mean_patients_per_dose"], i["nsim"], z),
             )
         )
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=available_cores())
-    args = parser.parse_args()
+GROUPS: dict[str, Callable[[int, int, float], Group]] = {
+    "boin": boin,
+    "tite-boin": tite_boin,
+    "crm": crm,
+}
+
+
+def report(groups: Sequence[Group], out: TextIO = sys.stdout) -> bool:
+    """Print every comparison as a PASS/FAIL table; True when every one passes."""
     all_pass = True
-    for group in (boin, tite_boin, crm):
-        for title, checks in group(args.trials, args.workers):
-            print(f"\n{title}")
+    for group in groups:
+        for title, checks in group:
+            out.write(f"\n{title}\n")
             if not checks:
+                all_pass = False  # a comparison that compared nothing does not pass
+                out.write("  no comparison made: FAIL\n")
                 continue
-            print(f"  {'quantity':32} {'ours':>9} {'R':>9} {'s.e.':>7} {'z':>6}  result")
+            out.write(f"  {'quantity':32} {'ours':>9} {'R':>9} {'s.e.':>7} {'z':>6}  result\n")
             for name, ours, theirs, se, ok in checks:
                 z = (ours - theirs) / se if se > 0 else 0.0
-                print(
-                    f"  {name:32} {ours:9.3f} {theirs:9.3f} {se:7.3f} {z:6.2f}  {'PASS' if ok else 'FAIL'}"
+                out.write(
+                    f"  {name:32} {ours:9.3f} {theirs:9.3f} {se:7.3f} {z:6.2f}  "
+                    f"{'PASS' if ok else 'FAIL'}\n"
                 )
                 all_pass &= ok
-    print(
-        f"\nOverall: {'PASS' if all_pass else 'FAIL'} ({args.trials} trials per scenario, seed {SEED}, within {Z:g} s.e.)"
+    return all_pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the comparisons; the exit status is 0 when all pass, 1 when any fails."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=available_cores())
+    parser.add_argument(
+        "--only", action="append", choices=sorted(GROUPS), help="run only these comparisons"
     )
+    parser.add_argument(
+        "--z", type=float, default=Z, help=f"standard errors allowed (default {Z:g})"
+    )
+    args = parser.parse_args(argv)
+    names = args.only or list(GROUPS)
+    all_pass = report([GROUPS[name](args.trials, args.workers, args.z) for name in names])
+    print(
+        f"\nOverall: {'PASS' if all_pass else 'FAIL'} ({args.trials} trials per scenario, "
+        f"seed {SEED}, within {args.z:g} s.e.)"
+    )
+    return 0 if all_pass else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
