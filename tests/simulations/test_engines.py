@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import escalation
-from escalation import BOIN, StopAtN, select_isotonic, select_isotonic_batch
+from escalation import BOIN, TITEBOIN, StopAtN, select_isotonic, select_isotonic_batch
 from simulations import (
     BOINEngine,
     Conduct,
@@ -80,10 +80,9 @@ def test_the_fast_engine_declines_what_it_does_not_implement() -> None:
     engine, c = BOINEngine(), Conduct()
     assert not engine.supports(BOIN(n_doses=4, target=0.3, stopping=StopAtN(12)), c)
     assert not engine.supports(BOIN(n_doses=4, target=0.3), Conduct(decision_timing="arrival"))
-    if hasattr(escalation, "TITEBOIN"):
-        tite = escalation.TITEBOIN(n_doses=4, target=0.3)
-        assert not engine.supports(tite, c)
-        assert choose_engine(tite, c).name == "generic"
+    tite = TITEBOIN(n_doses=4, target=0.3)
+    assert not engine.supports(tite, c)
+    assert choose_engine(tite, c).name == "generic"
     assert choose_engine(BOIN(n_doses=4, target=0.3), c).name == "fast-boin"
 
 
@@ -141,10 +140,9 @@ def test_designs_that_wait_delay_the_next_cohort_and_tite_designs_do_not() -> No
     )
     boin = GenericEngine().run(BOIN(n_doses=6, target=0.3), S1, block, conduct)
     assert np.all(boin.delay_days[boin.n_at_dose.sum(axis=1) > 3] > 0)
-    if hasattr(escalation, "TITEBOIN"):
-        tite = GenericEngine().run(escalation.TITEBOIN(n_doses=6, target=0.3), S1, block, conduct)
-        # accrual is suspended only when more than half the patients at a dose are pending
-        assert tite.duration_days.mean() < boin.duration_days.mean()
+    tite = GenericEngine().run(TITEBOIN(n_doses=6, target=0.3), S1, block, conduct)
+    # accrual is suspended only when more than half the patients at a dose are pending
+    assert tite.duration_days.mean() < boin.duration_days.mean()
 
 
 def test_the_duration_is_the_end_of_the_last_window() -> None:

@@ -121,8 +121,6 @@ def test_random_scenarios_are_summarized_with_the_benchmark() -> None:
 
 
 def test_tite_designs_run_on_the_generic_engine_without_waiting() -> None:
-    if not hasattr(escalation, "TITEBOIN"):
-        pytest.skip("TITE-BOIN is not exported by escalation yet")
     out = run_simulation(
         {
             "designs": [
