@@ -2,7 +2,9 @@
 
 Every test that takes ``api`` runs twice, once per database. PostgreSQL runs in a fresh schema per
 test session (``postgresql+psycopg://postgres@127.0.0.1:5432/test``, trust auth), dropped at the end;
-when PostgreSQL is unreachable those tests are skipped, saying so.
+when PostgreSQL is unreachable those tests are skipped, saying so, except in continuous integration
+(``CI`` set to true, as CI services set it), where they fail: there the database is part of the
+environment, and a skip would hide that half of the service tests did not run.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,11 @@ PG_ADMIN_URL = os.environ.get(
     "ESCALATION_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 ROLES = ("data-system", "src", "statistician", "admin")
+
+
+def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the tests run in continuous integration (``CI`` set to true, as CI services set it)."""
+    return environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def postgres_unreachable() -> str | None:
@@ -86,6 +93,8 @@ def new_database_url(kind: str, tmp_path: Path, pg_schemas: list[PgSchema]) -> s
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / f'escalation-{uuid.uuid4().hex[:8]}.db'}"
     reason = postgres_unreachable()
+    if reason and in_ci():
+        pytest.fail(f"{reason} (CI is set: the PostgreSQL tests must run)")
     if reason:
         pytest.skip(reason)
     schema = PgSchema(f"api_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
