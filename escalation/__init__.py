@@ -55,6 +55,12 @@ from escalation.models.boundaries import (
 )
 from escalation.models.crm import CRMPosteriorBatch, crm_posterior_batch
 from escalation.models.isotonic import IsotonicSelection, select_isotonic, select_isotonic_batch
+from escalation.models.monitoring import (
+    MonitoringOC,
+    ToxicityMonitor,
+    monitoring_oc,
+    monitoring_problems,
+)
 from escalation.rules import (
     Coherence,
     EliminateToxicDoses,
@@ -101,6 +107,7 @@ __all__ = [
     "IsotonicSelection",
     "MaxAmountStep",
     "MaxStep",
+    "MonitoringOC",
     "NoSkipping",
     "Patient",
     "PatientState",
@@ -114,6 +121,7 @@ __all__ = [
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
+    "ToxicityMonitor",
     "TrialData",
     "TrialDocument",
     "WaitForPending",
@@ -126,6 +134,8 @@ __all__ = [
     "boundary_rows",
     "crm_posterior_batch",
     "decision_to_json",
+    "monitoring_oc",
+    "monitoring_problems",
     "parse_design",
     "parse_document",
     "select_isotonic",

@@ -1,7 +1,7 @@
 """The ``escalation`` command line.
 
 Commands: ``table`` (the protocol's decision table), ``recommend`` (the next decision for a trial
-document), ``select`` (the final recommended dose). Every command has ``--help``; ``--json``
+document), ``select`` (the final recommended dose), ``monitor`` (a toxicity monitoring rule). Every command has ``--help``; ``--json``
 prints machine-readable output. Bad input exits with status 2, every problem on stderr, nothing on
 stdout.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from escalation import __version__
+from escalation._cli_monitor import add_monitor_command
 from escalation.decision import Decision
 from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
 from escalation.errors import EscalationError, InvalidDesignError, InvalidTrialDataError, Problem
@@ -405,6 +406,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("document", help="trial document (JSON file; '-' reads standard input)")
         p.add_argument("--json", action="store_true", help="JSON output")
         p.set_defaults(handler=handler)
+    add_monitor_command(sub)
     _add_plugin_commands(sub)
     return parser
 
