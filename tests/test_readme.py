@@ -30,7 +30,7 @@ def _run(script: str, args: str) -> str:
 
 def test_readme_shows_every_command() -> None:
     commands = {args.split()[0] for args, _ in EXAMPLES}
-    assert {"table", "recommend", "select", "skeleton"} <= commands
+    assert {"table", "recommend", "select", "skeleton", "monitor"} <= commands
 
 
 def test_readme_has_exactly_the_two_setup_commands() -> None:
