@@ -124,11 +124,9 @@ def monitoring_problems(
 def monitoring_tail_probs(*, p0: float, prior: tuple[float, float], max_n: int) -> FloatArray:
     """Pr(p > p0 | y DLTs in n) for n = 1..max_n (rows) and y = 0..max_n (columns; NaN for y > n)."""
     a, b = prior
-    n = np.arange(1, max_n + 1, dtype=np.float64)[:, None]
-    y = np.arange(max_n + 1, dtype=np.float64)[None, :]
-    with np.errstate(invalid="ignore"):
-        probs = np.asarray(betaincc(a + y, b + n - y, p0), dtype=np.float64)
-    probs[y > n] = np.nan
+    n_index, y = np.tril_indices(max_n, k=1, m=max_n + 1)  # y <= n = n_index + 1 only
+    probs = np.full((max_n, max_n + 1), np.nan)
+    probs[n_index, y] = betaincc(a + y, b + n_index + 1 - y, p0)
     return probs
 
 
