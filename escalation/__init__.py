@@ -56,6 +56,7 @@ from escalation.models.boundaries import (
 from escalation.models.crm import CRMPosteriorBatch, crm_posterior_batch
 from escalation.models.isotonic import IsotonicSelection, select_isotonic, select_isotonic_batch
 from escalation.models.monitoring import (
+    MonitoringCheck,
     MonitoringOC,
     ToxicityMonitor,
     monitoring_oc,
@@ -107,6 +108,7 @@ __all__ = [
     "IsotonicSelection",
     "MaxAmountStep",
     "MaxStep",
+    "MonitoringCheck",
     "MonitoringOC",
     "NoSkipping",
     "Patient",

@@ -58,6 +58,7 @@ from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
 
 __all__ = [
     "MAX_MONITORED_PATIENTS",
+    "MonitoringCheck",
     "MonitoringOC",
     "ToxicityMonitor",
     "monitoring_boundary",
@@ -159,6 +160,22 @@ def monitoring_boundary(
     """
     probs = monitoring_tail_probs(p0=p0, prior=prior, max_n=max_n)
     return _as_optional(_boundary_from_probs(probs, threshold))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitoringCheck:
+    """The monitoring verdict for ``dlt`` DLTs among ``n`` evaluable patients.
+
+    ``stop_at_least`` is the boundary at ``n`` (None: no number of DLTs stops there, or n = 0);
+    ``posterior_prob`` is Pr(DLT rate > p0 | data); ``reason`` says it in words.
+    """
+
+    n: int
+    dlt: int
+    stop_at_least: int | None
+    stop: bool
+    posterior_prob: float
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -295,29 +312,69 @@ class ToxicityMonitor:
 
     def posterior_prob(self, *, n: int, dlt: int) -> float:
         """Pr(p > p0 | ``dlt`` DLTs among ``n`` evaluable patients)."""
-        self._check_counts(n, dlt, allow_beyond=True)
+        self._check_counts(n, dlt, lowest=0, highest=None)
         a, b = self.prior
         return float(betaincc(a + dlt, b + n - dlt, self.p0))
 
     def stops(self, *, n: int, dlt: int) -> bool:
         """Whether ``dlt`` DLTs among ``n`` evaluable patients (n <= max_n) stop monitoring."""
-        self._check_counts(n, dlt, allow_beyond=False)
+        self._check_counts(n, dlt, lowest=1, highest=self.max_n)
         bound = self.stop_at_least[n - 1]
         return bound is not None and dlt >= bound
+
+    def check(self, *, n: int, dlt: int) -> MonitoringCheck:
+        """The monitoring verdict for ``dlt`` DLTs among ``n`` evaluable patients (0 <= n <= max_n).
+
+        Examples
+        --------
+        >>> monitor = ToxicityMonitor(p0=0.2, alpha=0.1, prior=(0.6, 2.4), max_n=30)
+        >>> monitor.check(n=4, dlt=3).reason
+        '3 DLTs in 4 evaluable patients: Pr(DLT rate > 0.2) = 0.9634 > 0.9631, stop (the boundary at 4 patients is 3 DLTs)'
+        >>> monitor.check(n=4, dlt=2).stop
+        False
+        """
+        self._check_counts(n, dlt, lowest=0, highest=self.max_n)
+        if n == 0:
+            return MonitoringCheck(
+                n=0,
+                dlt=0,
+                stop_at_least=None,
+                stop=False,
+                posterior_prob=self.posterior_prob(n=0, dlt=0),
+                reason="no evaluable patients yet",
+            )
+        stop = self.stops(n=n, dlt=dlt)
+        bound = self.stop_at_least[n - 1]
+        prob = self.posterior_prob(n=n, dlt=dlt)
+        limit = (
+            f"no number of DLTs stops at {n} patients"
+            if bound is None
+            else f"the boundary at {n} patients is {bound} DLTs"
+        )
+        reason = (
+            f"{dlt} DLT{'' if dlt == 1 else 's'} in {n} evaluable patient{'' if n == 1 else 's'}: "
+            f"Pr(DLT rate > {self.p0:g}) = {prob:.4f} {'>' if stop else '<='} "
+            f"{self.threshold:.4f}, {'stop' if stop else 'continue'} ({limit})"
+        )
+        return MonitoringCheck(
+            n=n, dlt=dlt, stop_at_least=bound, stop=stop, posterior_prob=prob, reason=reason
+        )
 
     def operating_characteristics(self, p: float) -> MonitoringOC:
         """Exact probability of stopping and expected DLTs and patients at a true DLT rate p."""
         return monitoring_oc(self.stop_at_least, p)
 
-    def _check_counts(self, n: int, dlt: int, *, allow_beyond: bool) -> None:
-        top = None if allow_beyond else self.max_n
+    def _check_counts(self, n: int, dlt: int, *, lowest: int, highest: int | None) -> None:
         problems = []
-        if not isinstance(n, int) or n < 1 or (top is not None and n > top):
-            limit = "" if top is None else f" to {top}"
+        whole = isinstance(n, int) and not isinstance(n, bool)
+        if not whole or n < lowest or (highest is not None and n > highest):
+            limit = "" if highest is None else f" to {highest}"
             problems.append(
-                Problem(field="n", message=f"must be a whole number from 1{limit}, got {n!r}")
+                Problem(
+                    field="n", message=f"must be a whole number from {lowest}{limit}, got {n!r}"
+                )
             )
-        elif not isinstance(dlt, int) or not 0 <= dlt <= n:
+        elif not isinstance(dlt, int) or isinstance(dlt, bool) or not 0 <= dlt <= n:
             problems.append(
                 Problem(
                     field="dlt", message=f"must be a whole number from 0 to n = {n}, got {dlt!r}"

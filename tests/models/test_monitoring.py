@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from escalation import InvalidDesignError, InvalidTrialDataError
 from escalation.models.monitoring import (
@@ -210,3 +212,41 @@ def test_counts_and_rates_are_checked() -> None:
     with pytest.raises(InvalidDesignError, match=r"p: must be in \[0, 1\]"):
         monitor.operating_characteristics(1.2)
     assert np.isfinite(monitor.operating_characteristics(0.0).expected_n)
+
+
+def test_check_says_why() -> None:
+    monitor = ToxicityMonitor(p0=0.2, alpha=0.1, prior=(0.6, 2.4), max_n=30)
+    verdict = monitor.check(n=4, dlt=3)
+    assert verdict.stop and verdict.stop_at_least == 3
+    assert verdict.posterior_prob == monitor.posterior_prob(n=4, dlt=3) > monitor.threshold
+    assert verdict.reason.startswith("3 DLTs in 4 evaluable patients: Pr(DLT rate > 0.2) = 0.9634")
+    calm = monitor.check(n=2, dlt=2)
+    assert not calm.stop and calm.stop_at_least is None
+    assert "no number of DLTs stops at 2 patients" in calm.reason
+    start = monitor.check(n=0, dlt=0)
+    assert not start.stop and start.reason == "no evaluable patients yet"
+    with pytest.raises(InvalidTrialDataError, match="n: must be a whole number from 0 to 30"):
+        monitor.check(n=31, dlt=0)
+    with pytest.raises(InvalidTrialDataError, match="dlt"):
+        monitor.check(n=0, dlt=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    p0=st.floats(0.02, 0.6),
+    alpha=st.floats(0.01, 0.4),
+    a=st.floats(0.05, 5.0),
+    b=st.floats(0.05, 10.0),
+    max_n=st.integers(1, 40),
+)
+def test_calibrated_rule_properties(
+    p0: float, alpha: float, a: float, b: float, max_n: int
+) -> None:
+    """alpha holds at p0; the boundary never falls as patients accrue and rises by at most one DLT
+    a patient; the stop probability rises with the true rate."""
+    monitor = ToxicityMonitor(p0=p0, alpha=alpha, prior=(a, b), max_n=max_n)
+    assert monitor.operating_characteristics(p0).stop_prob <= alpha + 1e-12
+    bounds = [n + 1 if v is None else v for n, v in enumerate(monitor.stop_at_least, start=1)]
+    assert all(0 <= later - earlier <= 1 for earlier, later in itertools.pairwise(bounds))
+    probs = [monitor.operating_characteristics(p).stop_prob for p in (0.0, p0 / 2, p0, 0.7, 1.0)]
+    assert all(x <= y + 1e-12 for x, y in itertools.pairwise(probs))
