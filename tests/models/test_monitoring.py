@@ -250,3 +250,10 @@ def test_calibrated_rule_properties(
     assert all(0 <= later - earlier <= 1 for earlier, later in itertools.pairwise(bounds))
     probs = [monitor.operating_characteristics(p).stop_prob for p in (0.0, p0 / 2, p0, 0.7, 1.0)]
     assert all(x <= y + 1e-12 for x, y in itertools.pairwise(probs))
+
+
+def test_a_boundary_given_by_hand_is_checked() -> None:
+    with pytest.raises(InvalidDesignError) as err:
+        monitoring_oc([None, 3, 2], 0.5)
+    assert [p.field for p in err.value.problems] == ["stop_at_least[1]"]
+    assert monitoring_oc([0], 0.3).stop_prob == 1.0  # zero DLTs stop: always stops
