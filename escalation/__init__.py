@@ -40,6 +40,16 @@ from escalation.errors import (
     PosteriorComputationError,
     Problem,
 )
+from escalation.limits import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    LIMITS,
+    MAX_DOCUMENT_PATIENTS,
+    MAX_TEXT_LENGTH,
+    Limit,
+    date_problem,
+    text_problem,
+)
 from escalation.models.blrm import (
     BLRMPosterior,
     BLRMPrior,
@@ -86,6 +96,11 @@ __all__ = [
     "BOIN",
     "CRM",
     "DESIGNS",
+    "EARLIEST_DATE",
+    "LATEST_DATE",
+    "LIMITS",
+    "MAX_DOCUMENT_PATIENTS",
+    "MAX_TEXT_LENGTH",
     "TITEBOIN",
     "TITECRM",
     "Action",
@@ -106,6 +121,7 @@ __all__ = [
     "InvalidDesignError",
     "InvalidTrialDataError",
     "IsotonicSelection",
+    "Limit",
     "MaxAmountStep",
     "MaxStep",
     "MonitoringCheck",
@@ -135,6 +151,7 @@ __all__ = [
     "boundary_row",
     "boundary_rows",
     "crm_posterior_batch",
+    "date_problem",
     "decision_to_json",
     "monitoring_oc",
     "monitoring_problems",
@@ -143,4 +160,5 @@ __all__ = [
     "select_isotonic",
     "select_isotonic_batch",
     "selection_to_json",
+    "text_problem",
 ]

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.errors import InvalidTrialDataError, Problem
+from escalation.limits import LIMITS
 
 __all__ = ["DoseSummary", "Patient", "PatientState", "TrialData", "validate_patients"]
 
@@ -209,12 +210,8 @@ class TrialData:
         problems: list[Problem] = []
         if self.n_doses < 1:
             problems.append(Problem(field="doses", message="at least one dose level is needed"))
-        if self.dlt_window_days < 1:
-            problems.append(
-                Problem(
-                    field="dlt_window_days", message=f"must be >= 1, got {self.dlt_window_days}"
-                )
-            )
+        if (why := LIMITS["dlt_window_days"].check(self.dlt_window_days)) is not None:
+            problems.append(Problem(field="dlt_window_days", message=f"days of follow-up: {why}"))
         if self.current_level is not None and not 1 <= self.current_level <= self.n_doses:
             problems.append(
                 Problem(
@@ -251,8 +248,8 @@ class TrialData:
         if len(n_at_dose) != len(dlt_at_dose):
             problems.append(Problem(field="counts", message="n and dlt lists differ in length"))
         for i, (n, y) in enumerate(zip(n_at_dose, dlt_at_dose, strict=False)):
-            if n < 0:
-                problems.append(Problem(field=f"counts[{i}].n", message=f"negative count {n}"))
+            if (why := LIMITS["count"].check(n)) is not None:
+                problems.append(Problem(field=f"counts[{i}].n", message=why))
             if not 0 <= y <= max(n, 0):
                 problems.append(
                     Problem(field=f"counts[{i}].dlt", message=f"{y} DLTs among {n} patients")

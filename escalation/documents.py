@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ from escalation.decision import Decision, Selection
 from escalation.designs import DESIGNS, Design
 from escalation.designs.base import _jsonable, check_unknown_options
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.limits import LIMITS, MAX_DOCUMENT_PATIENTS, date_problem, text_problem
 
 __all__ = [
     "Dose",
@@ -107,15 +109,40 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _date(value: Any, field: str, out: _Collector, pid: str | None = None) -> dt.date | None:
-    if not isinstance(value, str):
+def _date(
+    value: Any,
+    field: str,
+    out: _Collector,
+    pid: str | None = None,
+    *,
+    as_of: dt.date | None = None,
+) -> dt.date | None:
+    """The date of ``value``, which must be plausible (``escalation.limits.date_problem``)."""
+    if not isinstance(value, str) or len(value) != 10:
         out.add(field, f"expected a date as 'YYYY-MM-DD', got {value!r}", pid)
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         out.add(field, f"malformed date {value!r} (expected 'YYYY-MM-DD')", pid)
         return None
+    why = date_problem(day, as_of=as_of)
+    if why is not None:
+        out.add(field, why, pid)
+        return None
+    return day
+
+
+def _text(value: Any, field: str, out: _Collector, pid: str | None = None) -> str | None:
+    """``value`` if it is a string that can be a name, a label or an id, else None (said)."""
+    if not isinstance(value, str):
+        out.add(field, f"expected a string, got {value!r}", pid)
+        return None
+    why = text_problem(value)
+    if why is not None:
+        out.add(field, why, pid)
+        return None
+    return value
 
 
 # ---- design ---------------------------------------------------------------------------------------
@@ -154,8 +181,8 @@ def _check_type(value: Any, hint: Any) -> Any:
             raise TypeError("an integer")
         return value
     if hint is float:
-        if not _is_number(value):
-            raise TypeError("a number")
+        if not _is_number(value) or not math.isfinite(value):
+            raise TypeError("a finite number")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -261,14 +288,13 @@ def parse_document(doc: Any) -> TrialDocument:
             out.add(str(key), f"unknown field (fields: {', '.join(sorted(_TOP_LEVEL))})")
 
     name = doc.get("name")
-    if name is not None and not isinstance(name, str):
-        out.add("name", f"expected a string, got {name!r}")
-        name = None
+    if name is not None:
+        name = _text(name, "name", out)
 
     doses = _parse_doses(doc.get("doses"), out)
     window = doc.get("dlt_window_days", DEFAULT_DLT_WINDOW_DAYS)
-    if not _is_int(window) or window < 1:
-        out.add("dlt_window_days", f"expected a whole number of days >= 1, got {window!r}")
+    if (why := LIMITS["dlt_window_days"].check(window)) is not None:
+        out.add("dlt_window_days", f"days of follow-up: {why}")
         window = DEFAULT_DLT_WINDOW_DAYS
 
     design: Design | None = None
@@ -313,6 +339,9 @@ def _parse_doses(value: Any, out: _Collector) -> tuple[Dose, ...]:
     if not isinstance(value, list) or not value:
         out.add("doses", "expected a non-empty list of dose levels")
         return ()
+    if (why := LIMITS["n_doses"].check(len(value))) is not None:
+        out.add("doses", f"number of dose levels: {why}")
+        return ()
     doses = []
     for i, d in enumerate(value):
         where = f"doses[{i}]"
@@ -328,13 +357,10 @@ def _parse_doses(value: Any, out: _Collector) -> tuple[Dose, ...]:
                 f"{where}.level",
                 f"expected {i + 1} (levels are numbered 1, 2, ... in order), got {level!r}",
             )
-        label = d.get("label", "")
-        if not isinstance(label, str):
-            out.add(f"{where}.label", f"expected a string, got {label!r}")
-            label = ""
+        label = _text(d.get("label", ""), f"{where}.label", out) or ""
         amount = d.get("amount")
-        if amount is not None and (not _is_number(amount) or amount <= 0):
-            out.add(f"{where}.amount", f"expected a positive number, got {amount!r}")
+        if amount is not None and (why := LIMITS["dose_amount"].check(amount)) is not None:
+            out.add(f"{where}.amount", f"a positive dose amount: {why}")
             amount = None
         doses.append(
             Dose(level=i + 1, label=label, amount=None if amount is None else float(amount))
@@ -374,11 +400,11 @@ def _parse_counts(
         elif level in seen:
             out.add(f"{where}.level", f"dose level {level} appears twice")
             ok = False
-        if not _is_int(n) or n < 0:
-            out.add(f"{where}.n", f"expected a count >= 0, got {n!r}")
+        if (why := LIMITS["count"].check(n)) is not None:
+            out.add(f"{where}.n", f"patients at the level: {why}")
             ok = False
-        if not _is_int(y) or y < 0:
-            out.add(f"{where}.dlt", f"expected a count >= 0, got {y!r}")
+        if (why := LIMITS["count"].check(y)) is not None:
+            out.add(f"{where}.dlt", f"DLTs at the level: {why}")
             ok = False
         elif _is_int(n) and y > n:
             out.add(f"{where}.dlt", f"{y} DLTs among {n} patients")
@@ -407,6 +433,9 @@ def _parse_patients(
         return None, as_of or dt.date(2000, 1, 1)
     if value and as_of is None:
         out.add("as_of", "required with patients: the date the data describe")
+    if len(value) > MAX_DOCUMENT_PATIENTS:
+        out.add("patients", f"at most {MAX_DOCUMENT_PATIENTS} patients, got {len(value)}")
+        return None, as_of or dt.date(2000, 1, 1)
     origin = as_of or dt.date(2000, 1, 1)
     patients: list[Patient] = []
     positions: list[int] = []
@@ -427,6 +456,9 @@ def _parse_patients(
                 )
         if not isinstance(pid, str) or not pid:
             out.add(f"{where}.id", f"expected a non-empty string, got {pid!r}")
+        elif (why := text_problem(pid)) is not None:
+            out.add(f"{where}.id", why)
+            pid_str = None
         level: Any = p.get("dose_level")
         if not _is_int(level):
             out.add(
@@ -439,14 +471,14 @@ def _parse_patients(
             out.add(f"{where}.infused_on", "missing", pid_str)
             infused = None
         else:
-            infused = _date(p["infused_on"], f"{where}.infused_on", out, pid_str)
+            infused = _date(p["infused_on"], f"{where}.infused_on", out, pid_str, as_of=as_of)
         dlt_on = (
-            _date(p["dlt_on"], f"{where}.dlt_on", out, pid_str)
+            _date(p["dlt_on"], f"{where}.dlt_on", out, pid_str, as_of=as_of)
             if p.get("dlt_on") is not None
             else None
         )
         withdrawn = (
-            _date(p["withdrawn_on"], f"{where}.withdrawn_on", out, pid_str)
+            _date(p["withdrawn_on"], f"{where}.withdrawn_on", out, pid_str, as_of=as_of)
             if p.get("withdrawn_on") is not None
             else None
         )

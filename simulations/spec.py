@@ -44,7 +44,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from escalation import Design, InvalidDesignError, Problem, parse_design
+from escalation import LIMITS, Design, InvalidDesignError, Problem, parse_design
 from simulations.engines import ENGINES
 from simulations.errors import InvalidSpecError
 from simulations.metrics import BENCHMARK_TIES, BenchmarkTies
@@ -78,8 +78,8 @@ _GENERATOR_OPTIONS = {
 }
 DEFAULT_TRIALS = 1000
 #: largest number of trials per scenario and of random scenarios a spec may ask for
-MAX_TRIALS = 10_000_000
-MAX_RANDOM_SCENARIOS = 100_000
+MAX_TRIALS = int(LIMITS["trials"].high)
+MAX_RANDOM_SCENARIOS = int(LIMITS["random_scenarios"].high)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -360,11 +360,8 @@ def _random_scenarios(
             f"{field}.count",
             f"expected a whole number from 1 to {MAX_RANDOM_SCENARIOS}, got {count!r}",
         )
-    if not _is_int(levels) or not 1 <= levels <= 50:
-        out.add(
-            f"{field}.levels",
-            f"expected a whole number of dose levels from 1 to 50, got {levels!r}",
-        )
+    if (why := LIMITS["n_doses"].check(levels)) is not None:
+        out.add(f"{field}.levels", f"number of dose levels: {why}")
     if not _is_number(target) or not 0 < target < 1:
         out.add(
             f"{field}.target", f"expected a probability strictly between 0 and 1, got {target!r}"
@@ -407,14 +404,12 @@ def _random_scenarios(
 
 def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
     accrual = spec.get("accrual_per_month", 2.0)
-    if not _is_number(accrual) or accrual <= 0:
-        out.add(
-            "accrual_per_month", f"expected a number of patients per month > 0, got {accrual!r}"
-        )
+    if (why := LIMITS["accrual_per_month"].check(accrual)) is not None:
+        out.add("accrual_per_month", f"patients per month: {why}")
         accrual = 2.0
     window = spec.get("dlt_window_days", 30)
-    if not _is_int(window) or window < 1:
-        out.add("dlt_window_days", f"expected a whole number of days >= 1, got {window!r}")
+    if (why := LIMITS["dlt_window_days"].check(window)) is not None:
+        out.add("dlt_window_days", f"days of follow-up: {why}")
         window = 30
     suspended = spec.get("suspended_arrivals", "wait")
     if suspended not in ("wait", "lost"):
@@ -493,8 +488,8 @@ def parse_spec(spec: Any) -> SimulationSpec:
     seed = spec.get("seed")
     if seed is None:
         seed = int(cast(int, np.random.SeedSequence().entropy) % (2**63))
-    elif not _is_int(seed) or seed < 0:
-        out.add("seed", f"expected a whole number >= 0, got {seed!r}")
+    elif (why := LIMITS["seed"].check(seed)) is not None:
+        out.add("seed", why)
         seed = 0
     trials = spec.get("trials", DEFAULT_TRIALS)
     if not _is_int(trials) or not 1 <= trials <= MAX_TRIALS:

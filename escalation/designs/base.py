@@ -37,6 +37,7 @@ from escalation.decision import (
     Selection,
 )
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.limits import LIMITS
 from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import StoppingRule
@@ -136,6 +137,20 @@ def provisional_note(n_pending: int) -> str:
     )
 
 
+def limit_problems(
+    design: object, names: Sequence[str], *, key: str | None = None, what: str = ""
+) -> list[Problem]:
+    """A problem for each option of ``design`` in ``names`` outside its range
+    (``escalation.limits.LIMITS``, under ``key`` when given, else the option's name)."""
+    out = []
+    for name in names:
+        value = getattr(design, name)
+        why = LIMITS[key or name].check(value)
+        if why is not None:
+            out.append(Problem(field=f"design.{name}", message=why + what))
+    return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Design(ABC):
     """Base of every design: the options common to all, and the decision pipeline.
@@ -175,15 +190,11 @@ class Design(ABC):
             problems.append(Problem(field="doses", message="at least one dose level is needed"))
         if not 0 < self.target < 1:
             bad("target", f"must be strictly between 0 and 1, got {self.target}")
-        if self.cohort_size < 1:
-            bad("cohort_size", f"must be >= 1, got {self.cohort_size}")
-        if self.max_patients < 1:
-            bad("max_patients", f"must be >= 1, got {self.max_patients}")
-        if self.stagger_days is not None and self.stagger_days < 1:
-            bad(
-                "stagger_days",
-                f"must be >= 1 day (or null for no stagger), got {self.stagger_days}",
-            )
+        if (why := LIMITS["n_doses"].check(self.n_doses)) is not None and self.n_doses >= 1:
+            problems.append(Problem(field="doses", message=f"number of dose levels: {why}"))
+        problems += limit_problems(self, ("cohort_size", "max_patients"))
+        if self.stagger_days is not None:
+            problems += limit_problems(self, ("stagger_days",), what=" (or null for no stagger)")
         if not 1 <= self.start_level <= max(self.n_doses, 1):
             bad(
                 "start_level",

@@ -65,8 +65,16 @@ import numpy.typing as npt
 
 from escalation.data import PatientState, TrialData
 from escalation.decision import PosteriorBands, RuleKind, RuleOutcome, Selection
-from escalation.designs.base import Design, DesignRules, ModelFit, action_towards, provisional_note
+from escalation.designs.base import (
+    Design,
+    DesignRules,
+    ModelFit,
+    action_towards,
+    limit_problems,
+    provisional_note,
+)
 from escalation.errors import InvalidDesignError, Problem
+from escalation.limits import LIMITS
 from escalation.models.blrm import (
     DEFAULT_TARGET_INTERVAL,
     BLRMPosterior,
@@ -242,8 +250,14 @@ class BLRM(Design):
             )
         elif len(amounts) != self.n_doses:
             bad("dose_amounts", f"{len(amounts)} amounts for {self.n_doses} dose levels")
-        elif not all(a > 0 and np.isfinite(a) for a in amounts):
-            problems.append(Problem(field="doses", message="dose amounts must be positive"))
+        elif any(LIMITS["dose_amount"].check(a) is not None for a in amounts):
+            problems.append(
+                Problem(
+                    field="doses",
+                    message="dose amounts must be positive finite numbers: "
+                    + str(next(w for a in amounts if (w := LIMITS["dose_amount"].check(a)))),
+                )
+            )
         elif any(b <= a for a, b in pairwise(amounts)):
             problems.append(
                 Problem(field="doses", message="dose amounts must increase with the level")
@@ -262,21 +276,14 @@ class BLRM(Design):
             )
         if not 0.0 < self.overdose_cutoff < 1.0:
             bad("overdose_cutoff", f"must be strictly between 0 and 1, got {self.overdose_cutoff}")
-        if not self.max_step >= 1.0:
-            bad(
-                "max_step",
-                f"must be >= 1 (a factor on the highest dose tried), got {self.max_step}",
-            )
-        if self.min_at_mtd < 1:
-            bad("min_at_mtd", f"must be >= 1, got {self.min_at_mtd}")
-        if self.reference_dose is not None and not (
-            np.isfinite(self.reference_dose) and self.reference_dose > 0
-        ):
+        if (why := LIMITS["max_step_factor"].check(self.max_step)) is not None:
+            bad("max_step", f"a factor on the highest dose tried: {why}")
+        problems += limit_problems(self, ("min_at_mtd",))
+        if self.reference_dose is not None and LIMITS["dose_amount"].check(self.reference_dose):
             bad("reference_dose", f"must be a positive dose amount, got {self.reference_dose}")
         if self.engine not in ("grid", "mcmc"):
             bad("engine", f"must be 'grid' or 'mcmc', got {self.engine!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            bad("seed", f"must be a non-negative integer, got {self.seed!r}")
+        problems += limit_problems(self, ("seed",))
         if self.tite_weights not in (False, True, "linear"):
             bad("tite_weights", f"must be false, true or 'linear', got {self.tite_weights!r}")
         if self.prior is not None:

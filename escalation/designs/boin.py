@@ -44,6 +44,7 @@ from escalation.designs.base import (
     ModelFit,
     WaitingRule,
     _maybe,
+    limit_problems,
     move,
     provisional_note,
 )
@@ -122,8 +123,7 @@ class BOIN(Design):
             bad("cutoff", f"must be strictly between 0 and 1, got {self.cutoff}")
         if not 0 <= self.offset < 0.5:
             bad("offset", f"must be in [0, 0.5), got {self.offset}")
-        if self.n_stop < 1:
-            bad("n_stop", f"must be >= 1, got {self.n_stop}")
+        problems += limit_problems(self, ("n_stop",))
         return problems
 
     @property

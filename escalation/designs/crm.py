@@ -68,6 +68,7 @@ from escalation.designs.base import (
     ModelFit,
     WaitingRule,
     action_towards,
+    limit_problems,
     move,
     provisional_note,
 )
@@ -146,16 +147,21 @@ class CRM(Design):
             bad("skeleton", f"must increase strictly with the dose level, got {list(sk)}")
         if self.model not in ("empiric", "logistic"):
             bad("model", f"must be 'empiric' or 'logistic', got {self.model!r}")
-        if not self.prior_sd > 0:
-            bad("prior_sd", f"must be > 0, got {self.prior_sd}")
-        if self.n_stop is not None and self.n_stop < 1:
-            bad("n_stop", f"must be >= 1 (or null), got {self.n_stop}")
+        problems += limit_problems(self, ("prior_sd", "intercept"))
+        if self.n_stop is not None:
+            problems += limit_problems(self, ("n_stop",), what=" (or null)")
         for name in ("safety_stop_prob", "overdose_control"):
             value = getattr(self, name)
             if value is not None and not 0 < value < 1:
                 bad(name, f"must be strictly between 0 and 1 (or null), got {value}")
-        if self.max_step is not None and self.max_step < 1:
-            bad("max_step", f"must be >= 1 level (or null), got {self.max_step}")
+        if self.max_step is not None and not (
+            isinstance(self.max_step, int) and 1 <= self.max_step <= max(self.n_doses, 1)
+        ):
+            bad(
+                "max_step",
+                f"must be a number of levels from 1 to {self.n_doses} (or null), "
+                f"got {self.max_step!r}",
+            )
         return problems
 
     # ---- model ---------------------------------------------------------------------------
@@ -362,13 +368,7 @@ class TITECRM(CRM):
                     message=f"must be 'linear' or 'adaptive', got {self.weights!r}",
                 )
             )
-        if self.escalation_min_complete < 0:
-            problems.append(
-                Problem(
-                    field="design.escalation_min_complete",
-                    message=f"must be >= 0, got {self.escalation_min_complete}",
-                )
-            )
+        problems += limit_problems(self, ("escalation_min_complete",))
         return problems
 
     def patient_weights(self, data: TrialData) -> npt.NDArray[np.float64]:

@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from escalation.data import TrialData
 from escalation.decision import Action
-from escalation.designs.base import START_REASON, ModelFit, WaitingRule, move
+from escalation.designs.base import START_REASON, ModelFit, WaitingRule, limit_problems, move
 from escalation.designs.boin import BOIN
 from escalation.errors import Problem
 from escalation.models.boundaries import beta_overdose_prob
@@ -75,13 +75,7 @@ class TITEBOIN(BOIN):
                     field="design.max_pending", message=f"must be in (0, 1], got {self.max_pending}"
                 )
             )
-        if not self.selection_prior > 0:
-            problems.append(
-                Problem(
-                    field="design.selection_prior",
-                    message=f"must be > 0, got {self.selection_prior}",
-                )
-            )
+        problems += limit_problems(self, ("selection_prior",))
         return problems
 
     def _waiting(self) -> tuple[WaitingRule, ...]:
