@@ -24,6 +24,7 @@ from escalation._cli_monitor import add_monitor_command
 from escalation.decision import Decision
 from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
 from escalation.errors import EscalationError, InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.limits import LIMITS
 from escalation.models.boundaries import boin_lambdas, boundary_rows, tite_boin_rows
 
 __all__ = ["main"]
@@ -60,19 +61,20 @@ def _render_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def _table_command(args: argparse.Namespace) -> int:
     from escalation.designs import DESIGNS
 
-    if args.cohorts < 1 or args.cohort_size < 1:
-        raise _UsageError("--cohorts and --cohort-size must be >= 1")
+    _check_table_options(args)
     n_max = args.cohorts * args.cohort_size
     options: dict[str, Any] = {
         "target": args.target,
         "phi1": args.phi1,
         "phi2": args.phi2,
         "cutoff": args.cutoff,
-        "offset": args.offset,
         "cohort_size": args.cohort_size,
     }
     if args.design == "tite-boin":
         options["max_pending"] = args.max_pending
+    else:
+        options["extra_safe"] = args.extra_safe
+        options["offset"] = args.offset
     DESIGNS[args.design](n_doses=1, **options)  # validates the options exactly as a design would
     lambda_e, lambda_d = boin_lambdas(args.target, args.phi1, args.phi2)
     head: dict[str, Any] = {
@@ -102,7 +104,13 @@ def _table_command(args: argparse.Namespace) -> int:
                 cutoff=args.cutoff,
                 max_pending=args.max_pending,
             )
+            if not args.compact or (r.n % args.cohort_size == 0 and r.action != "suspend")
         ]
+        if args.compact:
+            head["compact"] = (
+                f"rows at cohort ends only (every {args.cohort_size} patients), without the "
+                "rows where accrual is suspended"
+            )
         title = (
             f"TITE-BOIN decision table: target {args.target:g}, lambda_e {lambda_e:.4f}, lambda_d "
             f"{lambda_d:.4f}.\nphat = DLTs / (n - pending + STFT), STFT = the pending patients' "
@@ -113,6 +121,11 @@ def _table_command(args: argparse.Namespace) -> int:
             "'depends': escalate when STFT >= the first threshold, de-escalate when STFT <= the\n"
             "second, stay in between ('-': no such region)."
         )
+        if args.compact:
+            title += (
+                f"\nCompact: rows at cohort ends only (every {args.cohort_size} patients at the "
+                "dose), without the\nrows where accrual is suspended."
+            )
     else:
         head["extra_safe"] = args.extra_safe
         records = []
@@ -159,6 +172,38 @@ def _table_command(args: argparse.Namespace) -> int:
         return 0
     sys.stdout.write(f"{title}\n\n{_render_rows(header, cells)}\n\n{footnote}\n")
     return 0
+
+
+def _check_table_options(args: argparse.Namespace) -> None:
+    """Refuse sizes no protocol uses (the table would take hours) and options that do not apply
+    to the chosen design (they would be ignored without a word)."""
+    problems = []
+    for option, value, limit in (
+        ("--cohorts", args.cohorts, LIMITS["table_patients"]),
+        ("--cohort-size", args.cohort_size, LIMITS["cohort_size"]),
+    ):
+        if (why := limit.check(value)) is not None:
+            problems.append(f"{option}: {why}")
+    if not problems:
+        n_max = args.cohorts * args.cohort_size
+        if (why := LIMITS["table_patients"].check(n_max)) is not None:
+            problems.append(
+                f"--cohorts x --cohort-size: patients at a dose, {why} "
+                f"({args.cohorts} x {args.cohort_size})"
+            )
+    only = {
+        "tite-boin": (("--extra-safe", args.extra_safe), ("--offset", args.offset is not None)),
+        "boin": (("--max-pending", args.max_pending is not None), ("--compact", args.compact)),
+    }[args.design]
+    for option, given in only:
+        if given:
+            problems.append(f"{option} does not apply to --design {args.design}")
+    if problems:
+        raise _UsageError("; ".join(problems))
+    if args.design == "tite-boin" and args.max_pending is None:
+        args.max_pending = 0.5
+    if args.design == "boin" and args.offset is None:
+        args.offset = 0.05
 
 
 _TABLE_TITLES = {
@@ -344,8 +389,15 @@ def _parser() -> argparse.ArgumentParser:
         help="boin (default) or tite-boin (with pending patients)",
     )
     table.add_argument("--target", type=float, required=True, help="target DLT probability")
-    table.add_argument("--cohort-size", type=int, default=3, help="patients per cohort (default 3)")
-    table.add_argument("--cohorts", type=int, default=10, help="number of cohorts (default 10)")
+    table.add_argument(
+        "--cohort-size", type=int, default=3, help="patients per cohort (default 3; at most 30)"
+    )
+    table.add_argument(
+        "--cohorts",
+        type=int,
+        default=10,
+        help="number of cohorts (default 10; at most 100 patients at a dose in all)",
+    )
     table.add_argument(
         "--phi1", type=float, default=None, help="sub-therapeutic rate (default 0.6 target)"
     )
@@ -356,16 +408,22 @@ def _parser() -> argparse.ArgumentParser:
         "--cutoff", type=float, default=0.95, help="elimination cutoff (default 0.95)"
     )
     table.add_argument(
-        "--extra-safe", action="store_true", help="add the lowest-dose stopping boundary"
+        "--extra-safe", action="store_true", help="boin: add the lowest-dose stopping boundary"
     )
     table.add_argument(
-        "--offset", type=float, default=0.05, help="extra-safe offset (default 0.05)"
+        "--offset", type=float, default=None, help="boin: extra-safe offset (default 0.05)"
     )
     table.add_argument(
         "--max-pending",
         type=float,
-        default=0.5,
+        default=None,
         help="tite-boin: largest share of pending patients before accrual is suspended (0.5)",
+    )
+    table.add_argument(
+        "--compact",
+        action="store_true",
+        help="tite-boin: rows at cohort ends only (every --cohort-size patients at the dose), "
+        "without the rows where accrual is suspended",
     )
     fmt = table.add_mutually_exclusive_group()
     fmt.add_argument(
