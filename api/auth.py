@@ -23,6 +23,7 @@ class Right(StrEnum):
     """What a request may do."""
 
     READ = "read trials, patients, recommendations, decisions and the audit trail"
+    READ_PATIENTS = "read patient data"
     WRITE_PATIENTS = "write patient data"
     DECIDE = "record SRC decisions"
     WRITE_TRIALS = "create and change trials"
@@ -33,9 +34,12 @@ class Right(StrEnum):
 ROLES: tuple[str, ...] = ("data-system", "src", "statistician", "admin")
 
 RIGHTS: dict[str, frozenset[Right]] = {
-    "data-system": frozenset({Right.WRITE_PATIENTS}),
-    "src": frozenset({Right.READ, Right.DECIDE}),
-    "statistician": frozenset({Right.READ, Right.WRITE_TRIALS, Right.RUN_SIMULATIONS}),
+    # the data system reads back the patient records it writes (to check them), nothing else
+    "data-system": frozenset({Right.WRITE_PATIENTS, Right.READ_PATIENTS}),
+    "src": frozenset({Right.READ, Right.READ_PATIENTS, Right.DECIDE}),
+    "statistician": frozenset(
+        {Right.READ, Right.READ_PATIENTS, Right.WRITE_TRIALS, Right.RUN_SIMULATIONS}
+    ),
     "admin": frozenset(Right),
 }
 

@@ -6,11 +6,17 @@ Settings come from keyword arguments (tests, ``escalation serve`` options) or fr
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings", "normalize_database_url"]
+__all__ = ["AS_OF_TOLERANCE_DAYS", "DEFAULT_DATABASE_URL", "Settings", "normalize_database_url"]
+
+#: how far past the server's today an ``as_of`` may lie (the caller's time zone may be ahead);
+#: infusions, DLTs and withdrawals must not lie after the server's today at all
+AS_OF_TOLERANCE_DAYS = 1
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/escalation.db"
 
@@ -53,6 +59,10 @@ class Settings:
         The application is one of the HTTP worker processes of ``escalation serve --workers N``:
         the supervising process brought the schema up to date, marked interrupted jobs failed and
         runs the simulation jobs, so this application only serves (and queues jobs).
+    today
+        The server's clock: today's date (``datetime.date.today``). The default ``as_of`` of a
+        recommendation, and the latest date a patient's infusion, DLT or withdrawal may have;
+        tests give a fixed one.
     """
 
     database_url: str = field(default_factory=_default_url)
@@ -61,6 +71,7 @@ class Settings:
     simulation_validator: str | None = "simulations:parse_spec"
     threads: int = field(default_factory=lambda: int(os.environ.get("ESCALATION_THREADS", "8")))
     supervised: bool = False
+    today: Callable[[], dt.date] = dt.date.today
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))

@@ -19,12 +19,13 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import RIGHTS, Caller, Right, role_with
-from api.config import Settings
+from api.config import AS_OF_TOLERANCE_DAYS, Settings
 from api.errors import Forbidden, InvalidInput, Unauthorized, problem
 from api.jobs import JobRunner
 from api.services.admin import authenticate
 from api.services.common import PageRequest
 from api.storage.db import Database
+from escalation import EARLIEST_DATE, LATEST_DATE
 
 __all__ = [
     "EARLIEST_AS_OF",
@@ -39,12 +40,14 @@ __all__ = [
     "JobsDep",
     "PageDep",
     "PatientId",
+    "PatientReader",
     "PatientWriter",
     "Reader",
     "SettingsDep",
     "SimulationRunner",
     "TrialId",
     "TrialWriter",
+    "latest_as_of",
     "reject_unknown_query",
 ]
 
@@ -107,6 +110,7 @@ def require(right: Right) -> Callable[[Caller], Awaitable[Caller]]:
 
 
 Reader = Annotated[Caller, Depends(require(Right.READ))]
+PatientReader = Annotated[Caller, Depends(require(Right.READ_PATIENTS))]
 PatientWriter = Annotated[Caller, Depends(require(Right.WRITE_PATIENTS))]
 Decider = Annotated[Caller, Depends(require(Right.DECIDE))]
 TrialWriter = Annotated[Caller, Depends(require(Right.WRITE_TRIALS))]
@@ -176,30 +180,45 @@ async def reject_unknown_query(request: Request) -> None:
         )
 
 
-EARLIEST_AS_OF, LATEST_AS_OF = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+EARLIEST_AS_OF, LATEST_AS_OF = EARLIEST_DATE, LATEST_DATE
+
+
+def latest_as_of(today: dt.date) -> dt.date:
+    """The latest ``as_of`` a request may ask for: the server's today plus a day's tolerance."""
+    return min(today + dt.timedelta(days=AS_OF_TOLERANCE_DAYS), LATEST_AS_OF)
 
 
 async def as_of_date(
+    settings: SettingsDep,
     as_of: Annotated[
         str | None,
         Query(
             pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
             description="the date the data describe, YYYY-MM-DD (default: today, the server's "
-            "date); patients infused later are left out, DLTs and withdrawals dated later are "
-            "not yet known",
+            f"date), from {EARLIEST_AS_OF} to the server's today + {AS_OF_TOLERANCE_DAYS} day; "
+            "patients infused later are left out, DLTs and withdrawals dated later are not yet "
+            "known",
             examples=["2026-08-20"],
-            json_schema_extra={"format": "date"},
+            json_schema_extra={
+                "format": "date",
+                "formatMinimum": EARLIEST_AS_OF.isoformat(),
+            },
         ),
     ] = None,
 ) -> dt.date:
     if as_of is None:
-        return dt.date.today()
+        return settings.today()
     try:
         day = dt.date.fromisoformat(as_of)
     except ValueError:
         raise InvalidInput.field("as_of", f"not a calendar date: {as_of!r}") from None
-    if not EARLIEST_AS_OF <= day <= LATEST_AS_OF:
-        raise InvalidInput.field("as_of", f"{day} is outside {EARLIEST_AS_OF} to {LATEST_AS_OF}")
+    latest = latest_as_of(settings.today())
+    if not EARLIEST_AS_OF <= day <= latest:
+        raise InvalidInput.field(
+            "as_of",
+            f"{day} is outside {EARLIEST_AS_OF} to {latest} (the server's today, "
+            f"{settings.today()}, + {AS_OF_TOLERANCE_DAYS} day)",
+        )
     return day
 
 

@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,7 +36,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import RIGHTS, Right, hash_key
-from api.deps import EARLIEST_AS_OF, LATEST_AS_OF, MAX_ID
+from api.deps import EARLIEST_AS_OF, MAX_ID, latest_as_of
 from api.errors import ApiError
 from api.services.recommendations import Served, lookup_on
 from api.storage.db import Database
@@ -60,11 +61,11 @@ _CALLER_AND_VERSION = (
 REMEMBERED = 1024  # stored recommendations each process keeps (a few kB each)
 
 
-def _as_of(query: bytes) -> dt.date | None:
+def _as_of(query: bytes, today: Callable[[], dt.date]) -> dt.date | None:
     """The as_of date of the query string (today when there is none); None to leave it to the
     route (anything else in the query, or a date the route would refuse)."""
     if not query:
-        return dt.date.today()
+        return today()
     match = _QUERY.fullmatch(query)
     if match is None:
         return None
@@ -72,7 +73,7 @@ def _as_of(query: bytes) -> dt.date | None:
         day = dt.date.fromisoformat(match[1].decode())
     except ValueError:
         return None
-    return day if EARLIEST_AS_OF <= day <= LATEST_AS_OF else None
+    return day if EARLIEST_AS_OF <= day <= latest_as_of(today()) else None
 
 
 def _bearer_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -97,9 +98,17 @@ def stored_response(stored: Served) -> Response:
 class StoredRecommendations:
     """ASGI middleware: answers ``GET /v1/trials/{id}/recommendation`` when it is stored."""
 
-    def __init__(self, app: ASGIApp, *, db: Database, remembered: int = REMEMBERED) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        db: Database,
+        today: Callable[[], dt.date] = dt.date.today,
+        remembered: int = REMEMBERED,
+    ) -> None:
         self.app = app
         self.db = db
+        self.today = today  # the server's clock (``Settings.today``)
         self.remembered = remembered
         # (trial id, as of, data version) -> the recommendation served for it; used and changed
         # on the event loop's thread only
@@ -126,7 +135,7 @@ class StoredRecommendations:
         path = _PATH.fullmatch(scope["path"])
         if path is None or scope.get("root_path") or int(path[1]) > MAX_ID:
             return None
-        as_of = _as_of(scope["query_string"])
+        as_of = _as_of(scope["query_string"], self.today)
         key = _bearer_key(scope["headers"])
         if as_of is None or key is None:
             return None

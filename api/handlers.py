@@ -1,6 +1,10 @@
 """Exception handlers: every error, ours or the framework's, answered in the one JSON shape.
 
-A 5xx is a bug: it is logged with its traceback and answered without internals.
+A 5xx is a bug: it is logged with its traceback and answered without internals. Starlette's
+``ServerErrorMiddleware`` sends that answer and then raises the exception again, for the server to
+see; uvicorn, seeing an exception after a response, closes the connection, so the client's next
+request on that keep-alive connection was reset. ``KeepAliveAfterErrors`` stops it there once the
+answer was sent (the handler already logged it), and the connection lives on.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, InvalidInput, problem
 
-__all__ = ["install_error_handlers"]
+__all__ = ["KeepAliveAfterErrors", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -121,3 +126,30 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+class KeepAliveAfterErrors:
+    """ASGI middleware around the application's stack: an exception raised after its response
+    was sent in full (the 500 handler answered and logged it) ends here, so that the server keeps
+    the connection open; one raised before a complete response goes on to the server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def watch(message: Message) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if not answered:
+                raise

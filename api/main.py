@@ -33,7 +33,7 @@ from starlette.types import ASGIApp
 from api.config import Settings
 from api.deps import reject_unknown_query
 from api.fast_path import StoredRecommendations
-from api.handlers import install_error_handlers
+from api.handlers import KeepAliveAfterErrors, install_error_handlers
 from api.jobs import JobRunner, fail_interrupted
 from api.routes import api_router
 from api.routes._docs import DOCUMENT_BODY_KEY
@@ -96,7 +96,11 @@ class _Service(FastAPI):
     everything else goes through them as usual."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return StoredRecommendations(super().build_middleware_stack(), db=self.state.db)
+        return StoredRecommendations(
+            KeepAliveAfterErrors(super().build_middleware_stack()),
+            db=self.state.db,
+            today=self.state.settings.today,
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

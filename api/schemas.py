@@ -27,6 +27,7 @@ __all__ = [
     "Page",
     "PatientOut",
     "PatientRecordIn",
+    "PatientWithStateOut",
     "ReadyOut",
     "RecommendationOut",
     "ReproductionOut",
@@ -367,6 +368,24 @@ class PatientOut(BaseModel):
     version: int = Field(description="1 for a new record, +1 for each change; also the ETag")
     updated_at: dt.datetime
     updated_by: str
+
+
+class PatientWithStateOut(PatientOut):
+    """A patient's record and what is known of it on the list's ``as_of``."""
+
+    as_of: dt.date = Field(description="the date the state describes")
+    state: Literal["dlt", "complete", "pending", "withdrawn"] = Field(
+        description="on as_of: dlt (a DLT known by then), complete (the whole window passed "
+        "without one), withdrawn (left before the window ended), pending (inside the window)"
+    )
+    followup_days: int = Field(
+        description="days of follow-up on as_of (to the DLT or the withdrawal; the whole window "
+        "once complete)"
+    )
+    window_ends_on: dt.date = Field(
+        description="infused_on + dlt_window_days: the patient is complete from that day if no "
+        "DLT was seen"
+    )
 
 
 class RecommendationOut(BaseModel):

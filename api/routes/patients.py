@@ -7,10 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response, status
 from sqlalchemy import select
 
-from api.deps import DbDep, IfMatch, PageDep, PatientId, PatientWriter, Reader, TrialId
+from api.deps import (
+    AsOf,
+    DbDep,
+    IfMatch,
+    PageDep,
+    PatientId,
+    PatientReader,
+    PatientWriter,
+    SettingsDep,
+    TrialId,
+)
 from api.errors import NotFound
 from api.routes._docs import document_body, errors
-from api.schemas import Page, PatientOut, PatientRecordIn
+from api.schemas import Page, PatientOut, PatientRecordIn, PatientWithStateOut
 from api.services import trials as service
 from api.services.common import etag, get_trial
 from api.storage.models import PatientRecord
@@ -49,11 +59,18 @@ def put_patient(
     body: Annotated[dict[str, Any], Body()],
     key: PatientWriter,
     db: DbDep,
+    settings: SettingsDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> PatientOut:
     record, outcome = service.upsert_patient(
-        db, trial_id, patient_id, body, if_match=if_match, actor=key.actor
+        db,
+        trial_id,
+        patient_id,
+        body,
+        if_match=if_match,
+        actor=key.actor,
+        today=settings.today(),
     )
     if outcome == "created":
         response.status_code = status.HTTP_201_CREATED
@@ -64,14 +81,29 @@ def put_patient(
 
 @router.get(
     "/trials/{trial_id}/patients",
-    response_model=Page[PatientOut],
-    summary="A trial's patients (current versions, by infusion date)",
+    response_model=Page[PatientWithStateOut],
+    summary="A trial's patients as of a date: records, states, follow-up, window ends",
+    description="The current version of each patient infused on or before `as_of` (by infusion "
+    "date), with its state on that date exactly as a recommendation as of that date sees it "
+    "(a DLT or a withdrawal dated later is not yet known), its days of follow-up and the date "
+    "its DLT window ends. The data system may read back what it wrote.",
     responses=errors(404),
 )
-def list_patients(trial_id: TrialId, _key: Reader, db: DbDep, paging: PageDep) -> Page[PatientOut]:
-    rows, next_offset = service.list_patients(db, trial_id, paging)
-    return Page[PatientOut](
-        items=[patient_out(p) for p in rows],
+def list_patients(
+    trial_id: TrialId, _key: PatientReader, db: DbDep, paging: PageDep, as_of: AsOf
+) -> Page[PatientWithStateOut]:
+    rows, next_offset = service.list_patients(db, trial_id, paging, as_of)
+    return Page[PatientWithStateOut](
+        items=[
+            PatientWithStateOut(
+                **patient_out(p).model_dump(),
+                as_of=as_of,
+                state=status.state,  # type: ignore[arg-type]
+                followup_days=status.followup_days,
+                window_ends_on=status.window_ends_on,
+            )
+            for p, status in rows
+        ],
         limit=paging.limit,
         offset=paging.offset,
         next_offset=next_offset,
@@ -85,7 +117,7 @@ def list_patients(trial_id: TrialId, _key: Reader, db: DbDep, paging: PageDep) -
     responses=errors(404),
 )
 def get_patient(
-    trial_id: TrialId, patient_id: PatientId, _key: Reader, db: DbDep, response: Response
+    trial_id: TrialId, patient_id: PatientId, _key: PatientReader, db: DbDep, response: Response
 ) -> PatientOut:
     with db.read() as s:
         get_trial(s, trial_id)

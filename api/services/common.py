@@ -71,20 +71,36 @@ def get_trial(session: Session, trial_id: int, *, for_update: bool = False) -> T
     return trial
 
 
+def _unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored or sent back: a NUL (PostgreSQL refuses it) or a lone
+    surrogate such as ``\\ud800`` (JSON allows its escape; UTF-8 cannot encode it)."""
+    if "\x00" in text:
+        return "NUL characters are not allowed"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate such as \\ud800)"
+    return None
+
+
+def _printable(text: str) -> str:
+    """``text`` as it can appear in an error message (lone surrogates escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def nul_problems(value: Any, path: str) -> list[Problem]:
-    """Text with NUL characters cannot be stored (PostgreSQL refuses it): name each place."""
+    """Text that cannot be stored or sent back (NUL characters, lone surrogates): name each
+    place."""
     if isinstance(value, str):
-        return (
-            [Problem(field=path or "body", message="NUL characters are not allowed")]
-            if "\x00" in value
-            else []
-        )
+        why = _unstorable(value)
+        return [Problem(field=path or "body", message=why)] if why else []
     if isinstance(value, Mapping):
         out = []
         for k, v in value.items():
-            key = f"{path}.{k}" if path else str(k)
-            if "\x00" in str(k):
-                out.append(Problem(field=key, message="NUL characters are not allowed in names"))
+            key = f"{path}.{_printable(str(k))}" if path else _printable(str(k))
+            if (why := _unstorable(str(k))) is not None:
+                out.append(Problem(field=key, message=f"{why} in names"))
+                continue
             out += nul_problems(v, key)
         return out
     if isinstance(value, list):

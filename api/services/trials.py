@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from escalation import InvalidDesignError, InvalidTrialDataError, Problem, parse
 __all__ = [
     "PATIENT_COLUMNS",
     "PatientFacts",
+    "PatientStatus",
     "create_trial",
     "list_patients",
     "list_trials",
@@ -174,10 +176,14 @@ def update_trial(
     return trial
 
 
-def _record(trial: Trial, patient_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """A patient record validated by the engine exactly as inside a trial document."""
+def _record(
+    trial: Trial, patient_id: str, body: Mapping[str, Any], today: dt.date | None
+) -> dict[str, Any]:
+    """A patient record validated by the engine exactly as inside a trial document, and, when
+    ``today`` is given, dated no later than today: a record of the future is a typo, and would be
+    left out of today's recommendation without a word."""
     problems = nul_problems(body, "")
-    if "id" in body and body["id"] != patient_id:
+    if "id" in body and body["id"] != patient_id and not problems:
         problems.append(
             Problem(
                 field="id",
@@ -193,9 +199,21 @@ def _record(trial: Trial, patient_id: str, body: Mapping[str, Any]) -> dict[str,
         value = record.get(key)
         if isinstance(value, str):
             with contextlib.suppress(ValueError):  # the engine reports malformed dates
-                dates.append(dt.date.fromisoformat(value))
+                day = dt.date.fromisoformat(value)
+                dates.append(day)
+                if today is not None and day > today:
+                    problems.append(
+                        Problem(
+                            field=key,
+                            message=f"{day} is after today ({today}, the server's date): "
+                            "only what has happened can be recorded",
+                            patient_id=patient_id,
+                        )
+                    )
+    if problems:
+        raise InvalidInput.from_problems(problems)
     document = _protocol_of(trial) | {
-        "as_of": max(dates).isoformat() if dates else "2000-01-01",
+        "as_of": max([*dates, today] if today else dates).isoformat() if dates else "2000-01-01",
         "patients": [record],
     }
     try:
@@ -225,14 +243,18 @@ def upsert_patient(
     *,
     if_match: str | None,
     actor: str,
+    today: dt.date | None = None,
     _retry: bool = True,
 ) -> tuple[PatientRecord, str]:
-    """Create or update one patient: ``(record, "created" | "changed" | "unchanged")``."""
+    """Create or update one patient: ``(record, "created" | "changed" | "unchanged")``.
+
+    With ``today`` (the service passes its clock's), a date after it is refused.
+    """
     try:
         with db.write() as s:
             # the trial row is locked so that a protocol change cannot cross the first patient
             trial = get_trial(s, trial_id, for_update=True)
-            fields = _record(trial, patient_id, body)
+            fields = _record(trial, patient_id, body, today)
             existing = s.scalars(
                 select(PatientRecord).where(
                     PatientRecord.trial_id == trial_id, PatientRecord.patient_id == patient_id
@@ -293,21 +315,62 @@ def upsert_patient(
                 "patient_id", f"patient {patient_id} was created concurrently; retry"
             ) from None
         return upsert_patient(
-            db, trial_id, patient_id, body, if_match=if_match, actor=actor, _retry=False
+            db,
+            trial_id,
+            patient_id,
+            body,
+            if_match=if_match,
+            actor=actor,
+            today=today,
+            _retry=False,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PatientStatus:
+    """What is known of a patient on a date: its state, its days of follow-up, and the date its
+    DLT window ends (``infused_on + dlt_window_days``: complete from that day, without a DLT)."""
+
+    state: str
+    followup_days: int
+    window_ends_on: dt.date
 
 
 def list_patients(
-    db: Database, trial_id: int, req: PageRequest
-) -> tuple[Sequence[PatientRecord], int | None]:
+    db: Database, trial_id: int, req: PageRequest, as_of: dt.date
+) -> tuple[Sequence[tuple[PatientRecord, PatientStatus]], int | None]:
+    """A page of the patients infused on or before ``as_of``, each with its state on that date
+    (the engine's, exactly as a recommendation as of that date sees the patient: a DLT or a
+    withdrawal dated later is not yet known)."""
     with db.read() as s:
-        get_trial(s, trial_id)
+        trial = get_trial(s, trial_id)
         query = (
             select(PatientRecord)
-            .where(PatientRecord.trial_id == trial_id)
+            .where(PatientRecord.trial_id == trial_id, PatientRecord.infused_on <= as_of)
             .order_by(PatientRecord.infused_on, PatientRecord.patient_id)
         )
-        return page(s, query, req)
+        rows, next_offset = page(s, query, req)
+        protocol = _protocol_of(trial)
+    facts = [
+        (p.patient_id, p.dose_level, p.infused_on, p.dlt, p.dlt_on, p.withdrawn_on) for p in rows
+    ]
+    try:
+        parsed = parse_document(trial_document(protocol, facts, as_of))
+    except (InvalidTrialDataError, InvalidDesignError) as e:
+        raise InvalidInput.from_engine(e) from None
+    summary, window = parsed.data.summary, parsed.data.dlt_window_days
+    status = {
+        p.patient_id: (str(state), int(days))
+        for p, state, days in zip(
+            parsed.data.patients, summary.state, summary.followup_days, strict=True
+        )
+    }
+    out = []
+    for p in rows:
+        state, days = status[p.patient_id]
+        ends = p.infused_on + dt.timedelta(days=window)
+        out.append((p, PatientStatus(state=state, followup_days=days, window_ends_on=ends)))
+    return out, next_offset
 
 
 #: a stored patient as ``trial_document`` reads it (the columns, in this order)

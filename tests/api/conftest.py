@@ -10,6 +10,7 @@ environment, and a skip would hide that half of the service tests did not run.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import threading
@@ -35,6 +36,12 @@ PG_ADMIN_URL = os.environ.get(
     "ESCALATION_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 ROLES = ("data-system", "src", "statistician", "admin")
+#: the test servers' today (``Settings.today``): tests never depend on the machine's date
+SERVER_TODAY = dt.date(2026, 9, 1)
+
+
+def server_today() -> dt.date:
+    return SERVER_TODAY
 
 
 def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
@@ -162,6 +169,7 @@ class Api:
 def start_api(database_url: str, **settings: Any) -> tuple[Server, Database]:
     db = Database(database_url)
     db.migrate()
+    settings.setdefault("today", server_today)
     server = Server(Settings(database_url=database_url, **settings))
     return server, db
 

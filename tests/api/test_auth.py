@@ -11,20 +11,22 @@ import pytest
 from api.main import create_app
 from tests.api.conftest import Api
 
-READ, PATIENTS, DECIDE, TRIALS, SIMULATE, KEYS = (
+READ, READ_PATIENTS, PATIENTS, DECIDE, TRIALS, SIMULATE, KEYS = (
     "read",
+    "read patients",
     "write patients",
     "decide",
     "write trials",
     "simulate",
     "manage keys",
 )
-# the rights of each role, as issue 5 states them
+# the rights of each role, as issue 5 states them (issue 10: the data system reads back the
+# patients it writes)
 GRANTS = {
-    "data-system": {PATIENTS},
-    "src": {READ, DECIDE},
-    "statistician": {READ, TRIALS, SIMULATE},
-    "admin": {READ, PATIENTS, DECIDE, TRIALS, SIMULATE, KEYS},
+    "data-system": {PATIENTS, READ_PATIENTS},
+    "src": {READ, READ_PATIENTS, DECIDE},
+    "statistician": {READ, READ_PATIENTS, TRIALS, SIMULATE},
+    "admin": {READ, READ_PATIENTS, PATIENTS, DECIDE, TRIALS, SIMULATE, KEYS},
 }
 # every operation and the right it needs (None: any valid key)
 OPERATIONS: dict[tuple[str, str], str | None] = {
@@ -35,8 +37,8 @@ OPERATIONS: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/trials/{trial_id}"): READ,
     ("PUT", "/v1/trials/{trial_id}"): TRIALS,
     ("PUT", "/v1/trials/{trial_id}/patients/{patient_id}"): PATIENTS,
-    ("GET", "/v1/trials/{trial_id}/patients"): READ,
-    ("GET", "/v1/trials/{trial_id}/patients/{patient_id}"): READ,
+    ("GET", "/v1/trials/{trial_id}/patients"): READ_PATIENTS,
+    ("GET", "/v1/trials/{trial_id}/patients/{patient_id}"): READ_PATIENTS,
     ("GET", "/v1/trials/{trial_id}/recommendation"): READ,
     ("GET", "/v1/trials/{trial_id}/recommendations"): READ,
     ("GET", "/v1/recommendations/{recommendation_id}"): READ,

@@ -23,7 +23,7 @@ from api.main import create_app
 from api.services.admin import create_key, revoke_key
 from api.services.recommendations import Lookup, lookup_on
 from api.storage.db import Database
-from tests.api.conftest import Api, make_trial, patient_body
+from tests.api.conftest import SERVER_TODAY, Api, make_trial, patient_body, server_today
 
 HANDED_ON = 599  # what the stand-in for the application answers
 
@@ -31,7 +31,7 @@ HANDED_ON = 599  # what the stand-in for the application answers
 @pytest.fixture
 def route_only(api: Api) -> Iterator[FastAPI]:
     """The same application on the same database, without the fast path."""
-    app = create_app(Settings(database_url=api.db.url))
+    app = create_app(Settings(database_url=api.db.url, today=server_today))
     app.middleware_stack = FastAPI.build_middleware_stack(app)  # without the fast path in front
     assert not isinstance(app.middleware_stack, StoredRecommendations)
     yield app
@@ -94,7 +94,7 @@ def fast_path_alone(
         sent.append(message)
 
     if fast is None:
-        fast = StoredRecommendations(app, db=db or api.db)
+        fast = StoredRecommendations(app, db=db or api.db, today=server_today)
     else:
         fast.app = app
     asyncio.run(fast(scope, receive, send))
@@ -138,7 +138,7 @@ def test_today_is_the_default_date_on_the_fast_path_too(
     url = f"/v1/trials/{trial_id}/recommendation"
     headers = {"Authorization": f"Bearer {api.keys['statistician']}"}
     made = through(route_only, "GET", url, headers)  # made and stored by the route
-    assert made.status_code == 200 and made.json()["as_of"] == dt.date.today().isoformat()
+    assert made.status_code == 200 and made.json()["as_of"] == SERVER_TODAY.isoformat()
     status, body = fast_path_alone(api, "GET", url, headers)
     assert (status, body) == (200, made.content)
 
@@ -308,7 +308,7 @@ def test_what_is_remembered_is_never_served_for_changed_data(
     trial_id, rec = stored
     url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
     headers = {"Authorization": f"Bearer {api.keys['src']}"}
-    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    fast = StoredRecommendations(lambda *_: None, db=api.db, today=server_today)  # type: ignore[arg-type]
     lookups = count_lookups(monkeypatch)
     first = fast_path_alone(api, "GET", url, headers, fast=fast)
     assert first[0] == 200 and json.loads(first[1]) == rec
@@ -351,7 +351,7 @@ def test_a_failing_read_forgets_what_was_remembered(
     trial_id, rec = stored
     url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
     headers = {"Authorization": f"Bearer {api.keys['src']}"}
-    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    fast = StoredRecommendations(lambda *_: None, db=api.db, today=server_today)  # type: ignore[arg-type]
     assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == 200
     assert len(fast._served) == 1
     fast.db = Database(f"sqlite:///{tmp_path / 'no-tables.db'}")  # every read fails
@@ -369,7 +369,7 @@ def test_a_revoked_key_is_refused_even_when_the_answer_is_remembered(
     url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
     record, key = create_key(api.db, role="src", name="revoked later", actor="test")
     headers = {"Authorization": f"Bearer {key}"}
-    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    fast = StoredRecommendations(lambda *_: None, db=api.db, today=server_today)  # type: ignore[arg-type]
     assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == 200
     revoke_key(api.db, record.id, actor="test")
     assert fast_path_alone(api, "GET", url, headers, fast=fast)[0] == HANDED_ON
@@ -380,7 +380,7 @@ def test_a_revoked_key_is_refused_even_when_the_answer_is_remembered(
 def test_only_the_latest_answers_are_remembered(api: Api, example: dict[str, Any]) -> None:
     trial_id = make_trial(api, example)
     headers = {"Authorization": f"Bearer {api.keys['src']}"}
-    fast = StoredRecommendations(lambda *_: None, db=api.db, remembered=2)  # type: ignore[arg-type]
+    fast = StoredRecommendations(lambda *_: None, db=api.db, today=server_today, remembered=2)  # type: ignore[arg-type]
     days = ["2026-08-20", "2026-08-21", "2026-08-22"]
     with api.client("src") as c:
         for day in days:
@@ -399,7 +399,7 @@ def test_making_a_recommendation_keeps_what_was_remembered(
     trial_id, rec = stored
     url = f"/v1/trials/{trial_id}/recommendation?as_of={rec['as_of']}"
     headers = {"Authorization": f"Bearer {api.keys['src']}"}
-    fast = StoredRecommendations(lambda *_: None, db=api.db)  # type: ignore[arg-type]
+    fast = StoredRecommendations(lambda *_: None, db=api.db, today=server_today)  # type: ignore[arg-type]
     first = fast_path_alone(api, "GET", url, headers, fast=fast)
     version = data_version(api.db, trial_id)
     with api.client("src") as c:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from typing import Any
 
 import pytest
 
 from escalation import decision_to_json, parse_document, selection_to_json
-from tests.api.conftest import Api, make_trial, patient_body, protocol
+from tests.api.conftest import SERVER_TODAY, Api, make_trial, patient_body, protocol
 
 
 def library_decision(document: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +264,7 @@ def test_recommendation_as_of_an_earlier_date_sees_what_was_known(
     del p011["dlt_on"]
     assert rec["decision"] == library_decision(known)
     assert rec["decision"]["action"] == "wait"
-    assert today["as_of"] == dt.date.today().isoformat()
+    assert today["as_of"] == SERVER_TODAY.isoformat()
 
 
 def test_reproduce_detects_a_tampered_snapshot(api: Api, example: dict[str, Any]) -> None:
