@@ -49,6 +49,7 @@ from escalation.limits import (
     Limit,
     date_problem,
     text_problem,
+    whole_numbers,
 )
 from escalation.models.blrm import (
     BLRMPosterior,
@@ -161,4 +162,5 @@ __all__ = [
     "select_isotonic_batch",
     "selection_to_json",
     "text_problem",
+    "whole_numbers",
 ]

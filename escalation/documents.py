@@ -37,7 +37,13 @@ from escalation.decision import Decision, Selection
 from escalation.designs import DESIGNS, Design
 from escalation.designs.base import _jsonable, check_unknown_options
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
-from escalation.limits import LIMITS, MAX_DOCUMENT_PATIENTS, date_problem, text_problem
+from escalation.limits import (
+    LIMITS,
+    MAX_DOCUMENT_PATIENTS,
+    date_problem,
+    text_problem,
+    whole_numbers,
+)
 
 __all__ = [
     "Dose",
@@ -215,6 +221,7 @@ def parse_design(
     out = _Collector()
     if not isinstance(block, Mapping):
         raise InvalidDesignError([Problem(field=field, message="expected an object")])
+    block = whole_numbers(dict(block))
     method = block.get("method")
     if method is None:
         raise InvalidDesignError([Problem(field=f"{field}.method", message="missing")])
@@ -283,6 +290,7 @@ def parse_document(doc: Any) -> TrialDocument:
     out = _Collector()
     if not isinstance(doc, Mapping):
         raise InvalidTrialDataError([Problem(field="document", message="expected a JSON object")])
+    doc = whole_numbers(dict(doc))
     for key in doc:
         if key not in _TOP_LEVEL:
             out.add(str(key), f"unknown field (fields: {', '.join(sorted(_TOP_LEVEL))})")

@@ -32,6 +32,7 @@ __all__ = [
     "Limit",
     "date_problem",
     "text_problem",
+    "whole_numbers",
 ]
 
 
@@ -122,3 +123,18 @@ def text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return "not valid Unicode text (a lone surrogate such as \\ud800)"
     return None
+
+
+def whole_numbers(value: Any) -> Any:
+    """``value`` (a JSON document) with every whole number written as a float (``3.0``, as JSON
+    allows and JSON Schema's ``integer`` includes) made an ``int``; everything else unchanged.
+
+    Options that are numbers accept ints as they accept floats, so nothing else changes.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value

@@ -44,7 +44,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from escalation import LIMITS, Design, InvalidDesignError, Problem, parse_design
+from escalation import LIMITS, Design, InvalidDesignError, Problem, parse_design, whole_numbers
 from simulations.engines import ENGINES
 from simulations.errors import InvalidSpecError
 from simulations.metrics import BENCHMARK_TIES, BenchmarkTies
@@ -275,7 +275,7 @@ def _designs(spec: Mapping[str, Any], out: _Collector) -> list[tuple[str, Design
             continue
         names[name] = field
         engine = block.get("engine", "auto")
-        if engine != "auto" and engine not in ENGINES:
+        if engine != "auto" and (not isinstance(engine, str) or engine not in ENGINES):
             out.add(
                 f"{field}.engine",
                 f"unknown engine {engine!r} (engines: auto, {', '.join(sorted(ENGINES))})",
@@ -347,7 +347,7 @@ def _random_scenarios(
         if key not in _RANDOM_KEYS:
             out.add(f"{field}.{key}", f"unknown field (fields: {', '.join(sorted(_RANDOM_KEYS))})")
     generator: Any = block.get("generator")
-    if generator not in GENERATORS:
+    if not isinstance(generator, str) or generator not in GENERATORS:
         out.add(
             f"{field}.generator",
             f"unknown generator {generator!r} (generators: {', '.join(sorted(GENERATORS))})",
@@ -478,6 +478,7 @@ def parse_spec(spec: Any) -> SimulationSpec:
     out = _Collector()
     if not isinstance(spec, Mapping):
         raise InvalidSpecError([Problem(field="spec", message="expected a JSON object")])
+    spec = whole_numbers(dict(spec))
     for key in spec:
         if key not in _KEYS:
             out.add(str(key), f"unknown field (fields: {', '.join(sorted(_KEYS))})")

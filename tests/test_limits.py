@@ -37,17 +37,29 @@ def problems_of(document: dict[str, Any]) -> set[tuple[str, str | None]]:
 
 
 # ---- the trial document -----------------------------------------------------------------------------
-@pytest.mark.parametrize("window", [0, 366, 3_000_000, 1_000_000_000, 2**31, 2**63, 30.0, True])
+@pytest.mark.parametrize(
+    "window", [0, 366, 3_000_000, 1_000_000_000, 2**31, 2**63, 30.5, math.nan, "30", True]
+)
 def test_dlt_window_out_of_range(example_doc: dict[str, Any], window: Any) -> None:
     example_doc["dlt_window_days"] = window
     assert problems_of(example_doc) == {("dlt_window_days", None)}
 
 
-@pytest.mark.parametrize("window", [1, 28, 365])
+@pytest.mark.parametrize("window", [1, 28, 365, 28.0])
 def test_dlt_window_in_range(example_doc: dict[str, Any], window: int) -> None:
+    """A whole number written 28.0 is 28 (JSON and JSON Schema's integer make no difference)."""
     example_doc["dlt_window_days"] = window
     example_doc["patients"] = [p for p in example_doc["patients"] if not p["dlt"]]
-    assert parse_document(example_doc).data.dlt_window_days == window
+    parsed = parse_document(example_doc).data.dlt_window_days
+    assert parsed == window and isinstance(parsed, int)
+
+
+def test_whole_numbers_written_as_floats_are_integers(example_doc: dict[str, Any]) -> None:
+    example_doc["design"]["cohort_size"] = 3.0
+    example_doc["patients"][0]["dose_level"] = 1.0
+    doc = parse_document(example_doc)
+    assert doc.design.options()["cohort_size"] == 3
+    assert isinstance(doc.data.patients[0].dose_level, int)
 
 
 @pytest.mark.parametrize(
@@ -302,3 +314,17 @@ def test_compact_tite_boin_table(capsys: pytest.CaptureFixture[str]) -> None:
     }
     assert main(["table", "--design", "tite-boin", "--target", "0.3", "--compact"]) == 0
     assert "cohort ends only" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("generator", [{}, [], None, 3])
+def test_spec_random_generator_of_another_type_is_a_problem_not_a_crash(generator: Any) -> None:
+    """``"generator": {}`` was a TypeError (unhashable), a 500 over HTTP (found by schemathesis)."""
+    spec = {
+        "design": {"method": "boin", "target": 0.3},
+        "scenarios": {"random": {"generator": generator, "count": 2, "target": 0.3, "levels": 3}},
+        "trials": 10,
+        "seed": 1,
+    }
+    with pytest.raises(InvalidSpecError) as e:
+        parse_spec(spec)
+    assert [p.field for p in e.value.problems] == ["scenarios.random.generator"]
