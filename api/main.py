@@ -30,7 +30,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp
 
-from api.config import Settings
+from api.bounds import state_todays_bounds
+from api.config import AS_OF_TOLERANCE_DAYS, Settings
 from api.deps import reject_unknown_query
 from api.fast_path import StoredRecommendations
 from api.handlers import KeepAliveAfterErrors, install_error_handlers
@@ -60,8 +61,11 @@ Lists are `{"items": [...], "limit", "offset", "next_offset"}`. Dose levels coun
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI schema, with the engine-validated bodies documented by their models."""
-    if app.openapi_schema is not None:
+    """The OpenAPI schema, with the engine-validated bodies documented by their models and the
+    date bounds of the server's today (made again when the date changes)."""
+    settings: Settings = app.state.settings
+    today = settings.today()
+    if app.openapi_schema is not None and getattr(app.state, "openapi_today", None) == today:
         return app.openapi_schema
     schema = get_openapi(
         title=app.title,
@@ -86,7 +90,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             example = components[model].get("example")
             if example is not None:
                 content["example"] = example
+    state_todays_bounds(schema, today, AS_OF_TOLERANCE_DAYS)
     app.openapi_schema = schema
+    app.state.openapi_today = today
     return schema
 
 

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from escalation import DESIGNS
+from api.bounds import NOT_NULL, DateText, DesignEntryIn, DesignIn, Label, PatientIdText
+from escalation import LIMITS, MAX_DOCUMENT_PATIENTS
 
 __all__ = [
     "DOCUMENT_MODELS",
@@ -116,47 +117,55 @@ _EXAMPLE_PATIENTS: Any = [
 ]
 
 
-class DesignIn(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "description": "The design and its options; options by method: "
-            + "; ".join(
-                f"{name}: {', '.join(cls.option_names())}" for name, cls in sorted(DESIGNS.items())
-            ),
-            "example": _EXAMPLE_DESIGN,
-        },
-    )
-
-    method: Literal[tuple(sorted(DESIGNS))]  # type: ignore[valid-type]
-    target: float = Field(gt=0, lt=1, description="target DLT probability")
-
-
 class DoseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    level: int = Field(ge=1, description="dose level, counted from 1 in order")
-    label: str = Field(default="", description="e.g. '1.0e6 CAR+ T cells/kg'")
-    amount: float | None = Field(default=None, gt=0, description="dose amount (cells/kg; BLRM)")
+    level: int = Field(
+        ge=1, le=LIMITS["n_doses"].high, description="dose level, counted from 1 in order"
+    )
+    label: Label = Field(default="", description="e.g. '1.0e6 CAR+ T cells/kg'")
+    amount: float | None = Field(
+        default=None,
+        ge=LIMITS["dose_amount"].low,
+        le=LIMITS["dose_amount"].high,
+        description="dose amount (cells/kg; BLRM)",
+    )
 
 
 class PatientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1)
-    dose_level: int = Field(ge=1)
-    infused_on: dt.date
+    id: PatientIdText
+    dose_level: int = Field(ge=1, le=LIMITS["n_doses"].high)
+    infused_on: DateText
     dlt: bool
-    dlt_on: dt.date | None = Field(default=None, description="required when dlt is true")
-    withdrawn_on: dt.date | None = None
+    dlt_on: DateText | None = Field(default=None, description="required when dlt is true")
+    withdrawn_on: DateText | None = None
+
+
+def _count(description: str) -> Any:
+    return Field(ge=int(LIMITS["count"].low), le=int(LIMITS["count"].high), description=description)
 
 
 class CountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    level: int = Field(ge=1)
-    n: int = Field(ge=0)
-    dlt: int = Field(ge=0)
+    level: int = Field(ge=1, le=LIMITS["n_doses"].high)
+    n: int = _count("patients treated at the level")
+    dlt: int = _count("of whom with a DLT (at most n)")
+
+
+def _window() -> Any:
+    return Field(
+        default=30,
+        ge=int(LIMITS["dlt_window_days"].low),
+        le=int(LIMITS["dlt_window_days"].high),
+        description="days of DLT follow-up after the infusion",
+    )
+
+
+def _doses() -> Any:
+    return Field(min_length=1, max_length=int(LIMITS["n_doses"].high))
 
 
 class TrialDocumentIn(BaseModel):
@@ -175,14 +184,22 @@ class TrialDocumentIn(BaseModel):
         },
     )
 
-    name: str | None = None
+    name: Label | None = None
     design: DesignIn
-    doses: list[DoseIn] = Field(min_length=1)
-    dlt_window_days: int = Field(default=30, ge=1)
-    as_of: dt.date | None = Field(default=None, description="required with patients")
-    patients: list[PatientIn] | None = None
-    counts: list[CountIn] | None = Field(default=None, description="instead of patients")
-    current_level: int | None = Field(default=None, ge=1, description="with counts")
+    doses: list[DoseIn] = _doses()
+    dlt_window_days: int = _window()
+    as_of: DateText | None = Field(default=None, description="required with patients")
+    patients: list[PatientIn] = Field(
+        default_factory=list, max_length=MAX_DOCUMENT_PATIENTS, description="or counts"
+    )
+    counts: list[CountIn] = Field(
+        default_factory=list,
+        max_length=int(LIMITS["n_doses"].high),
+        description="instead of patients",
+    )
+    current_level: int | None = Field(
+        default=None, ge=1, le=LIMITS["n_doses"].high, description="with counts"
+    )
 
 
 class TrialCreate(BaseModel):
@@ -200,10 +217,10 @@ class TrialCreate(BaseModel):
         },
     )
 
-    name: str | None = None
+    name: Label | None = None
     design: DesignIn
-    doses: list[DoseIn] = Field(min_length=1)
-    dlt_window_days: int = Field(default=30, ge=1)
+    doses: list[DoseIn] = _doses()
+    dlt_window_days: int = _window()
 
 
 class PatientRecordIn(BaseModel):
@@ -221,21 +238,52 @@ class PatientRecordIn(BaseModel):
         },
     )
 
-    id: str | None = None
-    dose_level: int = Field(ge=1)
-    infused_on: dt.date
+    id: PatientIdText | None = Field(
+        default=None, json_schema_extra=NOT_NULL, description="the patient id of the path"
+    )
+    dose_level: int = Field(ge=1, le=LIMITS["n_doses"].high)
+    infused_on: DateText = Field(description="on or before the server's today")
     dlt: bool
-    dlt_on: dt.date | None = None
-    withdrawn_on: dt.date | None = None
+    dlt_on: DateText | None = Field(default=None, description="required when dlt is true")
+    withdrawn_on: DateText | None = None
 
 
 class ScenarioIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None
-    true_dlt_probs: list[float] | None = Field(default=None, description="one per dose level")
-    random: dict[str, Any] | None = Field(
-        default=None, description="random scenarios: generator, count, target, levels, ..."
+    name: str | None = Field(
+        default=None, json_schema_extra=NOT_NULL, min_length=1, pattern=r"^[^\x00]*$"
+    )
+    true_dlt_probs: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        min_length=1, max_length=int(LIMITS["n_doses"].high), description="one per dose level"
+    )
+
+
+class RandomScenarioBlockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    generator: str = Field(description="pseudo-uniform or liu-yuan")
+    count: int = Field(ge=1, le=LIMITS["random_scenarios"].high)
+    target: float = Field(gt=0, lt=1)
+    levels: int = Field(ge=1, le=LIMITS["n_doses"].high)
+    gap: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, lt=1)
+    sigma0: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0)
+    sigma: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0)
+    seed: int | None = Field(default=None, ge=0, le=LIMITS["seed"].high)
+
+
+class RandomScenariosIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    random: RandomScenarioBlockIn = Field(description="random scenarios")
+
+
+class DltTimeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    distribution: Literal["uniform", "weibull"] = "uniform"
+    late_onset_share: float = Field(
+        default=0.5, gt=0, lt=1, description="weibull: share of DLTs in the window's second half"
     )
 
 
@@ -243,7 +291,7 @@ class SimulationSpecIn(BaseModel):
     """A simulation spec, as read by ``escalation simulate`` (validated by the simulation harness)."""
 
     model_config = ConfigDict(
-        extra="allow",
+        extra="forbid",
         json_schema_extra={
             "example": {
                 "design": {"method": "boin", "target": 0.3},
@@ -254,18 +302,42 @@ class SimulationSpecIn(BaseModel):
         },
     )
 
-    design: DesignIn | None = Field(default=None, description="one design, or `designs`")
-    designs: list[dict[str, Any]] | None = Field(
-        default=None, description="several designs, each a design block with a unique name"
+    design: DesignIn | None = Field(
+        default=None, json_schema_extra=NOT_NULL, description="one design, or `designs`"
     )
-    scenarios: list[ScenarioIn]
-    accrual_per_month: float | None = None
-    dlt_time: dict[str, Any] | None = None
-    suspended_arrivals: Literal["wait", "lost"] | None = None
-    decision_timing: Literal["auto", "complete", "arrival"] | None = None
-    dlt_window_days: int | None = Field(default=None, ge=1)
-    trials: int | None = Field(default=None, ge=1, description="trials per scenario")
-    seed: int | None = None
+    name: str | None = None
+    dose_amounts: list[Annotated[float, Field(gt=0)]] | None = Field(
+        default=None, min_length=1, description="increasing, one per level (BLRM)"
+    )
+    designs: list[DesignEntryIn] | None = Field(
+        default=None,
+        json_schema_extra=NOT_NULL,
+        description="several designs, each a design block with a unique name",
+    )
+    scenarios: list[ScenarioIn] | RandomScenariosIn = Field(
+        description="a list of scenarios, or random ones"
+    )
+    accrual_per_month: float = Field(
+        default=2.0,
+        ge=LIMITS["accrual_per_month"].low,
+        le=LIMITS["accrual_per_month"].high,
+        description="patients per month",
+    )
+    dlt_time: DltTimeIn | None = Field(
+        default=None, json_schema_extra=NOT_NULL, description="time to DLT in the window"
+    )
+    suspended_arrivals: Literal["wait", "lost"] = "wait"
+    decision_timing: Literal["auto", "complete", "arrival"] = "auto"
+    dlt_window_days: int = _window()
+    trials: int = Field(
+        default=1000, ge=1, le=LIMITS["trials"].high, description="trials per scenario"
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=LIMITS["seed"].high,
+        description="a fresh one when left out or null",
+    )
 
 
 DOCUMENT_MODELS: tuple[type[BaseModel], ...] = (

@@ -227,7 +227,7 @@ def _record(
         return dt.date.fromisoformat(value) if isinstance(value, str) else None
 
     return {
-        "dose_level": record["dose_level"],
+        "dose_level": parsed.data.patients[0].dose_level,
         "infused_on": date("infused_on"),
         "dlt": record["dlt"],
         "dlt_on": date("dlt_on"),
