@@ -328,3 +328,16 @@ def test_spec_random_generator_of_another_type_is_a_problem_not_a_crash(generato
     with pytest.raises(InvalidSpecError) as e:
         parse_spec(spec)
     assert [p.field for p in e.value.problems] == ["scenarios.random.generator"]
+
+
+def test_recommend_with_a_huge_window_exits_2_without_a_traceback(
+    example_doc: dict[str, Any], tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dlt_window_days: 1000000000` was a traceback from `escalation recommend`."""
+    example_doc["dlt_window_days"] = 1_000_000_000
+    path = tmp_path / "trial.json"
+    path.write_text(json.dumps(example_doc))
+    assert main(["recommend", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "dlt_window_days" in captured.err and "Traceback" not in captured.err

@@ -272,3 +272,17 @@ def test_the_data_system_still_cannot_read_recommendations(
     with api.client("data-system") as c:
         assert c.get(f"/v1/trials/{trial_id}/recommendation").status_code == 403
         assert c.get(f"/v1/trials/{trial_id}").status_code == 403
+
+
+def test_lone_surrogates_in_small_requests_are_422(api: Api) -> None:
+    """Requests validated by their pydantic models: a surrogate in a value or in a key (which
+    cannot be echoed: the body is named)."""
+    headers = {"Content-Type": "application/json"}
+    with api.client("admin") as c:
+        for body, field in (
+            ({"role": "src", "name": "chair \ud800"}, "name"),
+            ({"role": "src", "name": "chair", "\ud800": 1}, "body"),
+        ):
+            r = c.post("/v1/keys", content=raw_json(body), headers=headers)
+            assert r.status_code == 422, r.text
+            assert fields(r) == [(field, None)]
