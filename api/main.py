@@ -52,8 +52,9 @@ committee (SRC) of a phase I trial: trials, patients, recommendations stored wit
 snapshot and hashes, SRC decisions, an append-only hash-chained audit trail, simulation jobs.
 
 Every endpoint but `/healthz` needs an API key: `Authorization: Bearer KEY`. Roles:
-**data-system** writes patient data; **src** reads and records decisions; **statistician** reads,
-creates trials and runs simulations; **admin** does everything and manages keys.
+**data-system** writes patient data and reads it back; **src** reads and records decisions;
+**statistician** reads, creates trials and runs simulations; **admin** does everything and manages
+keys.
 
 Errors are JSON: `{"error", "message", "problems": [{"field", "patient_id", "message"}]}`.
 Lists are `{"items": [...], "limit", "offset", "next_offset"}`. Dose levels count from 1.
