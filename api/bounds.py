@@ -29,7 +29,9 @@ __all__ = [
     "DateText",
     "DesignEntryIn",
     "DesignIn",
+    "FreeText",
     "Label",
+    "NonEmptyText",
     "PatientIdText",
     "date_pattern",
     "state_todays_bounds",
@@ -38,6 +40,9 @@ __all__ = [
 #: text that can be stored: no NUL character (lone surrogates cannot be written in a schema)
 _NO_NUL = r"^[^\x00]*$"
 Label = Annotated[str, StringConstraints(max_length=MAX_TEXT_LENGTH, pattern=_NO_NUL)]
+#: text without a length limit of its own (the body's is enough): no NUL character
+FreeText = Annotated[str, StringConstraints(pattern=_NO_NUL)]
+NonEmptyText = Annotated[str, StringConstraints(min_length=1, pattern=_NO_NUL)]
 PatientIdText = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=_NO_NUL)
 ]
@@ -173,8 +178,8 @@ def _design_model(method: str, cls: type, *, entry: bool = False) -> type[BaseMo
     defaults = {f.name: f for f in dataclasses.fields(cls)}
     fields: dict[str, Any] = {"method": (Literal[method], ...)}
     if entry:
-        fields["name"] = (PatientIdText, Field(description="the design's name in the results"))
-        fields["engine"] = (str, Field(default="auto", description="auto or generic"))
+        fields["name"] = (NonEmptyText, Field(description="the design's name in the results"))
+        fields["engine"] = (FreeText, Field(default="auto", description="auto or generic"))
     for name in cls.option_names():  # type: ignore[attr-defined]
         f = defaults[name]
         default = f.default

@@ -13,7 +13,15 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.bounds import NOT_NULL, DateText, DesignEntryIn, DesignIn, Label, PatientIdText
+from api.bounds import (
+    NOT_NULL,
+    DateText,
+    DesignEntryIn,
+    DesignIn,
+    FreeText,
+    Label,
+    PatientIdText,
+)
 from escalation import LIMITS, MAX_DOCUMENT_PATIENTS
 
 __all__ = [
@@ -262,13 +270,14 @@ class ScenarioIn(BaseModel):
 class RandomScenarioBlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    generator: str = Field(description="pseudo-uniform or liu-yuan")
+    generator: FreeText = Field(description="pseudo-uniform, liu-yuan or probit-gap")
     count: int = Field(ge=1, le=LIMITS["random_scenarios"].high)
     target: float = Field(gt=0, lt=1)
     levels: int = Field(ge=1, le=LIMITS["n_doses"].high)
+    mu: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=10)
     gap: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, lt=1)
-    sigma0: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0)
-    sigma: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0)
+    sigma0: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=10)
+    sigma: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=10)
     seed: int | None = Field(default=None, ge=0, le=LIMITS["seed"].high)
 
 
@@ -305,7 +314,7 @@ class SimulationSpecIn(BaseModel):
     design: DesignIn | None = Field(
         default=None, json_schema_extra=NOT_NULL, description="one design, or `designs`"
     )
-    name: str | None = None
+    name: FreeText | None = None
     dose_amounts: list[Annotated[float, Field(gt=0)]] | None = Field(
         default=None, min_length=1, description="increasing, one per level (BLRM)"
     )

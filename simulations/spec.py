@@ -370,7 +370,11 @@ def _random_scenarios(
     for key in ("mu", "gap", "sigma0", "sigma"):
         if key in block:
             v = block[key]
-            if generator in GENERATORS and key not in _GENERATOR_OPTIONS[generator]:
+            if (
+                isinstance(generator, str)
+                and generator in GENERATORS
+                and key not in _GENERATOR_OPTIONS[generator]
+            ):
                 users = [g for g, keys in _GENERATOR_OPTIONS.items() if key in keys]
                 out.add(f"{field}.{key}", f"only for the {' and '.join(users)} generator")
             elif not _is_number(v) or v < 0 or v > 10 or (key == "gap" and v >= 1):

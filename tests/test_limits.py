@@ -318,10 +318,13 @@ def test_compact_tite_boin_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("generator", [{}, [], None, 3])
 def test_spec_random_generator_of_another_type_is_a_problem_not_a_crash(generator: Any) -> None:
-    """``"generator": {}`` was a TypeError (unhashable), a 500 over HTTP (found by schemathesis)."""
+    """``"generator": {}`` was a TypeError (unhashable), a 500 over HTTP (found by schemathesis),
+    with or without a generator's option."""
     spec = {
         "design": {"method": "boin", "target": 0.3},
-        "scenarios": {"random": {"generator": generator, "count": 2, "target": 0.3, "levels": 3}},
+        "scenarios": {
+            "random": {"generator": generator, "count": 2, "target": 0.3, "levels": 3, "sigma": 0.5}
+        },
         "trials": 10,
         "seed": 1,
     }
