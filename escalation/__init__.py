@@ -23,7 +23,8 @@ from escalation.decision import (
     RuleOutcome,
     Selection,
 )
-from escalation.designs import BLRM, BOIN, CRM, DESIGNS, TITEBOIN, TITECRM, Design
+from escalation.designs import BLRM, BOIN, CRM, DESIGNS, TITEBOIN, TITECRM, Design, ThreePlusThree
+from escalation.designs.three_plus_three import StopThreePlusThree
 from escalation.documents import (
     Dose,
     TrialDocument,
@@ -73,9 +74,11 @@ from escalation.models.monitoring import (
     monitoring_oc,
     monitoring_problems,
 )
+from escalation.models.three_plus_three import ThreePlusThreeStep, three_plus_three_step
 from escalation.rules import (
     Coherence,
     EliminateToxicDoses,
+    EliminateWhenDLTs,
     ExcludeEliminated,
     MaxAmountStep,
     MaxStep,
@@ -117,6 +120,7 @@ __all__ = [
     "DoseEstimate",
     "DoseSummary",
     "EliminateToxicDoses",
+    "EliminateWhenDLTs",
     "EscalationError",
     "ExcludeEliminated",
     "InvalidDesignError",
@@ -137,9 +141,12 @@ __all__ = [
     "RuleOutcome",
     "Selection",
     "StopAtN",
+    "StopThreePlusThree",
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
+    "ThreePlusThree",
+    "ThreePlusThreeStep",
     "ToxicityMonitor",
     "TrialData",
     "TrialDocument",
@@ -162,5 +169,6 @@ __all__ = [
     "select_isotonic_batch",
     "selection_to_json",
     "text_problem",
+    "three_plus_three_step",
     "whole_numbers",
 ]

@@ -22,6 +22,7 @@ OPTIONS: dict[str, Callable[[int], dict[str, Any]]] = {
     "tite-boin": lambda k: {"target": 0.3, "max_patients": 36, "n_stop": 12},
     "crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36, "n_stop": 12},
     "tite-crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36},
+    "3+3": lambda k: {"allow_deescalation": True},
     "blrm": lambda k: {
         "target": 0.25,
         "dose_amounts": tuple(0.25e6 * 2.0**i for i in range(k)),

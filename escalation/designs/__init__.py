@@ -7,9 +7,12 @@ from escalation.designs.base import Design, DesignRules, ModelFit
 from escalation.designs.blrm import BLRM
 from escalation.designs.boin import BOIN
 from escalation.designs.crm import CRM, TITECRM
+from escalation.designs.three_plus_three import ThreePlusThree
 from escalation.designs.tite_boin import TITEBOIN
 
-DESIGNS: dict[str, type[Design]] = {cls.method: cls for cls in (BOIN, TITEBOIN, CRM, TITECRM, BLRM)}
+DESIGNS: dict[str, type[Design]] = {
+    cls.method: cls for cls in (BOIN, TITEBOIN, CRM, TITECRM, BLRM, ThreePlusThree)
+}
 
 __all__ = [
     "BLRM",
@@ -21,4 +24,5 @@ __all__ = [
     "Design",
     "DesignRules",
     "ModelFit",
+    "ThreePlusThree",
 ]

@@ -39,7 +39,6 @@ from escalation.decision import (
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
 from escalation.limits import LIMITS
 from escalation.rules.context import DecisionContext
-from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import StoppingRule
 from escalation.rules.waiting import Stagger
 
@@ -56,6 +55,21 @@ class DoseConstraint(Protocol):
     def label(self) -> str: ...
 
     def apply(self, ctx: DecisionContext, index: int) -> tuple[int, RuleOutcome]: ...
+
+
+class EliminationRule(Protocol):
+    """Safety elimination: the doses judged too toxic (each with every higher dose), and why."""
+
+    @property
+    def label(self) -> str: ...
+
+    def apply(
+        self,
+        n_at_dose: IntArray,
+        dlt_at_dose: IntArray,
+        prob_overdose: FloatArray,
+        target: float,
+    ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]: ...
 
 
 class WaitingRule(Protocol):
@@ -94,7 +108,7 @@ class ModelFit:
 class DesignRules:
     """The rules a design applies, by kind."""
 
-    elimination: EliminateToxicDoses | None
+    elimination: EliminationRule | None
     stopping: StoppingRule | None
     waiting: tuple[WaitingRule, ...]
     constraints: tuple[DoseConstraint, ...]

@@ -9,7 +9,7 @@ from escalation.rules.constraints import (
     NoSkipping,
 )
 from escalation.rules.context import DecisionContext
-from escalation.rules.elimination import EliminateToxicDoses
+from escalation.rules.elimination import EliminateToxicDoses, EliminateWhenDLTs
 from escalation.rules.stopping import (
     AllOf,
     AnyOf,
@@ -26,6 +26,7 @@ __all__ = [
     "Coherence",
     "DecisionContext",
     "EliminateToxicDoses",
+    "EliminateWhenDLTs",
     "EscalationNeedsCompleteFollowup",
     "ExcludeEliminated",
     "MaxAmountStep",

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from escalation.decision import RuleKind, RuleOutcome
 
-__all__ = ["EliminateToxicDoses", "eliminate_from_first"]
+__all__ = ["EliminateToxicDoses", "EliminateWhenDLTs", "eliminate_from_first"]
 
 
 def eliminate_from_first(
@@ -72,6 +72,49 @@ class EliminateToxicDoses:
             f"Dose level {first + 1}: {dlt_at_dose[first]} DLTs in {n_at_dose[first]} patients, "
             f"Pr(DLT rate > {target:g}) = {prob_overdose[first]:.3f} > {self.cutoff:g}; "
             f"{levels} eliminated."
+        )
+        return eliminated, RuleOutcome(
+            label=self.label, kind=RuleKind.ELIMINATION, triggered=True, detail=detail
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EliminateWhenDLTs:
+    """Eliminate dose d and all higher doses once d has ``n_dlt`` DLTs (3+3: two DLTs at a dose
+    put it above the MTD, whatever the number of patients there).
+
+    References
+    ----------
+    Storer BE (1989). Biometrics 45:925-937. R escalation's ``dose_admissible`` for its 3+3
+    selector: doses with at least 2 DLTs, and every higher dose, are not admissible.
+    """
+
+    n_dlt: int = 2
+
+    def __post_init__(self) -> None:
+        if self.n_dlt < 1:
+            raise ValueError(f"n_dlt must be >= 1, got {self.n_dlt}")
+
+    @property
+    def label(self) -> str:
+        return f"EliminateWhenDLTs(n_dlt={self.n_dlt})"
+
+    def apply(
+        self,
+        n_at_dose: npt.NDArray[np.int64],
+        dlt_at_dose: npt.NDArray[np.int64],
+        prob_overdose: npt.NDArray[np.float64],
+        target: float,
+    ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]:
+        eliminated, first, levels = eliminate_from_first(dlt_at_dose >= self.n_dlt)
+        if first is None:
+            detail = f"No dose has {self.n_dlt} DLTs."
+            return eliminated, RuleOutcome(
+                label=self.label, kind=RuleKind.ELIMINATION, triggered=False, detail=detail
+            )
+        detail = (
+            f"Dose level {first + 1}: {dlt_at_dose[first]} DLTs in {n_at_dose[first]} patients "
+            f"(>= {self.n_dlt}); {levels} eliminated."
         )
         return eliminated, RuleOutcome(
             label=self.label, kind=RuleKind.ELIMINATION, triggered=True, detail=detail
