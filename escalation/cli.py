@@ -61,7 +61,11 @@ def _render_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def _table_command(args: argparse.Namespace) -> int:
     from escalation.designs import DESIGNS
 
+    if args.design == "3+3":
+        return _three_plus_three_table(args)
     _check_table_options(args)
+    if args.target is None:
+        raise _UsageError(f"--target is required with --design {args.design}")
     n_max = args.cohorts * args.cohort_size
     options: dict[str, Any] = {
         "target": args.target,
@@ -155,8 +159,90 @@ def _table_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json(head | {"rows": records})
         return 0
+    return _write_table(args.format, records, title, footnote)
+
+
+def _three_plus_three_rows(allow_deescalation: bool) -> list[dict[str, Any]]:
+    """The 3+3 rule for 1 to 6 evaluable patients at the current dose, read off the rule itself.
+
+    The current dose is the middle of three, with 3 patients and no DLT below and none above, so
+    that the rows show the rule's own verdict (escalate, stay, de-escalate or stop).
+    """
+    import numpy as np
+
+    from escalation.models.three_plus_three import Step, three_plus_three_step
+
+    rows = []
+    for n in range(1, 7):
+        ys = np.arange(n + 1)
+        step = three_plus_three_step(
+            np.array([[3, n, 0]] * ys.size),
+            np.stack([np.zeros_like(ys), ys, np.zeros_like(ys)], axis=1),
+            np.ones(ys.size, dtype=np.int64),
+            allow_deescalation=allow_deescalation,
+        ).step
+        up = ys[step == Step.ESCALATE]
+        down = ys[np.isin(step, (Step.DEESCALATE, Step.STOP_BELOW, Step.STOP_KORN))]
+        rows.append(
+            {
+                "n": n,
+                "escalate_at_most": int(up.max()) if up.size else None,
+                ("deescalate_at_least" if allow_deescalation else "stop_at_least"): (
+                    int(down.min()) if down.size else None
+                ),
+            }
+        )
+    return rows
+
+
+def _three_plus_three_table(args: argparse.Namespace) -> int:
+    given = [
+        flag
+        for flag, value in (
+            ("--target", args.target),
+            ("--phi1", args.phi1),
+            ("--phi2", args.phi2),
+            ("--extra-safe", args.extra_safe or None),
+            ("--offset", args.offset),
+            ("--max-pending", args.max_pending),
+            ("--compact", args.compact or None),
+        )
+        if value is not None
+    ]
+    if args.cohort_size != 3:
+        given.append("--cohort-size")
+    if given:
+        verb = "does" if len(given) == 1 else "do"
+        raise _UsageError(f"{', '.join(given)} {verb} not apply to --design 3+3")
+    deesc = args.allow_deescalation
+    records = _three_plus_three_rows(deesc)
+    if args.format == "json":
+        _print_json({"design": "3+3", "allow_deescalation": deesc, "rows": records})
+        return 0
+    title = (
+        "3+3 decision table (Storer 1989"
+        + (", with de-escalation as Korn et al. 1994" if deesc else "")
+        + "):\nDLTs among the evaluable patients (complete DLT window or a DLT) at the current dose."
+    )
+    footnote = (
+        "Otherwise stay: complete the cohort of 3, or treat 3 more after 1 DLT in 3 (6 in all).\n"
+        "Escalation from the highest dose, or into a dose that already has 6 patients or 2 DLTs,\n"
+        "stops the trial: the current dose is the MTD. "
+        + (
+            "De-escalation goes to the dose below while it has\nfewer than 6 patients; once it "
+            "has 6 the trial stops: the MTD is the highest dose with\nat least 6 patients and at "
+            "most 1 DLT (none if no dose has).\n"
+            if deesc
+            else "A stop after 2 DLTs names the dose below as the\nMTD (none below dose level 1).\n"
+        )
+        + "Two DLTs eliminate the dose and every higher one at once, even in an incomplete cohort."
+    )
+    return _write_table(args.format, records, title, footnote)
+
+
+def _write_table(fmt: str, records: list[dict[str, Any]], title: str, footnote: str) -> int:
     keys = list(records[0])
-    if args.format == "csv":
+    if fmt == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
@@ -165,7 +251,7 @@ def _table_command(args: argparse.Namespace) -> int:
         return 0
     header = [_TABLE_TITLES[k] for k in keys]
     cells = [[_cell(rec[k]) for k in keys] for rec in records]
-    if args.format == "markdown":
+    if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         sys.stdout.write("\n".join(lines) + "\n")
@@ -192,8 +278,16 @@ def _check_table_options(args: argparse.Namespace) -> None:
                 f"({args.cohorts} x {args.cohort_size})"
             )
     only = {
-        "tite-boin": (("--extra-safe", args.extra_safe), ("--offset", args.offset is not None)),
-        "boin": (("--max-pending", args.max_pending is not None), ("--compact", args.compact)),
+        "tite-boin": (
+            ("--extra-safe", args.extra_safe),
+            ("--offset", args.offset is not None),
+            ("--allow-deescalation", args.allow_deescalation),
+        ),
+        "boin": (
+            ("--max-pending", args.max_pending is not None),
+            ("--compact", args.compact),
+            ("--allow-deescalation", args.allow_deescalation),
+        ),
     }[args.design]
     for option, given in only:
         if given:
@@ -208,6 +302,7 @@ def _check_table_options(args: argparse.Namespace) -> None:
 
 _TABLE_TITLES = {
     "n": "Patients at dose",
+    "stop_at_least": "Stop if DLTs >=",
     "escalate_at_most": "Escalate if DLTs <=",
     "deescalate_at_least": "De-escalate if DLTs >=",
     "eliminate_at_least": "Eliminate if DLTs >=",
@@ -282,7 +377,9 @@ def _dose_table(decision: Decision, doc: TrialDocument) -> str:
     header = ["Level", "Dose", "Treated", "Complete", "DLTs", "Pending", "Est. DLT"]
     level = doc.design.interval_level or 0.90
     header += [f"{level:.0%} interval"] if has_interval else []
-    header += ["P(overdose)", ""]
+    has_overdose = any(d.prob_overdose is not None for d in decision.doses)
+    header += ["P(overdose)"] if has_overdose else []
+    header += [""]
     rows = []
     for d in decision.doses:
         mark = (
@@ -302,7 +399,7 @@ def _dose_table(decision: Decision, doc: TrialDocument) -> str:
         if has_interval:
             iv = d.prob_tox_interval
             row.append("-" if iv is None else f"{iv[0]:.2f}-{iv[1]:.2f}")
-        rows.append([*row, _fmt(d.prob_overdose, 3), mark])
+        rows.append([*row, *([_fmt(d.prob_overdose, 3)] if has_overdose else []), mark])
     return _render_rows(header, rows)
 
 
@@ -315,8 +412,8 @@ def _recommend_command(args: argparse.Namespace) -> int:
         return 0
     title = doc.name or Path(args.document).name
     out = [
-        f"Trial: {title}    as of {payload['as_of'] or '-'}    design: {doc.design.method} "
-        f"(target {doc.design.target:g})",
+        f"Trial: {title}    as of {payload['as_of'] or '-'}    design: {doc.design.method}"
+        + (f" (target {doc.design.target:g})" if doc.design.uses_target else ""),
         "",
     ]
     action = decision.action.value.upper()
@@ -350,15 +447,18 @@ def _select_command(args: argparse.Namespace) -> int:
         if selection.dose_level
         else "no dose"
     )
+    has_overdose = any(p is not None for p in selection.prob_overdose)
     rows = [
-        [str(i + 1), doc.doses[i].label, _fmt(e, 3), _fmt(p, 3)]
+        [str(i + 1), doc.doses[i].label, _fmt(e, 3), *([_fmt(p, 3)] if has_overdose else [])]
         for i, (e, p) in enumerate(zip(selection.estimates, selection.prob_overdose, strict=True))
     ]
+    header = ["Level", "Dose", doc.design.selection_estimate]
+    header += ["P(overdose)"] if has_overdose else []
     text = [
         f"Final recommended dose: {dose}",
         f"Reason: {selection.reason}",
         "",
-        _render_rows(["Level", "Dose", "Isotonic DLT estimate", "P(overdose)"], rows),
+        _render_rows(header, rows),
         f"\nengine {__version__}",
     ]
     sys.stdout.write("\n".join(text) + "\n")
@@ -380,15 +480,17 @@ def _parser() -> argparse.ArgumentParser:
         description="BOIN decision table (as R's BOIN::get.boundary): for each number of "
         "patients at a dose, the DLT counts that escalate, de-escalate and eliminate. With "
         "--design tite-boin: TITE-BOIN's table (as TITEgBOIN) for every number of patients, DLTs "
-        "and pending patients.",
+        "and pending patients. With --design 3+3: the 3+3 rule (optionally with de-escalation).",
     )
     table.add_argument(
         "--design",
-        choices=("boin", "tite-boin"),
+        choices=("boin", "tite-boin", "3+3"),
         default="boin",
-        help="boin (default) or tite-boin (with pending patients)",
+        help="boin (default), tite-boin (with pending patients) or 3+3",
     )
-    table.add_argument("--target", type=float, required=True, help="target DLT probability")
+    table.add_argument(
+        "--target", type=float, default=None, help="target DLT probability (boin, tite-boin)"
+    )
     table.add_argument(
         "--cohort-size", type=int, default=3, help="patients per cohort (default 3; at most 30)"
     )
@@ -424,6 +526,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tite-boin: rows at cohort ends only (every --cohort-size patients at the dose), "
         "without the rows where accrual is suspended",
+    )
+    table.add_argument(
+        "--allow-deescalation",
+        action="store_true",
+        help="3+3: de-escalate after 2 DLTs (Korn et al. 1994), as R escalation's allow_deescalate",
     )
     fmt = table.add_mutually_exclusive_group()
     fmt.add_argument(

@@ -176,6 +176,10 @@ class Design(ABC):
     method: ClassVar[str]
     #: level of the per-dose credible intervals (``prob_tox_interval``), for designs with a posterior
     interval_level: ClassVar[float | None] = None
+    #: whether the design's rules use ``target`` (3+3's do not: only simulations judge by it)
+    uses_target: ClassVar[bool] = True
+    #: what the per-dose estimates of the final selection are, for a table's column
+    selection_estimate: ClassVar[str] = "Isotonic DLT estimate"
     #: fields that are not options of the trial document
     _not_options: ClassVar[frozenset[str]] = frozenset({"n_doses", "stopping"})
 

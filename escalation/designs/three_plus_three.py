@@ -171,6 +171,8 @@ class ThreePlusThree(Design):
     """
 
     method: ClassVar[str] = "3+3"
+    uses_target: ClassVar[bool] = False
+    selection_estimate: ClassVar[str] = "Observed DLT rate"
 
     target: float = 0.3
     max_patients: int | None = None  # type: ignore[assignment]
