@@ -74,7 +74,11 @@ from escalation.models.monitoring import (
     monitoring_oc,
     monitoring_problems,
 )
-from escalation.models.three_plus_three import ThreePlusThreeStep, three_plus_three_step
+from escalation.models.three_plus_three import (
+    ThreePlusThreeStep,
+    three_plus_three_select,
+    three_plus_three_step,
+)
 from escalation.rules import (
     Coherence,
     EliminateToxicDoses,
@@ -169,6 +173,7 @@ __all__ = [
     "select_isotonic_batch",
     "selection_to_json",
     "text_problem",
+    "three_plus_three_select",
     "three_plus_three_step",
     "whole_numbers",
 ]

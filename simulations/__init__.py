@@ -20,6 +20,7 @@ from simulations.engines import (
     CRMEngine,
     Engine,
     GenericEngine,
+    ThreePlusThreeEngine,
     TrialOutcomes,
     choose_engine,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "PatientBlock",
     "Scenario",
     "SimulationSpec",
+    "ThreePlusThreeEngine",
     "TrialOutcomes",
     "benchmark_selection",
     "choose_engine",

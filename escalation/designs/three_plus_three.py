@@ -59,7 +59,7 @@ from escalation.models.three_plus_three import (
     EXPANDED,
     Step,
     ThreePlusThreeStep,
-    korn_mtd,
+    three_plus_three_select,
     three_plus_three_step,
 )
 from escalation.rules.constraints import ExcludeEliminated, NoSkipping
@@ -250,18 +250,25 @@ class ThreePlusThree(Design):
             mtd, reason = -1, "No dose is recommended: no patient has completed the DLT window."
         else:
             cur = current - 1
+            mtd = int(
+                three_plus_three_select(
+                    n[None, :],
+                    y[None, :],
+                    np.array([cur]),
+                    allow_deescalation=self.allow_deescalation,
+                )[0]
+            )
             step = _step(n, y, cur, self.allow_deescalation)
             kind = Step(int(step.step[0]))
+            why = _explain(kind, int(n[cur]), int(y[cur]), cur, mtd)
             if step.stop[0]:
-                mtd = int(step.mtd_index[0])
-                why = _explain(kind, int(n[cur]), int(y[cur]), cur, mtd)
                 reason = f"3+3 rule: {why}."
             else:
-                mtd = int(korn_mtd(n[None, :], y[None, :])[0])
+                why = _explain(kind, int(n[cur]), int(y[cur]), cur, -1)
                 reason = (
-                    f"The 3+3 rule has not stopped the trial ({_explain(kind, int(n[cur]), int(y[cur]), cur, -1)}); "
-                    f"the MTD is the highest dose with at least {EXPANDED} evaluable patients and at most "
-                    "1 DLT, below every dose with 2 DLTs"
+                    f"The 3+3 rule has not stopped the trial ({why}); the MTD is the highest dose "
+                    f"with at least {EXPANDED} evaluable patients and at most 1 DLT, below every "
+                    "dose with 2 DLTs"
                     + (f": dose level {mtd + 1}." if mtd >= 0 else ": there is none.")
                 )
         if mtd < 0 and not reason.startswith("No dose"):

@@ -51,7 +51,14 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Step", "ThreePlusThreeStep", "three_plus_three_step"]
+__all__ = [
+    "Step",
+    "ThreePlusThreeStep",
+    "first_too_toxic",
+    "korn_mtd",
+    "three_plus_three_select",
+    "three_plus_three_step",
+]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -173,3 +180,23 @@ def three_plus_three_step(
         stop=stop,
         mtd_index=mtd.astype(np.int64),
     )
+
+
+def three_plus_three_select(
+    n_at_dose: IntArray,
+    dlt_at_dose: IntArray,
+    current_index: IntArray,
+    *,
+    allow_deescalation: bool,
+) -> IntArray:
+    """Per trial, the final MTD index (-1: none): the rule's own when it stops the trial on these
+    data; otherwise (the trial ended before the rule stopped it) Korn's MTD, the highest dose with
+    at least 6 patients and at most 1 DLT below every dose with 2 DLTs.
+
+    A trial with no evaluable patient has no MTD.
+    """
+    n = np.asarray(n_at_dose, dtype=np.int64)
+    y = np.asarray(dlt_at_dose, dtype=np.int64)
+    step = three_plus_three_step(n, y, current_index, allow_deescalation=allow_deescalation)
+    mtd = np.where(step.stop, step.mtd_index, korn_mtd(n, y))
+    return np.where(n.sum(axis=-1) > 0, mtd, -1).astype(np.int64)

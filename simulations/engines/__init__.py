@@ -11,6 +11,7 @@ from simulations.engines.base import Engine, TrialOutcomes, resolve_timing
 from simulations.engines.boin import BOINEngine
 from simulations.engines.crm import CRMEngine
 from simulations.engines.generic import GenericEngine
+from simulations.engines.three_plus_three import ThreePlusThreeEngine
 from simulations.patients import Conduct
 
 __all__ = [
@@ -20,13 +21,14 @@ __all__ = [
     "CRMEngine",
     "Engine",
     "GenericEngine",
+    "ThreePlusThreeEngine",
     "TrialOutcomes",
     "choose_engine",
     "resolve_timing",
 ]
 
 #: fast engines, tried in order; a design none supports runs on the generic engine
-FAST_ENGINES: tuple[Engine, ...] = (BOINEngine(), CRMEngine())
+FAST_ENGINES: tuple[Engine, ...] = (BOINEngine(), CRMEngine(), ThreePlusThreeEngine())
 GENERIC_ENGINE: Engine = GenericEngine()
 #: every engine by name ("auto" in a spec means: the first fast engine that fits, else generic)
 ENGINES: dict[str, Engine] = {e.name: e for e in (*FAST_ENGINES, GENERIC_ENGINE)}
