@@ -1,7 +1,7 @@
 """Simulation speed: trials per second of the harness, one worker and all workers.
 
-10,000 trials of BOIN and of CRM (6 levels, 10 cohorts of 3), and the same designs over 100 random
-(pseudo-uniform) scenarios of 1,000 trials each. "CRM" is the default CRM (safety stop on
+10,000 trials of BOIN, of CRM and of 3+3 (6 levels, 10 cohorts of 3; 3+3 at most 6 a level), and
+the same designs over 100 random (pseudo-uniform) scenarios of 1,000 trials each. "CRM" is the default CRM (safety stop on
 Pr(p_1 > target) > 0.90, which needs the posterior's tail probabilities); "CRM-crmsim" switches the
 stop off, as dfcrm's ``crmsim`` conducts a trial. "compute" is ``elapsed_s``, the wall time of the
 simulation itself as ``run_simulation`` reports it (worker start-up included for several workers);
@@ -12,11 +12,13 @@ References for scale: R's BOIN::get.oc takes about 8 s for 10,000 trials and sim
 (tests/data/reference/simfastboin_timing.json); dfcrm's crmsim about 9 ms a trial
 (tests/data/reference/crm_sim.json).
 
-Run: ``.venv/bin/python benchmarks/simulation_speed.py``
+Run: ``.venv/bin/python benchmarks/simulation_speed.py [DESIGN ...]`` (default: every design below;
+e.g. ``BOIN 3+3`` for those two only).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -44,6 +46,9 @@ DESIGNS: dict[str, dict[str, Any]] = {
         "max_patients": 30,
         "safety_stop_prob": None,
     },
+    # the traditional algorithm, as R escalation's get_three_plus_three (target only judges)
+    "3+3": {"method": "3+3"},
+    "3+3-deesc": {"method": "3+3", "allow_deescalation": True},
 }
 REPEATS = 3
 
@@ -61,8 +66,13 @@ def measure(spec: dict[str, Any], workers: int) -> tuple[float, float, str]:
 
 def main() -> None:
     cores = available_cores()
+    chosen = sys.argv[1:] or list(DESIGNS)
+    unknown = sorted(set(chosen) - set(DESIGNS))
+    if unknown:
+        sys.exit(f"unknown design(s) {unknown}; known: {', '.join(DESIGNS)}")
     rows = []
-    for name, design in DESIGNS.items():
+    for name in chosen:
+        design = DESIGNS[name]
         fixed = {
             "design": design,
             "scenarios": [{"name": "S1", "true_dlt_probs": S1}],
@@ -94,16 +104,17 @@ def main() -> None:
         print(
             f"{name:10} {label:20} {workers:7d} {engine:10} {trials:8d} {wall:10.3f} {cpu_text} {trials / wall:12,.0f}"
         )
-    boin = next(r for r in rows if r[0] == "BOIN" and r[2] == 1)
-    crm = next(r for r in rows if r[0] == "CRM" and r[2] == 1)
     print()
-    print(
-        f"BOIN 10,000 trials, one worker: {boin[5]:.3f} s compute ({boin[6]:.3f} s CPU); target < 0.1 s"
-    )
-    print(
-        f"CRM  10,000 trials, one worker: {crm[5]:.3f} s compute ({crm[6]:.3f} s CPU) on "
-        f"{crm[3]}; target < 1 s"
-    )
+    one = {r[0]: r for r in rows if r[2] == 1 and r[1].startswith("10,000")}
+    boin = one.get("BOIN")
+    for name, r in one.items():
+        per_trial_us = r[5] / r[4] * 1e6
+        vs = f"; {r[5] / boin[5]:.2f} x BOIN's" if boin is not None and name != "BOIN" else ""
+        print(
+            f"{name:10} 10,000 trials, one worker: {r[5]:.3f} s compute ({r[6]:.3f} s CPU) on "
+            f"{r[3]}, {per_trial_us:.1f} us a trial{vs}"
+        )
+    print("targets: BOIN < 0.1 s, CRM < 1 s")
 
 
 if __name__ == "__main__":

@@ -166,14 +166,25 @@ def three_plus_three_step(
     next_index = np.where(
         step == Step.ESCALATE, cur + 1, np.where(step == Step.DEESCALATE, cur - 1, cur)
     )
-    stop = np.isin(step, (Step.STOP_TOP, Step.STOP_NEXT_DONE, Step.STOP_BELOW, Step.STOP_KORN))
+    stop = (
+        (step == Step.STOP_TOP)
+        | (step == Step.STOP_NEXT_DONE)
+        | (step == Step.STOP_BELOW)
+        | (step == Step.STOP_KORN)
+    )
+    # the MTD, on the trials that stop only (most trials of a simulation step go on)
     mtd = np.full(cur.shape, -1, dtype=np.int64)
-    mtd = np.where((step == Step.STOP_TOP) | (step == Step.STOP_NEXT_DONE), cur, mtd)
-    mtd = np.where(step == Step.STOP_BELOW, cur - 1, mtd)  # -1 at the lowest dose
-    if allow_deescalation:
-        mtd = np.where(step == Step.STOP_KORN, korn_mtd(n, y), mtd)
-    # never a dose at or above one with 2 DLTs (only data that left the algorithm get here)
-    mtd = np.where(mtd >= 0, np.minimum(mtd, first_too_toxic(y) - 1), -1)
+    stopping = np.flatnonzero(stop)
+    if stopping.size:
+        s, c = step[stopping], cur[stopping]
+        m = np.where(s == Step.STOP_BELOW, c - 1, c)  # -1 below the lowest dose
+        if allow_deescalation:
+            korn = s == Step.STOP_KORN
+            if korn.any():
+                m[korn] = korn_mtd(n[stopping[korn]], y[stopping[korn]])
+        # never a dose at or above one with 2 DLTs (only data that left the algorithm get here)
+        m = np.where(m >= 0, np.minimum(m, first_too_toxic(y[stopping]) - 1), -1)
+        mtd[stopping] = m
     return ThreePlusThreeStep(
         step=step.astype(np.int64),
         next_index=next_index.astype(np.int64),

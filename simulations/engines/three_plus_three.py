@@ -112,9 +112,12 @@ class ThreePlusThreeEngine:
 
         def column(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
             """Each trial's value for its next arrival + k."""
+            if not lose:  # trials go in step: every active trial is at the same patient
+                return np.asarray(values[:, int(nxt[first_active]) + k])
             return np.asarray(np.take(values, trial * values.shape[1] + nxt + k))
 
         while active.any():
+            first_active = int(np.argmax(active))
             cohort = np.where(active, np.minimum(size, n_max - total), 0)
             block.ensure(int(nxt.max()) + size + 1)
             p = probs[cur]
