@@ -32,6 +32,7 @@ from escalation import (
 )
 from escalation.designs.base import Design
 from tests.strategies import trial_data
+from tests.test_conformance import check_decision
 
 CASES_FILE = Path(__file__).parent / "data" / "three_plus_three_r_cases.json"
 R = json.loads(CASES_FILE.read_text(encoding="utf-8"))
@@ -329,6 +330,18 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+@SETTINGS
+@given(data=trial_data())
+def test_conformance_of_the_standard_variant(data: TrialData) -> None:
+    """The conformance check (tests/test_conformance.py runs it on the de-escalation variant)."""
+    design = ThreePlusThree(n_doses=data.n_doses)
+    decision = design.decide(data)
+    check_decision(decision, data)
+    assert design.decide(data) == decision
+    selection = design.select(data)
+    assert selection.dose_level is None or selection.dose_level not in selection.eliminated
 
 
 @pytest.mark.parametrize("deesc", [False, True])
