@@ -56,7 +56,7 @@ from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
 from escalation.rules.waiting import WaitForPending
 
-__all__ = ["BOIN", "isotonic_selection"]
+__all__ = ["BOIN", "beta_posterior_bands", "isotonic_selection"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,28 +216,9 @@ class BOIN(Design):
 
         BOIN makes no dose-toxicity model: doses are independent, untried ones are blank.
         """
-        from scipy.stats import beta as beta_dist  # scipy.stats is slow to import: only here
-
         self.check_data(data)
         n, y = self._beta_counts(data)
-        a, b = y + 1.0, n - y + 1.0
-        tried = n > 0
-
-        def q(level: float) -> npt.NDArray[np.float64]:
-            return np.where(tried, beta_dist.ppf(level, a, b), np.nan)
-
-        def pairs(lo: float, hi: float) -> tuple[tuple[float, float], ...]:
-            return tuple((float(x), float(z)) for x, z in zip(q(lo), q(hi), strict=True))
-
-        over = np.where(tried, beta_overdose_prob(self.target, n, y), np.nan)
-        return PosteriorBands(
-            model="independent Beta(1, 1) posteriors per dose",
-            center=tuple(float(v) for v in np.where(tried, a / (a + b), np.nan)),
-            center_label="posterior mean",
-            band50=pairs(0.25, 0.75),
-            band95=pairs(0.025, 0.975),
-            interval_probs={f"Pr(DLT rate > {self.target:g})": tuple(float(v) for v in over)},
-        )
+        return beta_posterior_bands(n, y, self.target)
 
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:
         s = data.summary
@@ -253,6 +234,36 @@ class BOIN(Design):
             prior=self._selection_prior(),
         )
         return isotonic_selection(sel, self.target, int(s.n_pending.sum()))
+
+
+def beta_posterior_bands(
+    n: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    target: float,
+    model: str = "independent Beta(1, 1) posteriors per dose",
+) -> PosteriorBands:
+    """Each tried dose's Beta(1 + y, 1 + n - y) posterior, its 50% and 95% bands and
+    Pr(DLT rate > target); untried doses are blank (NaN)."""
+    from scipy.stats import beta as beta_dist  # scipy.stats is slow to import: only here
+
+    a, b = y + 1.0, n - y + 1.0
+    tried = n > 0
+
+    def q(level: float) -> npt.NDArray[np.float64]:
+        return np.where(tried, beta_dist.ppf(level, a, b), np.nan)
+
+    def pairs(lo: float, hi: float) -> tuple[tuple[float, float], ...]:
+        return tuple((float(x), float(z)) for x, z in zip(q(lo), q(hi), strict=True))
+
+    over = np.where(tried, beta_overdose_prob(target, n, y), np.nan)
+    return PosteriorBands(
+        model=model,
+        center=tuple(float(v) for v in np.where(tried, a / (a + b), np.nan)),
+        center_label="posterior mean",
+        band50=pairs(0.25, 0.75),
+        band95=pairs(0.025, 0.975),
+        interval_probs={f"Pr(DLT rate > {target:g})": tuple(float(v) for v in over)},
+    )
 
 
 def isotonic_selection(sel: IsotonicSelection, target: float, n_pending: int) -> Selection:

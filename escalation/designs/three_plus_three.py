@@ -45,7 +45,7 @@ from typing import ClassVar
 import numpy as np
 
 from escalation.data import TrialData
-from escalation.decision import Action, RuleOutcome, Selection
+from escalation.decision import Action, PosteriorBands, RuleOutcome, Selection
 from escalation.designs.base import (
     START_REASON,
     Design,
@@ -54,6 +54,7 @@ from escalation.designs.base import (
     _maybe,
     provisional_note,
 )
+from escalation.designs.boin import beta_posterior_bands
 from escalation.errors import Problem
 from escalation.models.three_plus_three import (
     EXPANDED,
@@ -235,6 +236,18 @@ class ThreePlusThree(Design):
             n_for_safety=n,
             dlt_for_safety=y,
             diagnostics=diagnostics,
+        )
+
+    def posterior_bands(self, data: TrialData) -> PosteriorBands:
+        """A picture of the data: each tried dose's Beta(1, 1) posterior on its evaluable patients
+        (as BOIN's). 3+3's rules do not use it; Pr(DLT rate > target) is for the picture only."""
+        self.check_data(data)
+        s = data.summary
+        return beta_posterior_bands(
+            s.n_complete.astype(np.float64),
+            s.n_dlt.astype(np.float64),
+            self.target,
+            model="3+3 (rule-based); independent Beta(1, 1) posteriors per dose, not used by its rules",
         )
 
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:
