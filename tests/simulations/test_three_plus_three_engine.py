@@ -4,9 +4,9 @@ The independent reference is exact: the probability of selecting each dose under
 expected number of patients per dose, by enumeration of the binomial outcomes of every cohort (a
 recursion over the trial's states, written here from R escalation's ``three_plus_three`` and Korn
 et al. 1994, not from the engine's code), itself checked against the closed form of Lin & Shih
-(2001, Biostatistics 2:203, section 2.1) for the standard design. The simulated selection
-percentages must lie within Monte Carlo error of it; a negative control shows that the check can
-fail.
+(2001, Biostatistics 2:203; the traditional A+B design with A = B = 3) for the standard design.
+The simulated selection percentages must lie within Monte Carlo error of it; a negative control
+shows that the check can fail.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def exact_3p3(probs: tuple[float, ...], deesc: bool) -> tuple[np.ndarray, np.nda
 
 
 def lin_shih_standard(probs: tuple[float, ...]) -> np.ndarray:
-    """Lin & Shih (2001) section 2.1, A = B = 3, C = D = 1, E = 1 (the standard 3+3):
+    """Lin & Shih (2001), the traditional A+B design with A = B = 3 (the standard 3+3):
     P(escalate from j) = P0 + P1 * Q0 with P0 = P(0/3), P1 = P(1/3), Q0 = P(0/3 more);
     P(MTD = i) = (1 - q_{i+1}) prod_{j <= i} q_j, P(MTD = top) = prod q_j."""
     q = np.array([_binom(0, p) + _binom(1, p) * _binom(0, p) for p in probs])
