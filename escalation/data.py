@@ -191,6 +191,11 @@ class TrialData:
         The dose level of the current cohort. When absent it is the level of the most recently
         infused patient (the lowest such level if several were infused that day); ``None`` before
         the first patient.
+    counts
+        Complete data given as counts: per dose, ``(n, dlt)`` patients treated and DLTs observed,
+        all with complete follow-up (``from_counts``). Held as counts, so that the data cost
+        O(doses) however many patients they count: ``patients`` is then empty, the per-dose
+        arrays of ``summary`` hold the counts and its per-patient arrays are empty.
 
     Raises
     ------
@@ -203,6 +208,7 @@ class TrialData:
     as_of_day: int = 0
     dlt_window_days: int = DEFAULT_DLT_WINDOW_DAYS
     current_level: int | None = None
+    counts: tuple[tuple[int, int], ...] | None = None
     summary: DoseSummary = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -219,6 +225,8 @@ class TrialData:
                     message=f"unknown dose level {self.current_level} (levels are 1 to {self.n_doses})",
                 )
             )
+        if self.counts is not None:
+            problems += self._count_problems()
         if not problems:
             problems = validate_patients(
                 self.patients,
@@ -241,39 +249,47 @@ class TrialData:
     ) -> TrialData:
         """Complete data given as counts per dose (no pending patients can be expressed).
 
-        Patients get the ids ``L{level}-{k}``; all are infused on day 0 and complete on the
-        as-of day.
+        The data are held as counts (``counts``), so they cost O(doses) whatever the counts: the
+        counted patients are infused on day 0 and complete on the as-of day, and decisions are
+        those on the same patients given one by one.
         """
         problems: list[Problem] = []
         if len(n_at_dose) != len(dlt_at_dose):
             problems.append(Problem(field="counts", message="n and dlt lists differ in length"))
-        for i, (n, y) in enumerate(zip(n_at_dose, dlt_at_dose, strict=False)):
+            raise InvalidTrialDataError(problems)
+        counts = tuple((int(n), int(y)) for n, y in zip(n_at_dose, dlt_at_dose, strict=True))
+        if current_level is None and any(n > 0 for n, _ in counts):
+            # every counted patient is infused on day 0: the lowest level treated is the
+            # current one, as for patients infused on the same day
+            current_level = next(i + 1 for i, (n, _) in enumerate(counts) if n > 0)
+        return cls(
+            n_doses=len(counts),
+            as_of_day=dlt_window_days,
+            dlt_window_days=dlt_window_days,
+            current_level=current_level,
+            counts=counts,
+        )
+
+    def _count_problems(self) -> list[Problem]:
+        assert self.counts is not None
+        problems: list[Problem] = []
+        if self.patients:
+            problems.append(Problem(field="counts", message="give counts or patients, not both"))
+        if len(self.counts) != self.n_doses:
+            problems.append(
+                Problem(
+                    field="counts",
+                    message=f"{len(self.counts)} counts for {self.n_doses} dose levels",
+                )
+            )
+        for i, (n, y) in enumerate(self.counts):
             if (why := LIMITS["count"].check(n)) is not None:
                 problems.append(Problem(field=f"counts[{i}].n", message=why))
             if not 0 <= y <= max(n, 0):
                 problems.append(
                     Problem(field=f"counts[{i}].dlt", message=f"{y} DLTs among {n} patients")
                 )
-        if problems:
-            raise InvalidTrialDataError(problems)
-        patients = [
-            Patient(
-                patient_id=f"L{i + 1}-{k + 1}",
-                dose_level=i + 1,
-                infused_day=0,
-                dlt=k < y,
-                dlt_day=1 if k < y else None,
-            )
-            for i, (n, y) in enumerate(zip(n_at_dose, dlt_at_dose, strict=True))
-            for k in range(n)
-        ]
-        return cls(
-            n_doses=len(n_at_dose),
-            patients=tuple(patients),
-            as_of_day=dlt_window_days,
-            dlt_window_days=dlt_window_days,
-            current_level=current_level,
-        )
+        return problems
 
     def with_patients(
         self, patients: Iterable[Patient], *, as_of_day: int | None = None
@@ -284,6 +300,7 @@ class TrialData:
             patients=(*self.patients, *patients),
             as_of_day=self.as_of_day if as_of_day is None else as_of_day,
             dlt_window_days=self.dlt_window_days,
+            counts=self.counts,
         )
 
     @property
@@ -299,13 +316,37 @@ class TrialData:
     @property
     def n_patients(self) -> int:
         """Number of treated patients (pending and withdrawn included)."""
+        if self.counts is not None:
+            return sum(n for n, _ in self.counts)
         return len(self.patients)
+
+    def _summarize_counts(self) -> DoseSummary:
+        assert self.counts is not None
+        n = np.array([c[0] for c in self.counts], dtype=np.int64)
+        y = np.array([c[1] for c in self.counts], dtype=np.int64)
+        zeros = np.zeros(self.n_doses, dtype=np.int64)
+        return DoseSummary(
+            n_treated=n,
+            n_complete=n.copy(),
+            n_dlt=y,
+            n_pending=zeros,
+            n_withdrawn=zeros.copy(),
+            pending_followup=np.zeros(self.n_doses),
+            withdrawn_followup=np.zeros(self.n_doses),
+            dose_index=np.zeros(0, dtype=np.int64),
+            dlt=np.zeros(0, dtype=np.bool_),
+            followup_days=np.zeros(0, dtype=np.int64),
+            followup_fraction=np.zeros(0),
+            state=(),
+        )
 
     def window_closes_day(self, patient: Patient) -> int:
         """The study day on which the patient's DLT window closes."""
         return patient.infused_day + self.dlt_window_days
 
     def _summarize(self) -> DoseSummary:
+        if self.counts is not None:
+            return self._summarize_counts()
         n_doses, window, as_of = self.n_doses, self.dlt_window_days, self.as_of_day
         k = len(self.patients)
         dose_index = np.empty(k, dtype=np.int64)

@@ -77,6 +77,7 @@ from escalation.models.crm import (
     CRMPosterior,
     adaptive_weights,
     crm_posterior,
+    crm_posterior_counts,
     linear_weights,
 )
 from escalation.rules.constraints import (
@@ -180,6 +181,17 @@ class CRM(Design):
 
         ``conf_level`` sets the level of the credible intervals (and of dfcrm's plug-in bounds).
         """
+        if data.counts is not None:  # complete data as counts: every weight is 1, O(doses)
+            return crm_posterior_counts(
+                self.skeleton,
+                data.summary.n_complete,
+                data.summary.n_dlt,
+                target=self.target,
+                model=self.model,
+                intercept=self.intercept,
+                prior_sd=self.prior_sd,
+                conf_level=conf_level,
+            )
         dose_index, dlt, weight = self._patients(data)
         return crm_posterior(
             self.skeleton,
@@ -222,7 +234,7 @@ class CRM(Design):
         cur = None if current is None else current - 1
         if cur is None:
             index, direction, reason = self.start_level - 1, Action.STAY, START_REASON
-        elif self.startup and not s.dlt.any():
+        elif self.startup and not s.n_dlt.any():
             index, direction, reason = self._startup(data, cur)
         else:
             index = int(post.mtd_index)

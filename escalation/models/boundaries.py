@@ -82,14 +82,35 @@ def beta_overdose_prob(
     return np.asarray(betaincc(y_arr + prior_a, n_arr - y_arr + prior_b, target), dtype=np.float64)
 
 
+#: up to this n the boundary is found by scanning every y at once; beyond, by bisection (the same
+#: answer, as the probability rises with y; the cost of huge counts stays O(log n))
+_SCAN_N = 10_000
+
+
 @lru_cache(maxsize=4096)
 def elimination_boundary(n: int, target: float, cutoff: float, min_n: int = 3) -> int | None:
     """Smallest number of DLTs among n that eliminates a dose, or None (n < min_n or never)."""
     if n < min_n:
         return None
-    y = np.arange(n + 1)
-    exceeds = np.flatnonzero(beta_overdose_prob(target, n, y) > cutoff)
-    return int(exceeds[0]) if exceeds.size else None
+    if n <= _SCAN_N:
+        y = np.arange(n + 1)
+        exceeds = np.flatnonzero(beta_overdose_prob(target, n, y) > cutoff)
+        return int(exceeds[0]) if exceeds.size else None
+
+    # Pr(p > target | y, n) rises with y: bisect, O(log n) rather than an array of n + 1
+    def exceeds_at(y: int) -> bool:
+        return bool(beta_overdose_prob(target, n, y) > cutoff)
+
+    if not exceeds_at(n):
+        return None
+    lo, hi = -1, n  # exceeds_at(hi) holds; exceeds_at(lo) does not (lo = -1: none below 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if exceeds_at(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 @dataclass(frozen=True, slots=True)

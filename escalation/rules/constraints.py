@@ -116,20 +116,29 @@ class Coherence:
         cur = ctx.current_index
         if cur is None or index <= cur:
             return index, _outcome(self.label, False, "No escalation proposed.")
+        if ctx.data.counts is not None:
+            # counted patients are all infused on day 0: the DLTs count as the most recent
+            n_cur, y_cur = ctx.data.counts[cur]
+            n_last, n_dlt = min(n_cur, self.cohort_size), min(y_cur, self.cohort_size)
+            return self._judge(ctx, index, cur, n_last, n_dlt)
         patients, dlt = ctx.data.patients, ctx.summary.dlt
         at_current = [i for i, p in enumerate(patients) if p.dose_level == cur + 1]
         # most recent first; on the same day a DLT counts as more recent (order-free, conservative)
         at_current.sort(key=lambda i: (patients[i].infused_day, bool(dlt[i])), reverse=True)
         last = at_current[: self.cohort_size]
-        if not last:
+        return self._judge(ctx, index, cur, len(last), int(dlt[last].sum()))
+
+    def _judge(
+        self, ctx: DecisionContext, index: int, cur: int, n_last: int, n_dlt: int
+    ) -> tuple[int, RuleOutcome]:
+        if not n_last:
             return index, _outcome(self.label, False, "No patient at the current dose yet.")
-        n_dlt = int(dlt[last].sum())
-        rate = n_dlt / len(last)
+        rate = n_dlt / n_last
         if rate >= ctx.target:
             return cur, _outcome(
                 self.label,
                 True,
-                f"The last cohort had {n_dlt} DLT{'s' if n_dlt != 1 else ''} in {len(last)} "
+                f"The last cohort had {n_dlt} DLT{'s' if n_dlt != 1 else ''} in {n_last} "
                 f"(rate {rate:.2f} >= target {ctx.target:g}): no escalation, stay at dose level {cur + 1}.",
             )
         return index, _outcome(

@@ -137,6 +137,22 @@ class Stagger:
         nxt = ctx.next_index
         if nxt is None:
             return _outcome(self.label, False, "No next dose."), None
+        if ctx.data.counts is not None:  # counted patients: infused on day 0, all complete
+            n, y = ctx.data.counts[nxt]
+            if n == 0:
+                return _outcome(
+                    self.label,
+                    False,
+                    f"Dose level {nxt + 1} is new: its first patient needs no wait.",
+                ), None
+            done = n > y or ctx.data.as_of_day >= self.days
+            detail = (
+                f"The patients counted at dose level {nxt + 1} have completed the DLT window."
+                if n > y
+                else f"The patients counted at dose level {nxt + 1} have "
+                f"{ctx.data.as_of_day} days of follow-up ({'>=' if done else '<'} {self.days})."
+            )
+            return _outcome(self.label, not done, detail), None if done else self.days
         at_level = [
             (p, state)
             for p, state in zip(ctx.data.patients, ctx.summary.state, strict=True)
