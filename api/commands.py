@@ -1,6 +1,6 @@
 """The service's commands for the ``escalation`` CLI (entry point group ``escalation.commands``).
 
-``escalation serve``, ``escalation keys create|list|revoke``, ``escalation audit verify``. Each
+``escalation serve``, ``escalation keys create|list|revoke``, ``escalation audit verify|head``. Each
 opens the database named by ``--database-url`` (default ``$ESCALATION_DATABASE_URL`` or SQLite
 at ./var/escalation.db).
 """
@@ -232,39 +232,98 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
 
 # ---- audit -----------------------------------------------------------------------------------------------
-def _audit_verify(args: argparse.Namespace) -> int:
+def _open_audited(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(database, None) for an existing escalation database with its audit key, or (None, exit
+    code) after saying why not."""
     from sqlalchemy import inspect
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from api.storage.audit import verify
+    from api.storage.audit import AuditKeyError, load_key
 
     settings = _settings(args)
     if settings.sqlite_path is not None and not settings.sqlite_path.exists():
-        return _fail(f"no database at {settings.sqlite_path}")
-    db = _database(args, migrate=False)
+        return None, _fail(f"no database at {settings.sqlite_path}")
     try:
-        if not inspect(db.engine).has_table("audit_entries"):
-            return _fail("not an escalation database (no audit_entries table)")
-        with db.read() as s:
-            n, problem = verify(s)
+        key = load_key(create=False)
+    except AuditKeyError as e:
+        return None, _fail(str(e))
+    from api.storage.db import Database
+
+    db = Database(settings.database_url, pool_size=1, audit_key=key)
+    if not inspect(db.engine).has_table("audit_entries"):
+        db.dispose()
+        return None, _fail("not an escalation database (no audit_entries table)")
+    return db, None
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.services.integrity import check
+    from api.storage.audit import parse_anchor
+
+    anchor_at = None
+    if args.head is not None:
+        try:
+            anchor_at = parse_anchor(args.head)
+        except ValueError as e:
+            return _fail(str(e))
+    try:
+        db, code = _open_audited(args)
+        if db is None:
+            return int(code)
+        try:
+            with db.read() as s:
+                report = check(s, anchor_at=anchor_at)
+        finally:
+            db.dispose()
     except SQLAlchemyError as e:
         return _fail(f"cannot read the database: {type(e).__name__}: {e}")
-    finally:
-        db.dispose()
+    first = report.problems[0] if report.problems else None
     if args.json:
         _print_json(
             {
-                "intact": problem is None,
-                "entries_checked": n,
-                "first_bad_entry": problem.seq if problem else None,
-                "problem": problem.message if problem else None,
+                "intact": report.intact,
+                "entries_checked": report.entries,
+                "rows_checked": report.rows,
+                "first_bad_entry": first.seq if first else None,
+                "problem": first.message if first else None,
+                "problems": [{"entry": p.seq, "problem": p.message} for p in report.problems],
             }
         )
-    if problem is not None:
-        sys.stderr.write(f"audit chain BROKEN at entry {problem.seq}: {problem.message}\n")
+    if not report.intact:
+        for p in report.problems:
+            where = f"at entry {p.seq}" if p.seq is not None else "in the data"
+            sys.stderr.write(f"audit chain BROKEN {where}: {p.message}\n")
         return EXIT_BROKEN
     if not args.json:
-        sys.stdout.write(f"audit chain intact: {n} entries verified\n")
+        anchored = f", recorded head {args.head.strip()} present" if anchor_at else ""
+        sys.stdout.write(
+            f"audit chain intact: {report.entries} entries verified, "
+            f"{report.rows} data rows agree with them{anchored}\n"
+        )
+    return EXIT_OK
+
+
+def _audit_head(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.storage.audit import anchor, head
+
+    try:
+        db, code = _open_audited(args)
+        if db is None:
+            return int(code)
+        try:
+            with db.read() as s:
+                seq, hash_hex = head(s)
+        finally:
+            db.dispose()
+    except SQLAlchemyError as e:
+        return _fail(f"cannot read the database: {type(e).__name__}: {e}")
+    if args.json:
+        _print_json({"head": anchor(seq, hash_hex), "seq": seq, "hash": hash_hex})
+    else:
+        sys.stdout.write(anchor(seq, hash_hex) + "\n")
     return EXIT_OK
 
 
@@ -340,10 +399,29 @@ def register(sub: Any) -> None:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
     verify = audit_sub.add_parser(
         "verify",
-        help="verify the hash chain",
-        description="Verify the audit hash chain: exit 0 when intact, 1 naming the first bad "
-        "entry when a row was altered or removed.",
+        help="verify the audit chain and the data against it",
+        description="Verify the audit chain (hashes, MACs under the audit key, head) and replay "
+        "it: every trial, patient, recommendation, SRC decision and API key must be as the trail "
+        "records it. Exit 0 when intact, 1 naming each problem. The audit key comes from "
+        "$ESCALATION_AUDIT_KEY or the file $ESCALATION_AUDIT_KEY_FILE (default ./var/audit.key).",
     )
     _database_option(verify)
+    verify.add_argument(
+        "--head",
+        metavar="SEQ:HASH",
+        default=None,
+        help="a head printed earlier by `escalation audit head` (recorded in the trial master "
+        "file): the chain must still hold it",
+    )
     verify.add_argument("--json", action="store_true", help="JSON output")
     verify.set_defaults(handler=_audit_verify)
+    head = audit_sub.add_parser(
+        "head",
+        help="print the chain's head (SEQ:HASH) to record outside the database",
+        description="Print the audit chain's newest entry as SEQ:HASH. Record it outside the "
+        "database (the trial master file); `escalation audit verify --head SEQ:HASH` later shows "
+        "that no entry up to it was removed or replaced.",
+    )
+    _database_option(head)
+    head.add_argument("--json", action="store_true", help="JSON output")
+    head.set_defaults(handler=_audit_head)

@@ -18,6 +18,10 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+# the audit chain's key (api.storage.audit.load_key): one for the whole test session, servers
+# started as subprocesses included, so that no test writes ./var/audit.key
+os.environ.setdefault("ESCALATION_AUDIT_KEY", "test-audit-key-" + "5" * 48)
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "lcar_aio_example.json"
 

@@ -17,7 +17,15 @@ __all__ = ["authenticate", "create_key", "list_audit", "list_keys", "revoke_key"
 
 
 def _key_record(key: ApiKey) -> dict[str, object]:
-    return {"id": key.id, "name": key.name, "role": key.role, "key_prefix": key.key_prefix}
+    """A key as the audit trail records it (its hash too: a key swapped in the database is seen;
+    the hash of a random 256-bit key reveals nothing of it)."""
+    return {
+        "id": key.id,
+        "name": key.name,
+        "role": key.role,
+        "key_prefix": key.key_prefix,
+        "key_hash": key.key_hash,
+    }
 
 
 def create_key(db: Database, *, role: str, name: str, actor: str) -> tuple[ApiKey, str]:

@@ -44,6 +44,7 @@ __all__ = [
     "Served",
     "create",
     "data_hash",
+    "decision_differences",
     "design_hash",
     "final_selection",
     "get_recommendation",
@@ -54,6 +55,7 @@ __all__ = [
     "record_decision",
     "render",
     "reproduce",
+    "result_hash",
     "served",
 ]
 
@@ -74,7 +76,7 @@ def design_hash(snapshot: dict[str, Any]) -> str:
     )
 
 
-def _result_hash(rec_data: str, rec_design: str, engine: str, decision: dict[str, Any]) -> str:
+def result_hash(rec_data: str, rec_design: str, engine: str, decision: dict[str, Any]) -> str:
     return sha256_json(
         {
             "data_hash": rec_data,
@@ -269,7 +271,7 @@ def create(db: Database, trial_id: int, as_of: dt.date, found: Lookup, *, actor:
                 "design_hash": gh,
                 "engine_version": __version__,
                 "result": decision,
-                "hash": _result_hash(dh, gh, __version__, decision),
+                "hash": result_hash(dh, gh, __version__, decision),
                 "created_at": utcnow(),
                 "created_by": actor,
             }
@@ -332,6 +334,31 @@ def list_recommendations(
         return page(s, query, req)
 
 
+# what a recomputation may change without changing the decision: how long it took and whether
+# this process had compiled the model before (wall clock and process state, not statistics)
+_VOLATILE_KEYS = frozenset({"compiled_this_call", "uses"})
+
+
+def _is_volatile(key: str) -> bool:
+    return key in _VOLATILE_KEYS or key.endswith("_seconds")
+
+
+def _without_timings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if not _is_volatile(str(k))}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def decision_differences(stored: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """The top-level fields of a decision whose content differs between ``stored`` and ``now``:
+    the decision, the estimates, the rules and the diagnostics' statistics, not the engine version
+    nor wall-clock timings (``*_seconds``) or the process's compilation state."""
+    keys = sorted((set(now) | set(stored)) - {"engine_version"})
+    return [k for k in keys if _without_timings(now.get(k)) != _without_timings(stored.get(k))]
+
+
 def reproduce(db: Database, recommendation_id: int) -> dict[str, Any]:
     """Recompute a stored recommendation from its snapshot with the engine running now."""
     rec = get_recommendation(db, recommendation_id)
@@ -339,12 +366,11 @@ def reproduce(db: Database, recommendation_id: int) -> dict[str, Any]:
     intact = (
         data_hash(snapshot) == rec.data_hash
         and design_hash(snapshot) == rec.design_hash
-        and _result_hash(rec.data_hash, rec.design_hash, rec.engine_version, rec.result) == rec.hash
+        and result_hash(rec.data_hash, rec.design_hash, rec.engine_version, rec.result) == rec.hash
     )
     doc = _parse(snapshot)
     now = decision_to_json(doc.design.decide(doc.data), doc)
-    keys = sorted((set(now) | set(rec.result)) - {"engine_version"})
-    differences = [k for k in keys if now.get(k) != rec.result.get(k)]
+    differences = decision_differences(rec.result, now)
     return {
         "recommendation_id": rec.id,
         "reproduced": intact and not differences,

@@ -1,6 +1,8 @@
 """The database handle: engine, transactions and schema migrations.
 
-SQLite (the default, a file, in WAL mode) or PostgreSQL through psycopg 3. Every write runs in one
+SQLite (the default, a file, in WAL mode with ``synchronous=FULL``: a committed write survives a
+power loss, not only a crash of the process; the file is made with mode 0600) or PostgreSQL through
+psycopg 3. Every write runs in one
 transaction (``Database.write``); on SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so
 that two writers queue for the lock instead of failing when one upgrades its read snapshot. The
 schema is owned by the Alembic migrations beside this file and is brought to the head revision at
@@ -9,8 +11,10 @@ start-up, so a database made by an older version upgrades in place.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +27,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
+
+from api.storage.audit import load_key
 
 __all__ = ["Database", "alembic_config"]
 
@@ -49,7 +55,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: each commit is synced to disk, so an acknowledged write survives a power loss
+        # (NORMAL survives a crash of the process only); this is the clinical record
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
     finally:
@@ -61,6 +69,18 @@ def _sqlite_begin(conn: Connection) -> None:
     if options.get(_AUTOCOMMIT, False):
         return  # Database.connect: every statement its own transaction
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")
+
+
+def _private_file(path: Path) -> None:
+    """Make the SQLite file (and its WAL and shared-memory files, which SQLite creates with the
+    main file's mode) readable by its owner only: it is the clinical record."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # not ours to change: leave it
+            if p.exists() and p.stat().st_mode & 0o077:
+                p.chmod(0o600)
 
 
 @functools.cache
@@ -80,17 +100,23 @@ class Database:
         SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
     pool_size
         Connections kept open (PostgreSQL; SQLite files use the same pool).
+    audit_key
+        The secret that keys the audit chain (default: ``api.storage.audit.load_key()``, from the
+        environment or ``./var/audit.key``); every session carries it in ``info["audit_key"]``.
+        ``b""`` writes entries without a MAC: only for a schema older than revision 0005.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, audit_key: bytes | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.audit_key = audit_key if audit_key is not None else load_key()
         kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 2 * pool_size}
         in_memory = False
         if self.is_sqlite:
             path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(path))
             else:  # an in-memory database (one connection; for building the app without a file)
                 kwargs, in_memory = {}, True
         self.engine: Engine = create_engine(url, **kwargs)
@@ -98,9 +124,10 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._autocommit = self._autocommit_engine(url, in_memory=in_memory)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        info = {"audit_key": self.audit_key}
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._write = sessionmaker(
-            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
+            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False, info=info
         )
 
     def _autocommit_engine(self, url: str, *, in_memory: bool) -> Engine:

@@ -219,6 +219,9 @@ class AuditEntry(Base):
     after: Mapped[Any | None]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of ``hash`` under the audit key, kept outside the database (revision 0005;
+    # NULL for entries written before it)
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -229,6 +232,9 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_seq: Mapped[int]
     last_hash: Mapped[str] = mapped_column(String(64))
+    # the first entry that carries a MAC: 1, or the one after the entries a database held when
+    # it was upgraded to revision 0005
+    keyed_from: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
 
 class SimulationJob(Base):

@@ -13,13 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from api.services import trials
 from api.services.admin import create_key
 from api.storage.db import Database
 from api.storage.models import AuditEntry, AuditHead
 from tests.api.conftest import PgSchema, new_database_url
+from tests.api.tampering import audit_triggers_off
 from tests.conftest import EXAMPLE
 
 
@@ -90,21 +91,24 @@ def audited_database(url: str) -> Database:
     return db  # entries 1 (key), 2 (trial), 3-5 (patients)
 
 
+INTACT = "audit chain intact: 5 entries verified, 5 data rows agree with them\n"
+
+
 def test_audit_verify_console_script(console_script: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     db = audited_database(url)
     intact = run(console_script, "audit", "verify", "--database-url", url)
-    assert (intact.returncode, intact.stdout) == (0, "audit chain intact: 5 entries verified\n")
-    with db.write() as s:  # the record of P003 quietly given a DLT
+    assert (intact.returncode, intact.stdout) == (0, INTACT)
+    with db.write() as s, audit_triggers_off(s):  # the record of P003 quietly given a DLT
         entry = s.scalars(select(AuditEntry).where(AuditEntry.seq == 5)).one()
         assert entry.after["id"] == "P003" and entry.after["dlt"] is False
         entry.after = dict(entry.after) | {"dlt": True, "dlt_on": "2026-02-10"}
+        s.flush()
     db.dispose()
     broken = run(console_script, "audit", "verify", "--database-url", url)
     assert broken.returncode == 1
-    assert (
-        broken.stderr
-        == "audit chain BROKEN at entry 5: content altered (its hash does not match)\n"
+    assert broken.stderr.startswith(
+        "audit chain BROKEN at entry 5: content altered (its hash does not match)\n"
     )
 
 
@@ -115,7 +119,7 @@ def test_audit_verify_console_script(console_script: str, tmp_path: Path) -> Non
         ("alter", 3, "content altered"),
         ("delete", 2, "missing"),
         ("delete-last", 5, "missing"),
-        ("rehash", 4, "does not link"),
+        ("rehash", 3, "its MAC does not match"),
     ],
 )
 def test_audit_verify_catches_altered_and_deleted_rows(
@@ -131,8 +135,8 @@ def test_audit_verify_catches_altered_and_deleted_rows(
     db = audited_database(url)
     intact = cli(capsys, "audit", "verify", "--database-url", url)
     assert intact.returncode == 0, intact.stderr
-    assert intact.stdout == "audit chain intact: 5 entries verified\n"
-    with db.write() as s:
+    assert intact.stdout == INTACT
+    with db.write() as s, audit_triggers_off(s):
         if tamper == "alter":
             s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(actor="someone else"))
         elif tamper == "delete":
@@ -145,6 +149,7 @@ def test_audit_verify_catches_altered_and_deleted_rows(
             entry = s.scalars(select(AuditEntry).where(AuditEntry.seq == 3)).one()
             entry.after = {"dlt": True}
             entry.hash = entry_hash(entry)
+        s.flush()
     db.dispose()
     broken = cli(capsys, "audit", "verify", "--database-url", url, "--json")
     assert broken.returncode == 1
@@ -159,12 +164,47 @@ def test_audit_verify_catches_a_truncated_head(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     db = audited_database(url)
-    with db.write() as s:  # remove the last entry and move the head back: caught by the head hash
+    with db.write() as s, audit_triggers_off(s):
+        # remove the last entry and move the head back: caught by the head hash
         s.execute(delete(AuditEntry).where(AuditEntry.seq == 5))
         s.execute(update(AuditHead).values(last_seq=4))
     db.dispose()
     out = cli(capsys, "audit", "verify", "--database-url", url)
     assert out.returncode == 1 and "entry 4" in out.stderr
+
+
+def test_audit_head_and_verify_with_the_recorded_head(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The head printed by `audit head`, recorded outside, shows a tail cut with its data."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    db = audited_database(url)
+    head = cli(capsys, "audit", "head", "--database-url", url)
+    assert head.returncode == 0 and head.stdout.startswith("5:") and len(head.stdout) == 67
+    anchored = cli(capsys, "audit", "verify", "--database-url", url, "--head", head.stdout)
+    assert anchored.returncode == 0 and "recorded head 5:" in anchored.stdout
+    with db.write() as s, audit_triggers_off(s):  # P003 and its entry gone, the head rewound
+        s.execute(delete(AuditEntry).where(AuditEntry.seq == 5))
+        s.execute(text("DELETE FROM patients WHERE patient_id = 'P003'"))
+        last = s.scalars(select(AuditEntry.hash).where(AuditEntry.seq == 4)).one()
+        s.execute(update(AuditHead).values(last_seq=4, last_hash=last))
+    db.dispose()
+    assert cli(capsys, "audit", "verify", "--database-url", url).returncode == 0
+    out = cli(capsys, "audit", "verify", "--database-url", url, "--head", head.stdout.strip())
+    assert out.returncode == 1 and "entries were removed" in out.stderr
+    bad = cli(capsys, "audit", "verify", "--database-url", url, "--head", "5:abc")
+    assert bad.returncode == 2 and "not an audit head" in bad.stderr
+
+
+def test_audit_verify_without_the_key_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    audited_database(url).dispose()
+    monkeypatch.delenv("ESCALATION_AUDIT_KEY")
+    monkeypatch.setenv("ESCALATION_AUDIT_KEY_FILE", str(tmp_path / "absent.key"))
+    out = cli(capsys, "audit", "verify", "--database-url", url)
+    assert out.returncode == 2 and "no audit key" in out.stderr
 
 
 def test_audit_verify_on_no_database_is_a_usage_error(
