@@ -55,6 +55,15 @@ class Settings:
         ``.problems`` (``simulations:parse_spec``); None leaves validation to the job.
     threads
         Worker threads for request handlers (``ESCALATION_THREADS``, default 8).
+    auth_failure_limit
+        Failed authentications a client may make in a minute before it gets 429
+        (``ESCALATION_AUTH_FAILURE_LIMIT``, default 20; per worker process).
+    max_body_bytes
+        The largest request body accepted, in bytes (``ESCALATION_MAX_BODY_BYTES``, default
+        1,000,000); a larger one gets 413.
+    max_simulation_trials
+        The most simulated trials one job may ask for, trials x scenarios x designs
+        (``ESCALATION_MAX_SIMULATION_TRIALS``, default 1,000,000); more gets 422.
     supervised
         The application is one of the HTTP worker processes of ``escalation serve --workers N``:
         the supervising process brought the schema up to date, marked interrupted jobs failed and
@@ -70,6 +79,15 @@ class Settings:
     simulation_runner: str = "simulations:run_simulation"
     simulation_validator: str | None = "simulations:parse_spec"
     threads: int = field(default_factory=lambda: int(os.environ.get("ESCALATION_THREADS", "8")))
+    auth_failure_limit: int = field(
+        default_factory=lambda: int(os.environ.get("ESCALATION_AUTH_FAILURE_LIMIT", "20"))
+    )
+    max_body_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("ESCALATION_MAX_BODY_BYTES", "1000000"))
+    )
+    max_simulation_trials: int = field(
+        default_factory=lambda: int(os.environ.get("ESCALATION_MAX_SIMULATION_TRIALS", "1000000"))
+    )
     supervised: bool = False
     today: Callable[[], dt.date] = dt.date.today
 
@@ -79,6 +97,8 @@ class Settings:
             raise ValueError("simulation_workers must be >= 1")
         if self.threads < 1:
             raise ValueError("threads must be >= 1")
+        if self.auth_failure_limit < 1 or self.max_body_bytes < 1:
+            raise ValueError("auth_failure_limit and max_body_bytes must be >= 1")
 
     @property
     def sqlite_path(self) -> Path | None:

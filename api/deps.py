@@ -80,9 +80,15 @@ _bearer = HTTPBearer(
 
 
 async def current_key(
-    db: DbDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    db: DbDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """The caller's active key (401 when missing, malformed, unknown or revoked)."""
+    """The caller's active key (401 when missing, malformed, unknown or revoked): as the guard
+    found it before anything else (``api.guard``), or looked up here."""
+    found = getattr(request.state, "caller", None)
+    if isinstance(found, Caller):
+        return found
     if credentials is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer KEY'")
     key = authenticate(db, credentials.credentials)

@@ -105,10 +105,13 @@ class StoredRecommendations:
         db: Database,
         today: Callable[[], dt.date] = dt.date.today,
         remembered: int = REMEMBERED,
+        blocked: Callable[[Scope], float | None] | None = None,
     ) -> None:
         self.app = app
         self.db = db
         self.today = today  # the server's clock (``Settings.today``)
+        # a client turned away for failed authentications is answered by the application
+        self.blocked = blocked
         self.remembered = remembered
         # (trial id, as of, data version) -> the recommendation served for it; used and changed
         # on the event loop's thread only
@@ -134,6 +137,8 @@ class StoredRecommendations:
     def _stored(self, scope: Scope) -> Response | None:
         path = _PATH.fullmatch(scope["path"])
         if path is None or scope.get("root_path") or int(path[1]) > MAX_ID:
+            return None
+        if self.blocked is not None and self.blocked(scope) is not None:
             return None
         as_of = _as_of(scope["query_string"], self.today)
         key = _bearer_key(scope["headers"])

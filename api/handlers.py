@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, InvalidInput, problem
@@ -75,14 +76,18 @@ _HTTP_CODES = {
 }
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method the path supports, across all its routes (Starlette lists one route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(request.url.path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    """Every method the path supports, across all its routes: each method asked of the router as
+    a request would (included routers nest their routes, so no list of paths is walked)."""
+    allowed = []
+    for method in _METHODS:
+        scope = dict(request.scope, method=method)
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

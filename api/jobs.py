@@ -26,17 +26,18 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from api.storage import audit
 from api.storage.db import Database
 from api.storage.models import SimulationJob, utcnow
 
-__all__ = ["ACTIVE", "JobRunner", "fail_interrupted", "load_function", "run_job"]
+__all__ = ["ACTIVE", "JobCancelled", "JobRunner", "fail_interrupted", "load_function", "run_job"]
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,14 @@ def run_job(database_url: str, job_id: int, runner_path: str) -> None:
                 return
             last = now
             with db.write() as s:
-                s.execute(
+                changed = s.execute(
                     update(SimulationJob)
                     .where(SimulationJob.id == job_id, SimulationJob.status == "running")
                     .values(progress_done=int(done), progress_total=int(total))
-                )
+                    .returning(SimulationJob.id)
+                ).first()
+            if changed is None:  # cancelled (DELETE /v1/simulations/{id}): stop here
+                raise JobCancelled(job_id)
 
         try:
             runner = load_function(runner_path)
@@ -121,6 +125,14 @@ def run_job(database_url: str, job_id: int, runner_path: str) -> None:
             return
         try:
             result = runner(spec, workers=1, progress=progress)
+        except JobCancelled:
+            log.info("simulation job %s cancelled", job_id)
+            return
+        except Exception as e:
+            log.warning("simulation job %s failed: %s", job_id, e)
+            _finish(db, job_id, status="failed", error=f"{type(e).__name__}: {e}")
+            return
+        try:
             if not isinstance(result, Mapping):
                 raise TypeError(f"the harness returned {type(result).__name__}, not a JSON object")
             result = json.loads(json.dumps(result, allow_nan=False))
@@ -134,8 +146,11 @@ def run_job(database_url: str, job_id: int, runner_path: str) -> None:
 
 
 _QUEUED = (
-    select(SimulationJob.id).where(SimulationJob.status == "queued").order_by(SimulationJob.id)
+    select(SimulationJob.id, SimulationJob.created_by)
+    .where(SimulationJob.status == "queued")
+    .order_by(SimulationJob.id)
 )
+_STATUS = select(SimulationJob.status).where(SimulationJob.id == bindparam("job_id"))
 
 
 def fail_interrupted(db: Database) -> int:
@@ -156,11 +171,19 @@ def fail_interrupted(db: Database) -> int:
     return n
 
 
+class JobCancelled(Exception):
+    """The job was cancelled while it ran (raised from the progress callback to stop it)."""
+
+
 class JobRunner:
     """Runs queued jobs, at most ``workers`` at once, each in a fresh worker process.
 
-    The queue is the database: dispatchers take the oldest queued job nobody in this runner has
-    taken yet; ``submit`` wakes one at once, otherwise they look every ``poll_interval_s``.
+    The queue is the database: dispatchers take a queued job nobody in this runner has taken yet
+    (``submit`` wakes one at once, otherwise they look every ``poll_interval_s``), fairly: the
+    oldest job of the submitter with the fewest jobs running here, so one submitter's many jobs do
+    not starve another's (and the size of any one job is bounded when it is submitted). A job
+    cancelled while it runs is stopped: its worker sees it at its next progress report, and the
+    dispatcher, which looks every ``poll_interval_s``, terminates a worker that does not.
     """
 
     def __init__(
@@ -180,6 +203,7 @@ class JobRunner:
         self._threads: list[threading.Thread] = []
         self._running: dict[int, BaseProcess] = {}
         self._taken: set[int] = set()
+        self._submitter: dict[int, str] = {}  # job taken -> who submitted it
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -197,15 +221,19 @@ class JobRunner:
             self._wake.notify()
 
     def _take(self, db: Database) -> int | None:
-        """The oldest queued job not yet taken by this runner (None when there is none)."""
+        """A queued job not yet taken by this runner (None when there is none): the oldest of the
+        submitter with the fewest jobs taken here."""
         with db.connect() as conn:
-            queued = conn.execute(_QUEUED).scalars().all()
+            queued = conn.execute(_QUEUED).all()
         with self._lock:
-            for job_id in queued:
-                if job_id not in self._taken:
-                    self._taken.add(job_id)
-                    return job_id
-        return None
+            free = [(job_id, who) for job_id, who in queued if job_id not in self._taken]
+            if not free:
+                return None
+            load = Counter(self._submitter.values())
+            job_id, who = min(free, key=lambda row: (load[row[1]], row[0]))
+            self._taken.add(job_id)
+            self._submitter[job_id] = who
+            return int(job_id)
 
     def _next(self, db: Database) -> int | None:
         """Wait for a queued job; None when the runner stops."""
@@ -227,6 +255,7 @@ class JobRunner:
                 finally:  # no longer queued: finished, failed, or left for the next start
                     with self._lock:
                         self._taken.discard(job_id)
+                        self._submitter.pop(job_id, None)
         except (
             Exception
         ):  # pragma: no cover - a bug: log it, jobs stay visible as failed at restart
@@ -246,7 +275,12 @@ class JobRunner:
                 return
             process.start()
             self._running[job_id] = process
-        process.join()
+        while process.is_alive():
+            process.join(self.poll_interval_s)
+            if process.is_alive() and self._cancelled(db, job_id):
+                log.info("simulation job %s cancelled: stopping its worker", job_id)
+                process.terminate()
+                process.join()
         with self._lock:
             self._running.pop(job_id, None)
         if process.exitcode != 0:
@@ -257,6 +291,11 @@ class JobRunner:
             )
             _finish(db, job_id, status="failed", error=reason)
         process.close()
+
+    @staticmethod
+    def _cancelled(db: Database, job_id: int) -> bool:
+        with db.connect() as conn:
+            return conn.execute(_STATUS, {"job_id": job_id}).scalar() == "cancelled"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop: running workers are terminated and their jobs marked failed."""

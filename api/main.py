@@ -34,6 +34,7 @@ from api.bounds import state_todays_bounds
 from api.config import AS_OF_TOLERANCE_DAYS, Settings
 from api.deps import reject_unknown_query
 from api.fast_path import StoredRecommendations
+from api.guard import Guard
 from api.handlers import KeepAliveAfterErrors, install_error_handlers
 from api.jobs import JobRunner, fail_interrupted
 from api.routes import api_router
@@ -100,13 +101,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 class _Service(FastAPI):
     """FastAPI with the stored-recommendation fast path in front of its whole middleware stack
     (``api.fast_path``): what it answers skips routing, dependencies and five middleware layers;
-    everything else goes through them as usual."""
+    everything else goes through the guard (``api.guard``: the key first, failed authentications
+    limited, bodies bounded) and then the application as usual."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return StoredRecommendations(
+        settings: Settings = self.state.settings
+        guard = Guard(
             KeepAliveAfterErrors(super().build_middleware_stack()),
             db=self.state.db,
-            today=self.state.settings.today,
+            auth_failure_limit=settings.auth_failure_limit,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        return StoredRecommendations(
+            guard, db=self.state.db, today=settings.today, blocked=guard.blocked
         )
 
 

@@ -555,9 +555,12 @@ class AuditEntryOut(BaseModel):
 
 class SimulationJobOut(BaseModel):
     id: int
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress_done: int
     progress_total: int | None
+    progress_fraction: float = Field(
+        ge=0, le=1, description="the fraction of the simulated trials done (1 when succeeded)"
+    )
     result: dict[str, Any] | None = Field(description="as `escalation simulate --json`, when done")
     error: str | None
     created_at: dt.datetime

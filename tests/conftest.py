@@ -21,6 +21,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 # the audit chain's key (api.storage.audit.load_key): one for the whole test session, servers
 # started as subprocesses included, so that no test writes ./var/audit.key
 os.environ.setdefault("ESCALATION_AUDIT_KEY", "test-audit-key-" + "5" * 48)
+# the access-control tests make many failed authentications from one address on purpose; the
+# limit itself is tested with a server of its own (tests/api/test_guard.py)
+os.environ.setdefault("ESCALATION_AUTH_FAILURE_LIMIT", "1000000")
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "lcar_aio_example.json"

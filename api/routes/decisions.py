@@ -10,7 +10,7 @@ from api.deps import Reader
 from api.errors import InvalidInput
 from api.routes._docs import document_body, errors
 from api.schemas import DecisionJson, TrialDocumentIn
-from api.services.common import nul_problems
+from api.services.common import long_text_problems, nul_problems
 from escalation import InvalidDesignError, InvalidTrialDataError, decision_to_json, parse_document
 
 router = APIRouter(tags=["decisions"])
@@ -26,7 +26,7 @@ router = APIRouter(tags=["decisions"])
     openapi_extra=document_body(TrialDocumentIn),
 )
 def decide(document: Annotated[dict[str, Any], Body()], _key: Reader) -> dict[str, Any]:
-    if problems := nul_problems(document, ""):
+    if problems := nul_problems(document, "") + long_text_problems(document, ""):
         raise InvalidInput.from_problems(problems)
     try:
         doc = parse_document(document)

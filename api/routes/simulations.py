@@ -18,7 +18,14 @@ JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
 
 
 def job_out(job: SimulationJob) -> SimulationJobOut:
-    return SimulationJobOut.model_validate(job, from_attributes=True)
+    if job.status == "succeeded":
+        fraction = 1.0
+    elif job.progress_total:
+        fraction = min(1.0, job.progress_done / job.progress_total)
+    else:
+        fraction = 0.0
+    fields = {c: getattr(job, c) for c in SimulationJobOut.model_fields if c != "progress_fraction"}
+    return SimulationJobOut.model_validate(fields | {"progress_fraction": round(fraction, 4)})
 
 
 @router.post(
@@ -27,8 +34,9 @@ def job_out(job: SimulationJob) -> SimulationJobOut:
     response_model=SimulationJobOut,
     summary="Run a simulation spec in a worker process",
     description="The spec is the one `escalation simulate` reads, validated at once (422 with "
-    "every problem). Poll the job for its status, progress and, when it succeeded, the results "
-    "(as `escalation simulate --json`).",
+    "every problem, and when trials x scenarios x designs is over the service's limit). Poll the "
+    "job for its status, progress (`progress_fraction`) and, when it succeeded, the results (as "
+    "`escalation simulate --json`); DELETE it to cancel it.",
     responses=errors(),
     openapi_extra=document_body(SimulationSpecIn),
 )
@@ -40,7 +48,13 @@ def submit(
     settings: SettingsDep,
     response: Response,
 ) -> SimulationJobOut:
-    job = service.create_job(db, spec, actor=key.actor, validator=settings.simulation_validator)
+    job = service.create_job(
+        db,
+        spec,
+        actor=key.actor,
+        validator=settings.simulation_validator,
+        max_trials=settings.max_simulation_trials,
+    )
     jobs.submit(job.id)
     response.headers["Location"] = f"/v1/simulations/{job.id}"
     return job_out(job)
@@ -70,3 +84,15 @@ def list_jobs(_key: Reader, db: DbDep, paging: PageDep) -> Page[SimulationJobOut
 )
 def get_job(job_id: JobId, _key: Reader, db: DbDep) -> SimulationJobOut:
     return job_out(service.get_job(db, job_id))
+
+
+@router.delete(
+    "/simulations/{job_id}",
+    response_model=SimulationJobOut,
+    summary="Cancel a simulation job",
+    description="A queued job never starts; a running one is stopped (its worker process ends "
+    "within a second or so). Audited. 409 when the job has already finished.",
+    responses=errors(404, 409),
+)
+def cancel_job(job_id: JobId, key: SimulationRunner, db: DbDep) -> SimulationJobOut:
+    return job_out(service.cancel_job(db, job_id, actor=key.actor))

@@ -18,6 +18,7 @@ __all__ = [
     "check_if_match",
     "etag",
     "get_trial",
+    "long_text_problems",
     "nul_problems",
     "page",
 ]
@@ -105,4 +106,30 @@ def nul_problems(value: Any, path: str) -> list[Problem]:
         return out
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in nul_problems(v, f"{path}[{i}]")]
+    return []
+
+
+#: the longest name or label accepted (trial names, dose labels, scenario and design names)
+MAX_NAME_LENGTH = 200
+_NAMED = ("name", "label")
+
+
+def long_text_problems(value: Any, path: str) -> list[Problem]:
+    """Names and labels longer than ``MAX_NAME_LENGTH`` characters: name each place."""
+    if isinstance(value, Mapping):
+        out = []
+        for k, v in value.items():
+            key = f"{path}.{k}" if path else str(k)
+            if k in _NAMED and isinstance(v, str) and len(v) > MAX_NAME_LENGTH:
+                out.append(
+                    Problem(
+                        field=key,
+                        message=f"{len(v)} characters: at most {MAX_NAME_LENGTH} are allowed",
+                    )
+                )
+            else:
+                out += long_text_problems(v, key)
+        return out
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in long_text_problems(v, f"{path}[{i}]")]
     return []

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.errors import Conflict, InvalidInput
-from api.services.common import PageRequest, check_if_match, get_trial, nul_problems, page
+from api.services.common import (
+    PageRequest,
+    check_if_match,
+    get_trial,
+    long_text_problems,
+    nul_problems,
+    page,
+)
 from api.storage import audit
 from api.storage.db import Database
 from api.storage.models import PatientRecord, Trial, utcnow
@@ -46,7 +53,7 @@ _RECORD_KEYS = ("id", "dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on
 
 def _protocol(body: Mapping[str, Any]) -> dict[str, Any]:
     """The validated protocol of a trial: name, resolved design options, doses, DLT window."""
-    problems = nul_problems(body, "")
+    problems = nul_problems(body, "") + long_text_problems(body, "")
     for key in body:
         if key not in _PROTOCOL_KEYS:
             problems.append(
@@ -286,9 +293,10 @@ def upsert_patient(
                     after=record.as_document() | {"version": record.version},
                 )
                 return record, "created"
-            if all(getattr(existing, k) == v for k, v in fields.items()):
-                return existing, "unchanged"  # a repeated call: harmless, whatever If-Match says
+            # a stale If-Match is a conflict even when the body changes nothing (README: 409)
             check_if_match(if_match, existing.version, required=False, what=f"patient {patient_id}")
+            if all(getattr(existing, k) == v for k, v in fields.items()):
+                return existing, "unchanged"  # a repeated call without If-Match: harmless
             before = existing.as_document() | {"version": existing.version}
             for key, value in fields.items():
                 setattr(existing, key, value)

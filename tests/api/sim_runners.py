@@ -41,3 +41,31 @@ def run_until_released(
     while not Path(spec["release"]).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return {"released": Path(spec["release"]).exists()}
+
+
+def run_slowly(
+    spec: Mapping[str, Any], *, workers: int = 1, progress: Progress = None
+) -> dict[str, Any]:
+    """Counts to spec["n"] slowly, reporting every step (a long job, to cancel)."""
+    n = int(spec.get("n", 1000))
+    for i in range(1, n + 1):
+        time.sleep(float(spec.get("sleep", 0.05)))
+        if progress is not None:
+            progress(i, n)
+    return {"n": n}
+
+
+def run_silently(
+    spec: Mapping[str, Any], *, workers: int = 1, progress: Progress = None
+) -> dict[str, Any]:
+    """Sleeps spec["seconds"] without ever reporting progress (stopped only from outside)."""
+    time.sleep(float(spec.get("seconds", 60)))
+    return {"slept": True}
+
+
+def run_dispatch(
+    spec: Mapping[str, Any], *, workers: int = 1, progress: Progress = None
+) -> dict[str, Any]:
+    """``spec["runner"]`` of the runners above (one service, several behaviours)."""
+    runner = {"slowly": run_slowly, "silently": run_silently, "counting": run_counting}
+    return runner[str(spec.get("runner", "counting"))](spec, workers=workers, progress=progress)

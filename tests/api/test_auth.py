@@ -51,6 +51,7 @@ OPERATIONS: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/simulations"): SIMULATE,
     ("GET", "/v1/simulations"): READ,
     ("GET", "/v1/simulations/{job_id}"): READ,
+    ("DELETE", "/v1/simulations/{job_id}"): SIMULATE,
     ("POST", "/v1/keys"): KEYS,
     ("GET", "/v1/keys"): KEYS,
     ("DELETE", "/v1/keys/{key_id}"): KEYS,
