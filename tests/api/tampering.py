@@ -111,9 +111,7 @@ def _decision_changed(s: Session) -> str:
         ),
         {"i": decision_id},
     )
-    return (
-        f"SRC decision {decision_id} differs from its audit trail (action, dose_level, rationale)"
-    )
+    return f"SRC decision {decision_id} differs from its audit trail (action"
 
 
 def _recommendation_changed(s: Session) -> str:
