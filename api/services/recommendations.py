@@ -256,6 +256,14 @@ def create(db: Database, trial_id: int, as_of: dt.date, found: Lookup, *, actor:
     """Decide on ``found.snapshot`` and store the recommendation with its audit entry (or give
     back the one another request stored for the same inputs meanwhile)."""
     snapshot, dh, gh = found.snapshot, found.data_hash, found.design_hash
+    # as_of is bounded at the edge (up to the server's today + 1), and every date before the
+    # first patient gives the one recommendation made on no patients: reads store at most one
+    # recommendation a day of the trial
+    if not snapshot["patients"]:  # nothing known yet: every such date gives one recommendation
+        with db.connect() as conn:
+            same = _before_any_patient(conn, trial_id, gh)
+        if same is not None:
+            return same
     doc = _parse(snapshot)
     decision = decision_to_json(doc.design.decide(doc.data), doc)
     try:
@@ -302,6 +310,24 @@ def create(db: Database, trial_id: int, as_of: dt.date, found: Lookup, *, actor:
         if stored is None:
             raise
         return stored
+
+
+def _before_any_patient(conn: Connection, trial_id: int, gh: str) -> Served | None:
+    """The stored recommendation of this trial, design and engine made before any patient was
+    known, if there is one (the same decision, whichever such date it was asked for)."""
+    rows = conn.execute(
+        select(Recommendation.id, Recommendation.snapshot)
+        .where(
+            Recommendation.trial_id == trial_id,
+            Recommendation.design_hash == gh,
+            Recommendation.engine_version == __version__,
+        )
+        .order_by(Recommendation.id)
+    ).all()
+    for row in rows:
+        if not row.snapshot.get("patients"):
+            return _served(conn, conn.execute(_BY_ID, {"id": row.id}).one())
+    return None
 
 
 def served(db: Database, recommendation_id: int) -> Served:

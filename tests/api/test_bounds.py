@@ -235,3 +235,29 @@ def test_the_sqlite_file_is_private_and_synced_in_full(tmp_path: Path) -> None:
     for path in tmp_path.glob("clinical.db*"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert synchronous == 2  # FULL
+
+
+# ---- reads do not grow the database without bound ------------------------------------------------------
+def test_reads_by_a_src_key_store_a_bounded_number_of_recommendations(
+    api: Api, example: dict[str, Any]
+) -> None:
+    """Asking every date is bounded: a date after the server's today + 1 is 422 (nothing stored),
+    and every date before the first infusion gives back the one recommendation made on no
+    patients."""
+    import datetime as dt
+
+    trial_id = make_trial(api, example)
+    url = f"/v1/trials/{trial_id}/recommendation"
+    with api.client("src") as c:
+        before = [
+            c.get(url, params={"as_of": f"{year}-06-01"}).json()["id"] for year in range(2001, 2021)
+        ]
+        future = c.get(url, params={"as_of": str(dt.date.today() + dt.timedelta(days=2))})
+        later = c.get(url, params={"as_of": "2999-12-31"})
+        stored = c.get(f"/v1/trials/{trial_id}/recommendations", params={"limit": 500}).json()
+        audit = c.get(f"/v1/trials/{trial_id}/audit", params={"limit": 500}).json()["items"]
+    assert len(set(before)) == 1
+    assert future.status_code == later.status_code == 422
+    assert future.json()["problems"][0]["field"] == "as_of"
+    assert len(stored["items"]) == 1
+    assert [e["action"] for e in audit].count("recommendation.create") == 1
