@@ -17,16 +17,19 @@ _DESCRIPTIONS = {
     403: "The key's role lacks the right",
     404: "No such resource",
     409: "Conflicting write (stale If-Match, frozen trial, data changed)",
+    413: "The request body is over the service's limit (1,000,000 bytes by default)",
     422: "Invalid input: every problem, each with its field (and patient)",
     428: "If-Match is required",
+    429: "Too many failed authentications from this client: try again after Retry-After seconds",
 }
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The documented error responses of an operation (401 and 403 always, 422 for parameters)."""
+    """The documented error responses of an operation (401, 403, 413 and 429 always, 422 for
+    parameters)."""
     return {
         code: {"model": ErrorOut, "description": _DESCRIPTIONS[code]}
-        for code in sorted({401, 403, 422, *codes})
+        for code in sorted({401, 403, 413, 422, 429, *codes})
     }
 
 
