@@ -92,11 +92,10 @@ def test_counts_without_a_current_level_take_the_lowest_treated() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "y", "window", "days"), list(itertools.product([2, 3], [0, 2, 3], [3, 30], [7]))
+    ("n", "y", "window", "days"),
+    [c for c in itertools.product([2, 3], [0, 2, 3], [3, 30], [7]) if c[1] <= c[0]],
 )
 def test_stagger_on_counts_as_on_patients(n: int, y: int, window: int, days: int) -> None:
-    if y > n:
-        pytest.skip("impossible counts")
     rule = Stagger(days=days)
     counted = TrialData.from_counts([n, 0], [y, 0], current_level=1, dlt_window_days=window)
     listed = dataclasses.replace(_patients([n, 0], [y, 0], window), current_level=1)
