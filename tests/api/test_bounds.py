@@ -21,7 +21,7 @@ from api.jobs import JobRunner
 from api.services.admin import create_key
 from api.services.recommendations import decision_differences
 from api.storage.db import Database
-from tests.api.conftest import ROLES, Api, make_trial, patient_body, start_api
+from tests.api.conftest import ROLES, SERVER_TODAY, Api, make_trial, patient_body, start_api
 from tests.api.test_jobs import SPEC, submit, wait_for
 
 
@@ -252,7 +252,7 @@ def test_reads_by_a_src_key_store_a_bounded_number_of_recommendations(
         before = [
             c.get(url, params={"as_of": f"{year}-06-01"}).json()["id"] for year in range(2001, 2021)
         ]
-        future = c.get(url, params={"as_of": str(dt.date.today() + dt.timedelta(days=2))})
+        future = c.get(url, params={"as_of": str(SERVER_TODAY + dt.timedelta(days=2))})
         later = c.get(url, params={"as_of": "2999-12-31"})
         stored = c.get(f"/v1/trials/{trial_id}/recommendations", params={"limit": 500}).json()
         audit = c.get(f"/v1/trials/{trial_id}/audit", params={"limit": 500}).json()["items"]
