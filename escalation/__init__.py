@@ -13,11 +13,13 @@ Examples
 
 from importlib.metadata import PackageNotFoundError, version
 
-from escalation.data import DoseSummary, Patient, PatientState, TrialData
+from escalation.data import COHORTS, DoseSummary, Patient, PatientState, TrialData
 from escalation.decision import (
     Action,
     Decision,
     DoseEstimate,
+    ExpansionStatus,
+    IndicationEstimate,
     PosteriorBands,
     RuleKind,
     RuleOutcome,
@@ -29,6 +31,7 @@ from escalation.documents import (
     Dose,
     TrialDocument,
     decision_to_json,
+    document_to_json,
     parse_design,
     parse_document,
     selection_to_json,
@@ -41,6 +44,7 @@ from escalation.errors import (
     PosteriorComputationError,
     Problem,
 )
+from escalation.expansion import ExpansionPlan, expansion_status, indication_estimates
 from escalation.limits import (
     EARLIEST_DATE,
     LATEST_DATE,
@@ -102,6 +106,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "BLRM",
     "BOIN",
+    "COHORTS",
     "CRM",
     "DESIGNS",
     "EARLIEST_DATE",
@@ -127,6 +132,9 @@ __all__ = [
     "EliminateWhenDLTs",
     "EscalationError",
     "ExcludeEliminated",
+    "ExpansionPlan",
+    "ExpansionStatus",
+    "IndicationEstimate",
     "InvalidDesignError",
     "InvalidTrialDataError",
     "IsotonicSelection",
@@ -165,6 +173,9 @@ __all__ = [
     "crm_posterior_batch",
     "date_problem",
     "decision_to_json",
+    "document_to_json",
+    "expansion_status",
+    "indication_estimates",
     "monitoring_oc",
     "monitoring_problems",
     "parse_design",

@@ -21,9 +21,10 @@ from typing import Any
 
 from escalation import __version__
 from escalation._cli_monitor import add_monitor_command
-from escalation.decision import Decision
+from escalation.decision import Decision, Selection
 from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
 from escalation.errors import EscalationError, InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.expansion import ExpansionPlan
 from escalation.limits import LIMITS
 from escalation.models.boundaries import boin_lambdas, boundary_rows, tite_boin_rows
 
@@ -403,6 +404,34 @@ def _dose_table(decision: Decision, doc: TrialDocument) -> str:
     return _render_rows(header, rows)
 
 
+def _expansion_table(decision: Decision, plan: ExpansionPlan) -> str:
+    """The expansion cohorts' monitoring status (escalation decisions leave them out)."""
+    monitor = plan.monitor
+    a, b = monitor.prior
+    head = (
+        f"Expansion cohorts (not in the escalation decision): toxicity monitoring, stop when "
+        f"Pr(DLT rate > {monitor.p0:g}) > {monitor.threshold:.4f} (Beta({a:g}, {b:g}) prior, "
+        f"alpha {monitor.alpha:g} over {monitor.max_n} patients)"
+    )
+    rows = [
+        [
+            s.indication,
+            str(s.dose_level),
+            str(s.n),
+            str(s.dlt),
+            str(s.pending),
+            _cell(s.stop_at_least),
+            f"{s.posterior_prob:.3f}",
+            s.action.upper(),
+        ]
+        for s in decision.expansion
+    ]
+    header = ["Indication", "Level", "Evaluable", "DLTs", "Pending", "Stop if DLTs >="]
+    header += [f"Pr(rate > {monitor.p0:g})", "Action"]
+    reasons = [f"  {s.indication} (level {s.dose_level}): {s.reason}" for s in decision.expansion]
+    return "\n".join([head, "", _render_rows(header, rows), "", *reasons])
+
+
 def _recommend_command(args: argparse.Namespace) -> int:
     doc = _load(args.document)
     decision = doc.design.decide(doc.data)
@@ -430,6 +459,8 @@ def _recommend_command(args: argparse.Namespace) -> int:
     out.append("Rules applied (x = acted):")
     for r in decision.rules:
         out.append(f"  [{'x' if r.triggered else ' '}] {r.label}: {r.detail}")
+    if decision.expansion and doc.design.expansion is not None:
+        out += ["", _expansion_table(decision, doc.design.expansion)]
     out.append(f"\nengine {__version__}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
@@ -459,10 +490,42 @@ def _select_command(args: argparse.Namespace) -> int:
         f"Reason: {selection.reason}",
         "",
         _render_rows(header, rows),
-        f"\nengine {__version__}",
     ]
+    used = selection.data_used
+    if doc.data.indications or any(used.get(c) for c in ("backfill", "expansion")):
+        text += ["", _whole_trial_tables(selection, doc)]
+    text.append(f"\nengine {__version__}")
     sys.stdout.write("\n".join(text) + "\n")
     return 0
+
+
+def _whole_trial_tables(selection: Selection, doc: TrialDocument) -> str:
+    """The data the selection used: patients by cohort, per dose and per indication."""
+    used = ", ".join(f"{n} {cohort}" for cohort, n in selection.data_used.items())
+    rows = [
+        [str(d.dose_level), str(d.n), str(d.n_complete), str(d.dlt), str(d.pending)]
+        for d in selection.doses
+    ]
+    out = [
+        f"Data used: {used} patients",
+        "",
+        _render_rows(["Level", "Treated", "Complete", "DLTs", "Pending"], rows),
+    ]
+    if selection.indications:
+        ind_rows = [
+            [
+                e.indication,
+                str(e.n),
+                str(e.n_complete),
+                str(e.dlt),
+                _fmt(e.rate, 3),
+                f"{e.responses}/{e.n_response_known}",
+            ]
+            for e in selection.indications
+        ]
+        header = ["Indication", "Treated", "Complete", "DLTs", "DLT rate", "Responses/known"]
+        out += ["", _render_rows(header, ind_rows)]
+    return "\n".join(out)
 
 
 # ---- parser ------------------------------------------------------------------------------------------

@@ -39,9 +39,22 @@ import numpy.typing as npt
 from escalation.errors import InvalidTrialDataError, Problem
 from escalation.limits import LIMITS
 
-__all__ = ["DoseSummary", "Patient", "PatientState", "TrialData", "validate_patients"]
+__all__ = [
+    "COHORTS",
+    "DECISION_COHORTS",
+    "DoseSummary",
+    "Patient",
+    "PatientState",
+    "TrialData",
+    "validate_patients",
+]
 
 DEFAULT_DLT_WINDOW_DAYS = 30
+
+#: the cohort types a patient may belong to (DESIGN.md section 7)
+COHORTS = ("escalation", "backfill", "expansion")
+#: the cohorts whose patients drive the escalation decisions (expansion patients do not)
+DECISION_COHORTS = ("escalation", "backfill")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -75,6 +88,16 @@ class Patient:
         Study day of the DLT; required when ``dlt`` is true, absent otherwise.
     withdrawn_day
         Study day the patient left the study before completing the window without a DLT.
+    cohort
+        ``"escalation"`` (the default), ``"backfill"`` (treated at a lower dose already cleared
+        while an escalation cohort is pending) or ``"expansion"`` (an expansion cohort of one
+        indication).
+    indication
+        The patient's indication, one of the trial's indications (required for expansion patients).
+    response
+        Whether the patient responded; ``None`` while unknown.
+    response_day
+        Study day the response was assessed (optional; not before the infusion nor after as-of).
     """
 
     patient_id: str
@@ -83,6 +106,10 @@ class Patient:
     dlt: bool = False
     dlt_day: int | None = None
     withdrawn_day: int | None = None
+    cohort: str = "escalation"
+    indication: str | None = None
+    response: bool | None = None
+    response_day: int | None = None
 
 
 def validate_patients(
@@ -92,11 +119,14 @@ def validate_patients(
     dlt_window_days: int,
     as_of_day: int,
     positions: Sequence[int] | None = None,
+    indications: Sequence[str] = (),
 ) -> list[Problem]:
     """Every problem with the patients, each naming the field and the patient.
 
     ``positions`` gives each patient's index in the original document (for the field names) when
-    some entries were left out because they could not be parsed at all.
+    some entries were left out because they could not be parsed at all. ``indications`` are the
+    trial's indications: a patient's indication must be one of them, and an expansion patient
+    must have one.
     """
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -144,6 +174,38 @@ def validate_patients(
                 )
             if p.withdrawn_day > as_of_day:
                 add("withdrawn_on", "withdrawal after the as-of date")
+        problems.extend(_stage_problems(p, where, as_of_day=as_of_day, indications=indications))
+    return problems
+
+
+def _stage_problems(
+    p: Patient, where: str, *, as_of_day: int, indications: Sequence[str]
+) -> list[Problem]:
+    """Problems with a patient's cohort, indication and response."""
+    problems: list[Problem] = []
+
+    def add(name: str, message: str) -> None:
+        problems.append(Problem(field=f"{where}.{name}", message=message, patient_id=p.patient_id))
+
+    if p.cohort not in COHORTS:
+        add("cohort", f"unknown cohort {p.cohort!r} (cohorts: {', '.join(COHORTS)})")
+    if p.indication is not None:
+        if not indications:
+            add("indication", f"{p.indication!r} given but the trial declares no indications")
+        elif p.indication not in indications:
+            add(
+                "indication",
+                f"unknown indication {p.indication!r} (indications: {', '.join(indications)})",
+            )
+    elif p.cohort == "expansion":
+        add("indication", "an expansion patient needs an indication")
+    if p.response_day is not None:
+        if p.response is None:
+            add("response_on", "a response date is given but the response is unknown")
+        if p.response_day < p.infused_day:
+            add("response_on", "response assessed before the infusion")
+        if p.response_day > as_of_day:
+            add("response_on", "response assessed after the as-of date")
     return problems
 
 
@@ -189,13 +251,16 @@ class TrialData:
         Length of the DLT assessment window in days (default 30).
     current_level
         The dose level of the current cohort. When absent it is the level of the most recently
-        infused patient (the lowest such level if several were infused that day); ``None`` before
-        the first patient.
+        infused escalation patient (the lowest such level if several were infused that day; of any
+        patient if there is no escalation patient); ``None`` before the first patient.
     counts
         Complete data given as counts: per dose, ``(n, dlt)`` patients treated and DLTs observed,
         all with complete follow-up (``from_counts``). Held as counts, so that the data cost
         O(doses) however many patients they count: ``patients`` is then empty, the per-dose
-        arrays of ``summary`` hold the counts and its per-patient arrays are empty.
+        arrays of ``summary`` hold the counts and its per-patient arrays are empty. Counted
+        patients are escalation patients.
+    indications
+        The trial's indications (e.g. ``("SLE", "AAV")``); patients' indications are among them.
 
     Raises
     ------
@@ -209,10 +274,12 @@ class TrialData:
     dlt_window_days: int = DEFAULT_DLT_WINDOW_DAYS
     current_level: int | None = None
     counts: tuple[tuple[int, int], ...] | None = None
+    indications: tuple[str, ...] = ()
     summary: DoseSummary = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patients", tuple(self.patients))
+        object.__setattr__(self, "indications", tuple(self.indications))
         problems: list[Problem] = []
         if self.n_doses < 1:
             problems.append(Problem(field="doses", message="at least one dose level is needed"))
@@ -233,6 +300,7 @@ class TrialData:
                 n_doses=self.n_doses,
                 dlt_window_days=self.dlt_window_days,
                 as_of_day=self.as_of_day,
+                indications=self.indications,
             )
         if problems:
             raise InvalidTrialDataError(problems)
@@ -301,17 +369,39 @@ class TrialData:
             as_of_day=self.as_of_day if as_of_day is None else as_of_day,
             dlt_window_days=self.dlt_window_days,
             counts=self.counts,
+            indications=self.indications,
         )
+
+    def of_cohorts(self, cohorts: Sequence[str]) -> TrialData:
+        """The same trial restricted to the patients of the given cohorts (``self`` if all are)."""
+        if all(p.cohort in cohorts for p in self.patients):
+            return self
+        return TrialData(
+            n_doses=self.n_doses,
+            patients=tuple(p for p in self.patients if p.cohort in cohorts),
+            as_of_day=self.as_of_day,
+            dlt_window_days=self.dlt_window_days,
+            current_level=self.current_level,
+            indications=self.indications,
+        )
+
+    def n_by_cohort(self) -> dict[str, int]:
+        """The number of patients of each cohort type, every type listed."""
+        out = {c: sum(p.cohort == c for p in self.patients) for c in COHORTS}
+        if self.counts is not None:
+            out["escalation"] += sum(n for n, _ in self.counts)
+        return out
 
     @property
     def current_dose_level(self) -> int | None:
-        """The current dose level: explicit, else that of the most recent infusion."""
+        """The current dose level: explicit, else that of the most recent escalation infusion."""
         if self.current_level is not None:
             return self.current_level
-        if not self.patients:
+        pool = [p for p in self.patients if p.cohort == "escalation"] or self.patients
+        if not pool:
             return None
-        last_day = max(p.infused_day for p in self.patients)
-        return min(p.dose_level for p in self.patients if p.infused_day == last_day)
+        last_day = max(p.infused_day for p in pool)
+        return min(p.dose_level for p in pool if p.infused_day == last_day)
 
     @property
     def n_patients(self) -> int:

@@ -17,6 +17,8 @@ __all__ = [
     "Action",
     "Decision",
     "DoseEstimate",
+    "ExpansionStatus",
+    "IndicationEstimate",
     "PosteriorBands",
     "RuleKind",
     "RuleOutcome",
@@ -105,11 +107,58 @@ class PosteriorBands:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExpansionStatus:
+    """The toxicity monitoring of one expansion cohort (one indication at one dose level).
+
+    ``n`` and ``dlt`` count the cohort's evaluable patients (complete, or with a DLT); ``pending``
+    those still inside the DLT window, ``withdrawn`` those who left early (not evaluable);
+    ``n_treated`` all of them. ``stop_at_least`` is the monitoring boundary at ``n`` (``None``: no
+    number of DLTs stops there); ``action`` is ``"stop"`` when the boundary is reached or the
+    cohort is full (``max_per_indication`` patients treated), else ``"continue"``.
+    """
+
+    indication: str
+    dose_level: int
+    n: int
+    dlt: int
+    pending: int
+    withdrawn: int
+    n_treated: int
+    stop_at_least: int | None
+    posterior_prob: float
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndicationEstimate:
+    """What all the patients of one indication say: counts, observed DLT rate and responses.
+
+    ``n`` counts every patient of the indication (all cohorts, all doses), ``n_complete`` those
+    whose DLT outcome is known; ``rate`` is ``dlt / n_complete`` (``None`` when nobody is
+    complete); ``responses`` counts responders among the ``n_response_known`` patients whose
+    response is known (``response_rate`` likewise).
+    """
+
+    indication: str
+    n: int
+    n_complete: int
+    dlt: int
+    pending: int
+    rate: float | None
+    n_response_known: int
+    responses: int
+    response_rate: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Selection:
     """The final recommended dose (MTD / recommended dose regimen), or none with the reason.
 
     ``estimates`` are the per-level DLT probability estimates the selection used (``None`` for
-    untried levels); ``prob_overdose`` likewise.
+    untried levels); ``prob_overdose`` likewise. ``data_used`` counts the patients of each cohort
+    type the selection used, ``doses`` the per-dose counts over those patients, and
+    ``indications`` the per-indication estimates (filled in by :meth:`Design.select`).
     """
 
     dose_level: int | None
@@ -119,6 +168,9 @@ class Selection:
     eliminated: tuple[int, ...] = ()
     provisional: bool = False
     rules: tuple[RuleOutcome, ...] = ()
+    data_used: Mapping[str, int] = field(default_factory=dict)
+    doses: tuple[DoseEstimate, ...] = ()
+    indications: tuple[IndicationEstimate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,7 +178,9 @@ class Decision:
     """The recommendation for the next cohort, with every reason behind it.
 
     ``next_level`` is ``None`` when the action is ``stop`` (then ``selection`` holds the final
-    dose) or ``wait`` (then ``wait_until_day`` says until when).
+    dose) or ``wait`` (then ``wait_until_day`` says until when). The escalation decision uses the
+    escalation and backfill patients; ``expansion`` gives the monitoring status of each expansion
+    cohort (indication and dose level), in the plan's order.
     """
 
     action: Action
@@ -141,6 +195,7 @@ class Decision:
     selection: Selection | None = None
     model: Mapping[str, float] | None = None
     diagnostics: Mapping[str, object] = field(default_factory=dict)
+    expansion: tuple[ExpansionStatus, ...] = ()
 
     def __post_init__(self) -> None:
         a, cur, nxt = self.action, self.current_level, self.next_level

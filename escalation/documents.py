@@ -32,11 +32,18 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from escalation.data import DEFAULT_DLT_WINDOW_DAYS, Patient, TrialData, validate_patients
-from escalation.decision import Decision, Selection
+from escalation.data import (
+    COHORTS,
+    DEFAULT_DLT_WINDOW_DAYS,
+    Patient,
+    TrialData,
+    validate_patients,
+)
+from escalation.decision import Decision, DoseEstimate, ExpansionStatus, Selection
 from escalation.designs import DESIGNS, Design
 from escalation.designs.base import _jsonable, check_unknown_options
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.expansion import parse_expansion
 from escalation.limits import (
     LIMITS,
     MAX_DOCUMENT_PATIENTS,
@@ -49,6 +56,7 @@ __all__ = [
     "Dose",
     "TrialDocument",
     "decision_to_json",
+    "document_to_json",
     "parse_design",
     "parse_document",
     "selection_to_json",
@@ -63,8 +71,20 @@ _TOP_LEVEL = {
     "patients",
     "counts",
     "current_level",
+    "indications",
 }
-_PATIENT_KEYS = {"id", "dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on"}
+_PATIENT_KEYS = {
+    "id",
+    "dose_level",
+    "infused_on",
+    "dlt",
+    "dlt_on",
+    "withdrawn_on",
+    "cohort",
+    "indication",
+    "response",
+    "response_on",
+}
 
 
 def _engine_version() -> str:
@@ -242,6 +262,11 @@ def parse_design(
     for name in names:
         if name not in block:
             continue
+        if name == "expansion":
+            if block[name] is not None:
+                kwargs[name], found = parse_expansion(block[name], where=f"{field}.expansion")
+                out.problems += found
+            continue
         try:
             kwargs[name] = _check_type(block[name], hints[name])
         except TypeError as e:
@@ -305,6 +330,7 @@ def parse_document(doc: Any) -> TrialDocument:
         out.add("dlt_window_days", f"days of follow-up: {why}")
         window = DEFAULT_DLT_WINDOW_DAYS
 
+    indications = _parse_indications(doc.get("indications"), out)
     design: Design | None = None
     if "design" not in doc:
         out.add("design", "missing")
@@ -327,7 +353,20 @@ def parse_document(doc: Any) -> TrialDocument:
     else:
         if "current_level" in doc:
             out.add("current_level", "only with counts (with patients it is the latest infusion)")
-        data, origin = _parse_patients(doc.get("patients", []), as_of, len(doses), window, out)
+        if design is not None and design.expansion is not None:
+            indications += tuple(i for i in design.expansion.indications if i not in indications)
+        data, origin = _parse_patients(
+            doc.get("patients", []), as_of, len(doses), window, out, indications
+        )
+    if design is not None and data is not None:
+        if "indications" in doc and design.expansion is not None:
+            for i, indication in enumerate(design.expansion.indications):
+                if indication not in doc["indications"]:
+                    out.add(
+                        f"design.expansion.indications[{i}]",
+                        f"{indication!r} is not one of the trial's indications",
+                    )
+        out.problems += design.data_problems(data)
     if out.problems or design is None or data is None:
         if not out.problems:  # pragma: no cover - defensive
             out.add("document", "incomplete document")
@@ -341,6 +380,26 @@ def parse_document(doc: Any) -> TrialDocument:
         as_of=as_of,
         from_counts=has_counts,
     )
+
+
+def _parse_indications(value: Any, out: _Collector) -> tuple[str, ...]:
+    """The trial's indications (document level): distinct non-empty names, in order."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        out.add("indications", f"expected a list of names, got {value!r}")
+        return ()
+    names: list[str] = []
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or not name.strip():
+            out.add(f"indications[{i}]", f"expected a name, got {name!r}")
+        elif (why := text_problem(name)) is not None:
+            out.add(f"indications[{i}]", why)
+        elif name in names:
+            out.add(f"indications[{i}]", f"{name!r} appears twice")
+        else:
+            names.append(name)
+    return tuple(names)
 
 
 def _parse_doses(value: Any, out: _Collector) -> tuple[Dose, ...]:
@@ -434,7 +493,12 @@ def _parse_counts(
 
 
 def _parse_patients(
-    value: Any, as_of: dt.date | None, n_doses: int, window: int, out: _Collector
+    value: Any,
+    as_of: dt.date | None,
+    n_doses: int,
+    window: int,
+    out: _Collector,
+    indications: tuple[str, ...] = (),
 ) -> tuple[TrialData | None, dt.date]:
     if not isinstance(value, list):
         out.add("patients", "expected a list of patients")
@@ -490,6 +554,26 @@ def _parse_patients(
             if p.get("withdrawn_on") is not None
             else None
         )
+        cohort = p.get("cohort", "escalation")
+        if not isinstance(cohort, str):
+            out.add(
+                f"{where}.cohort", f"expected one of {', '.join(COHORTS)}, got {cohort!r}", pid_str
+            )
+        indication = p.get("indication")
+        if indication is not None:
+            indication = _text(indication, f"{where}.indication", out, pid_str)
+        response = p.get("response")
+        if response is not None and not isinstance(response, bool):
+            out.add(
+                f"{where}.response",
+                f"expected true, false or absent (unknown), got {response!r}",
+                pid_str,
+            )
+        response_on = (
+            _date(p["response_on"], f"{where}.response_on", out, pid_str, as_of=as_of)
+            if p.get("response_on") is not None
+            else None
+        )
         if len(out.problems) > n_before or infused is None or as_of is None:
             continue
 
@@ -506,18 +590,31 @@ def _parse_patients(
                 dlt=bool(dlt),
                 dlt_day=day(dlt_on),
                 withdrawn_day=day(withdrawn),
+                cohort=cohort,
+                indication=indication,
+                response=response,
+                response_day=day(response_on),
             )
         )
         positions.append(i)
     if not n_doses:
         return None, origin
     out.problems += validate_patients(
-        patients, n_doses=n_doses, dlt_window_days=window, as_of_day=0, positions=positions
+        patients,
+        n_doses=n_doses,
+        dlt_window_days=window,
+        as_of_day=0,
+        positions=positions,
+        indications=indications,
     )
     if out.problems:
         return None, origin
     return TrialData(
-        n_doses=n_doses, patients=tuple(patients), as_of_day=0, dlt_window_days=window
+        n_doses=n_doses,
+        patients=tuple(patients),
+        as_of_day=0,
+        dlt_window_days=window,
+        indications=indications,
     ), origin
 
 
@@ -527,9 +624,27 @@ def _round(x: float | None) -> float | None:
     return None if x is None else float(x)
 
 
-def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any]:
-    """The JSON form of a final selection (CLI ``select`` and the service)."""
+def _dose_counts(d: DoseEstimate, doc: TrialDocument) -> dict[str, Any]:
     return {
+        "level": d.dose_level,
+        "label": doc.doses[d.dose_level - 1].label,
+        "n": d.n,
+        "n_complete": d.n_complete,
+        "dlt": d.dlt,
+        "pending": d.pending,
+        "withdrawn": d.withdrawn,
+        "estimate": _round(d.estimate),
+    }
+
+
+def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any]:
+    """The JSON form of a final selection (CLI ``select`` and the service).
+
+    ``doses`` counts every patient the selection used at each level (``data_used`` says how many
+    of each cohort type); ``indications`` maps each of the trial's indications to its patients'
+    counts, observed DLT rate and responses (present only when the trial declares indications).
+    """
+    payload: dict[str, Any] = {
         "dose": selection.dose_level,
         "dose_label": doc.doses[selection.dose_level - 1].label if selection.dose_level else None,
         "reason": selection.reason,
@@ -537,6 +652,24 @@ def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any
         "estimates": [_round(e) for e in selection.estimates],
         "prob_overdose": [_round(p) for p in selection.prob_overdose],
         "eliminated": list(selection.eliminated),
+        "data_used": dict(selection.data_used),
+        "doses": [_dose_counts(d, doc) for d in selection.doses],
+    }
+    if doc.data.indications:
+        payload["indications"] = {
+            e.indication: {
+                "n": e.n,
+                "n_complete": e.n_complete,
+                "dlt": e.dlt,
+                "pending": e.pending,
+                "rate": _round(e.rate),
+                "n_response_known": e.n_response_known,
+                "responses": e.responses,
+                "response_rate": _round(e.response_rate),
+            }
+            for e in selection.indications
+        }
+    return payload | {
         "design": doc.design.options(),
         "as_of": doc.as_of.isoformat() if doc.as_of else None,
         "engine_version": _engine_version(),
@@ -594,12 +727,14 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
         ),
         "model": dict(decision.model) if decision.model is not None else None,
         "diagnostics": _jsonable(decision.diagnostics),
+        **({"expansion": expansion_to_json(decision.expansion)} if doc.design.expansion else {}),
         "patients": None
         if doc.from_counts
         else [
             {
                 "id": p.patient_id,
                 "dose_level": p.dose_level,
+                **_stage_json(p),
                 "state": state.value,
                 "followup_days": int(days),
                 "followup_fraction": _round(float(frac)),
@@ -613,3 +748,93 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
         "as_of": doc.as_of.isoformat() if doc.as_of else None,
         "engine_version": _engine_version(),
     }
+
+
+def _stage_json(p: Patient) -> dict[str, Any]:
+    """A patient's cohort, indication and response, as in the document (defaults left out)."""
+    out: dict[str, Any] = {}
+    if p.cohort != "escalation":
+        out["cohort"] = p.cohort
+    if p.indication is not None:
+        out["indication"] = p.indication
+    if p.response is not None:
+        out["response"] = p.response
+    return out
+
+
+def _status_json(s: ExpansionStatus) -> dict[str, Any]:
+    return {
+        "dose_level": s.dose_level,
+        "n": s.n,
+        "dlt": s.dlt,
+        "pending": s.pending,
+        "withdrawn": s.withdrawn,
+        "n_treated": s.n_treated,
+        "stop_at_least": s.stop_at_least,
+        "posterior_prob": _round(s.posterior_prob),
+        "action": s.action,
+        "reason": s.reason,
+    }
+
+
+def expansion_to_json(statuses: Sequence[ExpansionStatus]) -> dict[str, Any]:
+    """The expansion cohorts' monitoring status, keyed by indication.
+
+    With one expansion dose level each indication maps to one object ``{"dose_level", "n",
+    "dlt", "pending", "withdrawn", "n_treated", "stop_at_least", "posterior_prob", "action",
+    "reason"}``; with several, to a list of such objects, one per dose level in the plan's order.
+    """
+    by_indication: dict[str, list[dict[str, Any]]] = {}
+    for s in statuses:
+        by_indication.setdefault(s.indication, []).append(_status_json(s))
+    return {k: v[0] if len(v) == 1 else v for k, v in by_indication.items()}
+
+
+def document_to_json(doc: TrialDocument) -> dict[str, Any]:
+    """The trial document of a parsed document: ``parse_document`` of it gives the same data.
+
+    Dates are rebuilt from study days; the design is written with its defaults filled in.
+    """
+    out: dict[str, Any] = {}
+    if doc.name is not None:
+        out["name"] = doc.name
+    out["design"] = doc.design.options()
+    out["doses"] = [
+        {"level": d.level, "label": d.label} | ({"amount": d.amount} if d.amount else {})
+        for d in doc.doses
+    ]
+    out["dlt_window_days"] = doc.data.dlt_window_days
+    if doc.data.indications:
+        out["indications"] = list(doc.data.indications)
+    if doc.as_of is not None:
+        out["as_of"] = doc.as_of.isoformat()
+    if doc.from_counts:
+        s = doc.data.summary
+        out["counts"] = [
+            {"level": i + 1, "n": int(n), "dlt": int(y)}
+            for i, (n, y) in enumerate(zip(s.n_treated, s.n_dlt, strict=True))
+            if n
+        ]
+        out["current_level"] = doc.data.current_level
+        return out
+
+    def date(day: int | None) -> str | None:
+        return None if day is None else doc.day_to_date(day).isoformat()
+
+    patients = []
+    for p in doc.data.patients:
+        record: dict[str, Any] = {
+            "id": p.patient_id,
+            "dose_level": p.dose_level,
+            "infused_on": date(p.infused_day),
+            "dlt": p.dlt,
+        }
+        optional = {
+            "dlt_on": date(p.dlt_day),
+            "withdrawn_on": date(p.withdrawn_day),
+            "response_on": date(p.response_day),
+        }
+        record |= {k: v for k, v in optional.items() if v is not None}
+        patients.append(record | _stage_json(p))
+    out["patients"] = patients
+    return out

@@ -12,6 +12,12 @@ pipeline combines them the same way for every design. Precedence, highest first:
    eliminated dose), applied in order to
 6. the model's proposal.
 
+The escalation decision uses the escalation and backfill patients only: expansion patients do not
+drive the escalation model (DESIGN.md section 7 lets the recommended regimen, not each escalation
+step, use all the data). The decision also reports the monitoring status of every expansion
+cohort (:mod:`escalation.expansion`). The final selection (:meth:`Design.select`) uses every
+patient -- escalation, backfill and expansion -- and says how many of each it used.
+
 Every rule's outcome is kept in the decision with its label. The safety review committee's own
 decision is recorded beside the recommendation (by the service), never inside it.
 """
@@ -26,7 +32,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from escalation.data import TrialData
+from escalation.data import DECISION_COHORTS, TrialData
 from escalation.decision import (
     Action,
     Decision,
@@ -37,6 +43,12 @@ from escalation.decision import (
     Selection,
 )
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.expansion import (
+    ExpansionPlan,
+    expansion_data_problems,
+    expansion_status,
+    indication_estimates,
+)
 from escalation.limits import LIMITS
 from escalation.rules.context import DecisionContext
 from escalation.rules.stopping import StoppingRule
@@ -189,6 +201,7 @@ class Design(ABC):
     max_patients: int = 30
     start_level: int = 1
     stagger_days: int | None = None
+    expansion: ExpansionPlan | None = None
     stopping: StoppingRule | None = None
 
     # ---- construction -------------------------------------------------------------------
@@ -218,6 +231,12 @@ class Design(ABC):
                 "start_level",
                 f"must be a dose level from 1 to {self.n_doses}, got {self.start_level}",
             )
+        if self.expansion is not None:
+            problems += [
+                p
+                for p in self.expansion.problems("design.expansion", n_doses=self.n_doses)
+                if ".dose_levels[" in p.field
+            ]
         return problems
 
     @classmethod
@@ -226,9 +245,11 @@ class Design(ABC):
         return tuple(f.name for f in fields(cls) if f.init and f.name not in cls._not_options)
 
     def options(self) -> dict[str, Any]:
-        """The full design as a document block, defaults filled in."""
+        """The full design as a document block, defaults filled in (``expansion`` only if set)."""
         return {"method": self.method} | {
-            name: _jsonable(getattr(self, name)) for name in self.option_names()
+            name: _jsonable(getattr(self, name))
+            for name in self.option_names()
+            if not (name == "expansion" and self.expansion is None)
         }
 
     # ---- what a design supplies ------------------------------------------------------------
@@ -256,9 +277,43 @@ class Design(ABC):
         return replace(own, stopping=stopping, waiting=waiting)
 
     def select(self, data: TrialData) -> Selection:
-        """The final recommended dose on the data (the trial is over)."""
+        """The final recommended dose regimen on all the data (the trial is over).
+
+        Every patient counts -- escalation, backfill and expansion -- for the design's own
+        selection rule (isotonic regression for the BOIN family, the model for CRM, TITE-CRM and
+        BLRM); the selection reports the per-dose counts over all patients, the per-indication
+        estimates and the number of patients of each cohort type it used.
+        """
         self.check_data(data)
-        return self.choose(data, self.fit(data))
+        return self._selection(data, self.fit(data))
+
+    def _selection(self, data: TrialData, fit: ModelFit) -> Selection:
+        """:meth:`choose` on ``data``, with the data it used, per-dose counts and indications."""
+        selection = self.choose(data, fit)
+        s = data.summary
+        excluded = set(selection.eliminated)
+        doses = tuple(
+            DoseEstimate(
+                dose_level=i + 1,
+                n=int(s.n_treated[i]),
+                n_complete=int(s.n_complete[i]),
+                dlt=int(s.n_dlt[i]),
+                pending=int(s.n_pending[i]),
+                withdrawn=int(s.n_withdrawn[i]),
+                estimate=selection.estimates[i] if i < len(selection.estimates) else None,
+                prob_overdose=(
+                    selection.prob_overdose[i] if i < len(selection.prob_overdose) else None
+                ),
+                eliminated=i + 1 in excluded,
+            )
+            for i in range(self.n_doses)
+        )
+        return replace(
+            selection,
+            data_used=data.n_by_cohort(),
+            doses=doses,
+            indications=indication_estimates(data),
+        )
 
     def posterior_bands(self, data: TrialData) -> PosteriorBands | None:
         """The posterior dose-toxicity curve with 50% and 95% bands, for a picture.
@@ -272,17 +327,22 @@ class Design(ABC):
         """The final selection, given the model's fit on the same data."""
 
     # ---- the pipeline -------------------------------------------------------------------------
-    def check_data(self, data: TrialData) -> None:
-        """Data validity: the data must describe this design's dose levels."""
+    def data_problems(self, data: TrialData) -> list[Problem]:
+        """Problems of the data against this design: dose levels and the expansion patients."""
         if data.n_doses != self.n_doses:
-            raise InvalidTrialDataError(
-                [
-                    Problem(
-                        field="doses",
-                        message=f"the data have {data.n_doses} dose levels, the design {self.n_doses}",
-                    )
-                ]
-            )
+            return [
+                Problem(
+                    field="doses",
+                    message=f"the data have {data.n_doses} dose levels, the design {self.n_doses}",
+                )
+            ]
+        return expansion_data_problems(self.expansion, data)
+
+    def check_data(self, data: TrialData) -> None:
+        """Data validity: the data must describe this design's dose levels and expansion plan."""
+        problems = self.data_problems(data)
+        if problems:
+            raise InvalidTrialDataError(problems)
 
     def decide(self, data: TrialData) -> Decision:
         """The recommendation for the next cohort, with every rule's outcome.
@@ -290,6 +350,8 @@ class Design(ABC):
         See the module docstring for the order in which rules combine.
         """
         self.check_data(data)
+        expansion = () if self.expansion is None else expansion_status(self.expansion, data)
+        data = data.of_cohorts(DECISION_COHORTS)
         fit = self.fit(data)
         rules = self.rules()
         current = data.current_dose_level
@@ -326,6 +388,7 @@ class Design(ABC):
             "admissible": tuple(int(i) + 1 for i in np.flatnonzero(~eliminated)),
             "model": fit.model,
             "diagnostics": fit.diagnostics,
+            "expansion": expansion,
         }
         if eliminated.all():
             detail = next(o.detail for o in outcomes if o.kind is RuleKind.ELIMINATION)
@@ -333,11 +396,11 @@ class Design(ABC):
                 action=Action.STOP,
                 next_level=None,
                 reason=f"Stop the trial: every dose level is too toxic. {detail}",
-                selection=self.choose(data, fit),
+                selection=self._selection(data, fit),
                 **common,
             )
         if stop:
-            selection = self.choose(data, fit)
+            selection = self._selection(data, fit)
             why = " ".join(o.detail for o in stop_outcomes if o.triggered)
             return Decision(
                 action=Action.STOP,
@@ -430,6 +493,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, ExpansionPlan):
+        return value.as_dict()
     return value
 
 
