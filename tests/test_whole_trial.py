@@ -116,8 +116,18 @@ def test_example_parses_with_cohorts_indications_and_responses() -> None:
     assert doc.data.indications == ("SLE", "AAV", "SSc", "IIM")
 
 
-def test_document_round_trip() -> None:
-    doc = parse_document(example())
+@pytest.mark.parametrize(
+    "name",
+    [
+        "whole_trial_example.json",
+        "lcar_aio_example.json",
+        "counts_example.json",
+        "blrm_example.json",
+        "tite_example.json",
+    ],
+)
+def test_document_round_trip(name: str) -> None:
+    doc = parse_document(json.loads((REPO / "examples" / name).read_text()))
     again = parse_document(document_to_json(doc))
     assert again.data == doc.data
     assert again.data.patients == doc.data.patients
