@@ -27,11 +27,11 @@ from escalation.decision import (
 )
 from escalation.designs import BLRM, BOIN, CRM, DESIGNS, TITEBOIN, TITECRM, Design, ThreePlusThree
 from escalation.designs.three_plus_three import StopThreePlusThree
+from escalation.document_writer import document_to_json
 from escalation.documents import (
     Dose,
     TrialDocument,
     decision_to_json,
-    document_to_json,
     parse_design,
     parse_document,
     selection_to_json,

@@ -56,7 +56,6 @@ __all__ = [
     "Dose",
     "TrialDocument",
     "decision_to_json",
-    "document_to_json",
     "parse_design",
     "parse_document",
     "selection_to_json",
@@ -734,7 +733,7 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
             {
                 "id": p.patient_id,
                 "dose_level": p.dose_level,
-                **_stage_json(p),
+                **stage_json(p),
                 "state": state.value,
                 "followup_days": int(days),
                 "followup_fraction": _round(float(frac)),
@@ -750,7 +749,7 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
     }
 
 
-def _stage_json(p: Patient) -> dict[str, Any]:
+def stage_json(p: Patient) -> dict[str, Any]:
     """A patient's cohort, indication and response, as in the document (defaults left out)."""
     out: dict[str, Any] = {}
     if p.cohort != "escalation":
@@ -788,53 +787,3 @@ def expansion_to_json(statuses: Sequence[ExpansionStatus]) -> dict[str, Any]:
     for s in statuses:
         by_indication.setdefault(s.indication, []).append(_status_json(s))
     return {k: v[0] if len(v) == 1 else v for k, v in by_indication.items()}
-
-
-def document_to_json(doc: TrialDocument) -> dict[str, Any]:
-    """The trial document of a parsed document: ``parse_document`` of it gives the same data.
-
-    Dates are rebuilt from study days; the design is written with its defaults filled in.
-    """
-    out: dict[str, Any] = {}
-    if doc.name is not None:
-        out["name"] = doc.name
-    out["design"] = doc.design.options()
-    out["doses"] = [
-        {"level": d.level, "label": d.label} | ({"amount": d.amount} if d.amount else {})
-        for d in doc.doses
-    ]
-    out["dlt_window_days"] = doc.data.dlt_window_days
-    if doc.data.indications:
-        out["indications"] = list(doc.data.indications)
-    if doc.as_of is not None:
-        out["as_of"] = doc.as_of.isoformat()
-    if doc.from_counts:
-        s = doc.data.summary
-        out["counts"] = [
-            {"level": i + 1, "n": int(n), "dlt": int(y)}
-            for i, (n, y) in enumerate(zip(s.n_treated, s.n_dlt, strict=True))
-            if n
-        ]
-        out["current_level"] = doc.data.current_level
-        return out
-
-    def date(day: int | None) -> str | None:
-        return None if day is None else doc.day_to_date(day).isoformat()
-
-    patients = []
-    for p in doc.data.patients:
-        record: dict[str, Any] = {
-            "id": p.patient_id,
-            "dose_level": p.dose_level,
-            "infused_on": date(p.infused_day),
-            "dlt": p.dlt,
-        }
-        optional = {
-            "dlt_on": date(p.dlt_day),
-            "withdrawn_on": date(p.withdrawn_day),
-            "response_on": date(p.response_day),
-        }
-        record |= {k: v for k, v in optional.items() if v is not None}
-        patients.append(record | _stage_json(p))
-    out["patients"] = patients
-    return out
