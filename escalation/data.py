@@ -385,6 +385,10 @@ class TrialData:
             indications=self.indications,
         )
 
+    def escalation_data(self) -> TrialData:
+        """The patients that drive escalation decisions: escalation and backfill (no expansion)."""
+        return self.of_cohorts(DECISION_COHORTS)
+
     def n_by_cohort(self) -> dict[str, int]:
         """The number of patients of each cohort type, every type listed."""
         out = {c: sum(p.cohort == c for p in self.patients) for c in COHORTS}

@@ -103,7 +103,7 @@ def write_decision_plot(doc: TrialDocument, path: Path) -> Decision:
     if suffix not in (".png", ".svg"):
         raise ValueError(f"--out must end in .png or .svg, got {path.name!r}")
     decision = doc.design.decide(doc.data)
-    bands = doc.design.posterior_bands(doc.data)
+    bands = doc.design.posterior_bands(doc.data.escalation_data())  # as the decision
     if bands is None:
         raise ValueError(f"design {doc.design.method!r} has no posterior to plot")
     fig = decision_figure(doc, decision, bands)

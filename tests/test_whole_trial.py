@@ -406,3 +406,30 @@ def test_core_objects_carry_the_fields_frozen() -> None:
     with pytest.raises(InvalidTrialDataError) as e:
         TrialData(n_doses=1, patients=(p,), as_of_day=10, indications=("SLE",))
     assert [x.field for x in e.value.problems] == ["patients[0].response_on"]
+
+
+def test_decision_plot_uses_the_decision_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from simulations import decision_plot
+
+    raw = example()
+    raw["design"] |= {"method": "crm", "skeleton": [0.05, 0.12, 0.25, 0.4]}
+    seen: list[Any] = []
+
+    class Figure:
+        def savefig(self, path: Path, format: str) -> None:
+            Path(path).write_text("")
+
+    def capture(doc: Any, decision: Any, bands: Any) -> Figure:
+        seen.append(bands)
+        return Figure()
+
+    monkeypatch.setattr(decision_plot, "decision_figure", capture)
+    doc = parse_document(raw)
+    decision_plot.write_decision_plot(doc, tmp_path / "d.svg")
+    without = copy.deepcopy(raw)
+    without["patients"] = [p for p in raw["patients"] if p.get("cohort") != "expansion"]
+    other = parse_document(without)
+    assert seen[0] == other.design.posterior_bands(other.data)
+    assert seen[0] != doc.design.posterior_bands(doc.data)

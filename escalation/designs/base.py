@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from escalation.data import DECISION_COHORTS, TrialData
+from escalation.data import TrialData
 from escalation.decision import (
     Action,
     Decision,
@@ -351,7 +351,7 @@ class Design(ABC):
         """
         self.check_data(data)
         expansion = () if self.expansion is None else expansion_status(self.expansion, data)
-        data = data.of_cohorts(DECISION_COHORTS)
+        data = data.escalation_data()
         fit = self.fit(data)
         rules = self.rules()
         current = data.current_dose_level
