@@ -21,7 +21,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from escalation import DESIGNS, EARLIEST_DATE, LATEST_DATE, LIMITS, MAX_TEXT_LENGTH
+from escalation import (
+    DESIGNS,
+    EARLIEST_DATE,
+    LATEST_DATE,
+    LIMITS,
+    MAX_TEXT_LENGTH,
+    ExpansionPlan,
+)
+from escalation.models.monitoring import MAX_MONITORED_PATIENTS
 
 __all__ = [
     "DESIGN_MODELS",
@@ -123,6 +131,31 @@ class BLRMPriorIn(BaseModel):
     corr: float = Field(default=0.0, gt=-1, lt=1, description="their correlation")
 
 
+class ExpansionMonitoringIn(BaseModel):
+    """The expansion cohorts' toxicity monitoring rule (beta-binomial, Geller et al. 2003)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    p0: float = Field(gt=0, lt=1, description="the acceptable DLT rate")
+    alpha: float = Field(gt=0, lt=1, description="Pr(ever stopping) when the rate is p0, at most")
+    prior: list[Annotated[float, Field(gt=0)]] = Field(
+        min_length=2, max_length=2, description="Beta prior (a, b)"
+    )
+
+
+class ExpansionIn(BaseModel):
+    """Expansion cohorts: one per indication and dose level, each watched by the monitoring rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indications: list[NonEmptyText] = Field(min_length=1, json_schema_extra={"uniqueItems": True})
+    dose_levels: list[Annotated[int, Field(ge=1, le=LIMITS["n_doses"].high)]] = Field(
+        min_length=1, json_schema_extra={"uniqueItems": True}
+    )
+    max_per_indication: int = Field(ge=1, le=MAX_MONITORED_PATIENTS)
+    monitoring: ExpansionMonitoringIn
+
+
 # options whose range the schema states: the limit's name, by option (and for a float max_step)
 _PROBABILITIES = {
     "target",
@@ -151,6 +184,8 @@ def _bounded(name: str, hint: Any) -> Any:
             n_max = int(LIMITS["n_doses"].high)
             return Annotated[probabilities, Field(min_length=1, max_length=n_max)]
         return Annotated[probabilities, Field(min_length=len(items), max_length=len(items))]
+    if hint is ExpansionPlan:
+        return ExpansionIn
     if origin is Mapping or hint is Mapping:
         return BLRMPriorIn if name == "prior" else dict[str, Any]
     if hint is float:

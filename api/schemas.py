@@ -20,6 +20,7 @@ from api.bounds import (
     DesignIn,
     FreeText,
     Label,
+    NonEmptyText,
     PatientIdText,
 )
 from escalation import LIMITS, MAX_DOCUMENT_PATIENTS
@@ -151,6 +152,17 @@ class PatientIn(BaseModel):
     withdrawn_on: DateText | None = None
 
 
+class DocumentPatientIn(PatientIn):
+    """A patient of a trial document, with the whole trial's optional fields."""
+
+    cohort: Literal["escalation", "backfill", "expansion"] = "escalation"
+    indication: NonEmptyText | None = Field(
+        default=None, description="one of the trial's indications"
+    )
+    response: bool | None = Field(default=None, description="absent while unknown")
+    response_on: DateText | None = None
+
+
 def _count(description: str) -> Any:
     return Field(ge=int(LIMITS["count"].low), le=int(LIMITS["count"].high), description=description)
 
@@ -197,7 +209,10 @@ class TrialDocumentIn(BaseModel):
     doses: list[DoseIn] = _doses()
     dlt_window_days: int = _window()
     as_of: DateText | None = Field(default=None, description="required with patients")
-    patients: list[PatientIn] = Field(
+    indications: list[NonEmptyText] | None = Field(
+        default=None, description="the trial's indications", json_schema_extra={"uniqueItems": True}
+    )
+    patients: list[DocumentPatientIn] = Field(
         default_factory=list, max_length=MAX_DOCUMENT_PATIENTS, description="or counts"
     )
     counts: list[CountIn] = Field(

@@ -553,7 +553,9 @@ def _parse_patients(
             if p.get("withdrawn_on") is not None
             else None
         )
-        cohort = p.get("cohort", "escalation")
+        cohort = p.get("cohort")
+        if cohort is None:
+            cohort = "escalation"
         if not isinstance(cohort, str):
             out.add(
                 f"{where}.cohort", f"expected one of {', '.join(COHORTS)}, got {cohort!r}", pid_str

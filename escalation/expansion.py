@@ -119,20 +119,26 @@ class ExpansionPlan:
     prior: tuple[float, float]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "indications", tuple(self.indications))
-        object.__setattr__(self, "dose_levels", tuple(self.dose_levels))
+        for name in ("indications", "dose_levels"):
+            value = getattr(self, name)
+            if isinstance(value, list | tuple):
+                object.__setattr__(self, name, tuple(value))
         problems = self.problems()
         if problems:
             raise InvalidDesignError(problems)
-        object.__setattr__(self, "prior", tuple(float(v) for v in self.prior))
+        object.__setattr__(self, "prior", (float(self.prior[0]), float(self.prior[1])))
 
     def problems(self, where: str = "expansion", *, n_doses: int | None = None) -> list[Problem]:
         """Every problem with the plan, each field prefixed by ``where``; ``n_doses`` checks levels."""
         problems = _indication_problems(self.indications, f"{where}.indications")
-        if not self.dose_levels:
+        if not isinstance(self.dose_levels, tuple) or not self.dose_levels:
             problems.append(
-                Problem(field=f"{where}.dose_levels", message="expected a non-empty list")
+                Problem(
+                    field=f"{where}.dose_levels",
+                    message=f"expected a non-empty list of dose levels, got {self.dose_levels!r}",
+                )
             )
+            return problems + self._monitoring_problems(where)
         seen: set[int] = set()
         for i, level in enumerate(self.dose_levels):
             bad = not _is_int(level) or level < 1
@@ -152,6 +158,10 @@ class ExpansionPlan:
                 )
             else:
                 seen.add(level)
+        return problems + self._monitoring_problems(where)
+
+    def _monitoring_problems(self, where: str) -> list[Problem]:
+        problems = []
         m = self.max_per_indication
         if not _is_int(m) or not 1 <= m <= MAX_MONITORED_PATIENTS:
             problems.append(
@@ -160,10 +170,9 @@ class ExpansionPlan:
                     message=f"must be a whole number from 1 to {MAX_MONITORED_PATIENTS}, got {m!r}",
                 )
             )
-        problems += monitoring_problems(
+        return problems + monitoring_problems(
             p0=self.p0, alpha=self.alpha, prior=self.prior, max_n=1, where=f"{where}.monitoring"
         )
-        return problems
 
     @property
     def monitor(self) -> ToxicityMonitor:

@@ -217,6 +217,27 @@ def test_expansion_option_is_validated_for_every_design(method: str) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("indications", None, "indications"),
+        ("indications", "SLE", "indications"),
+        ("dose_levels", None, "dose_levels"),
+        ("max_per_indication", None, "max_per_indication"),
+        ("max_per_indication", 1001, "max_per_indication"),
+        ("monitoring", None, "monitoring"),
+        ("monitoring", {"p0": None, "alpha": 0.1, "prior": None}, "monitoring.p0"),
+        ("monitoring", {"p0": 0.2, "alpha": 0.1, "prior": None}, "monitoring.prior"),
+    ],
+)
+def test_malformed_expansion_values_are_problems_not_crashes(
+    key: str, value: Any, field: str
+) -> None:
+    doc = expansion_doc([False])
+    doc["design"]["expansion"][key] = value
+    assert f"design.expansion.{field}" in {f for f, _ in fields_of(doc)}
+
+
 def test_plan_indications_must_be_trial_indications() -> None:
     doc = expansion_doc([False])
     doc["indications"] = ["SLE"]
