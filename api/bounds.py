@@ -26,10 +26,10 @@ from escalation import (
     EARLIEST_DATE,
     LATEST_DATE,
     LIMITS,
+    MAX_MONITORED_PATIENTS,
     MAX_TEXT_LENGTH,
     ExpansionPlan,
 )
-from escalation.models.monitoring import MAX_MONITORED_PATIENTS
 
 __all__ = [
     "DESIGN_MODELS",

@@ -72,6 +72,7 @@ from escalation.models.boundaries import (
 from escalation.models.crm import CRMPosteriorBatch, crm_posterior_batch
 from escalation.models.isotonic import IsotonicSelection, select_isotonic, select_isotonic_batch
 from escalation.models.monitoring import (
+    MAX_MONITORED_PATIENTS,
     MonitoringCheck,
     MonitoringOC,
     ToxicityMonitor,
@@ -113,6 +114,7 @@ __all__ = [
     "LATEST_DATE",
     "LIMITS",
     "MAX_DOCUMENT_PATIENTS",
+    "MAX_MONITORED_PATIENTS",
     "MAX_TEXT_LENGTH",
     "TITEBOIN",
     "TITECRM",
