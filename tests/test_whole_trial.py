@@ -336,7 +336,10 @@ def relabelled(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("method", sorted(DESIGNS))
+# 3+3's MTD is a state of its path (the rule's verdict at the current dose, the level of the last
+# escalation cohort), not an estimate from the data: relabelling expansion patients as escalation
+# moves the current dose, so the same-data-same-answer property is for the estimating designs.
+@pytest.mark.parametrize("method", [m for m in sorted(DESIGNS) if m != "3+3"])
 def test_select_on_all_data_equals_relabelled(method: str) -> None:
     raw = expansion_doc([True, True, True, False, False, False], method=method)
     doc, same = parse_document(raw), parse_document(relabelled(raw))
