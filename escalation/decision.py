@@ -72,7 +72,10 @@ class DoseEstimate:
     ``n`` counts every treated patient (complete, pending, withdrawn); ``n_complete`` those whose
     outcome is known; ``estimate`` is the design's point estimate of the DLT probability (BOIN:
     the observed rate among complete patients; model-based designs: the posterior estimate), or
-    ``None`` where there is nothing to estimate from.
+    ``None`` where there is nothing to estimate from. ``prob_overdose`` is the design's posterior
+    probability of overdosing (the decision's ``prob_overdose_definition`` says which event under
+    which posterior); BLRM also gives ``prob_underdose`` and ``prob_target``, its interval
+    probabilities (the three sum to 1).
     """
 
     dose_level: int
@@ -85,6 +88,8 @@ class DoseEstimate:
     prob_tox_mean: float | None = None
     prob_tox_interval: tuple[float, float] | None = None
     prob_overdose: float | None = None
+    prob_underdose: float | None = None
+    prob_target: float | None = None
     eliminated: bool = False
 
 
@@ -156,9 +161,12 @@ class Selection:
     """The final recommended dose (MTD / recommended dose regimen), or none with the reason.
 
     ``estimates`` are the per-level DLT probability estimates the selection used (``None`` for
-    untried levels); ``prob_overdose`` likewise. ``data_used`` counts the patients of each cohort
-    type the selection used, ``doses`` the per-dose counts over those patients, and
-    ``indications`` the per-indication estimates (filled in by :meth:`Design.select`).
+    untried levels); ``prob_overdose`` likewise, defined by ``prob_overdose_definition`` (which
+    event, which posterior: BOIN's selection reports R's ``select.mtd`` probabilities, which are
+    not those of BOIN's decisions); BLRM adds ``prob_underdose`` and ``prob_target``.
+    ``data_used`` counts the patients of each cohort type the selection used, ``doses`` the
+    per-dose counts over those patients, and ``indications`` the per-indication estimates (filled
+    in by :meth:`Design.select`).
     """
 
     dose_level: int | None
@@ -171,6 +179,9 @@ class Selection:
     data_used: Mapping[str, int] = field(default_factory=dict)
     doses: tuple[DoseEstimate, ...] = ()
     indications: tuple[IndicationEstimate, ...] = ()
+    prob_overdose_definition: str = ""
+    prob_underdose: tuple[float | None, ...] = ()
+    prob_target: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,9 +189,12 @@ class Decision:
     """The recommendation for the next cohort, with every reason behind it.
 
     ``next_level`` is ``None`` when the action is ``stop`` (then ``selection`` holds the final
-    dose) or ``wait`` (then ``wait_until_day`` says until when). The escalation decision uses the
-    escalation and backfill patients; ``expansion`` gives the monitoring status of each expansion
-    cohort (indication and dose level), in the plan's order.
+    dose) or ``wait`` (then ``wait_until_day`` says until when: the day accrual may resume at the
+    latest). The escalation decision uses the escalation and backfill patients; ``expansion``
+    gives the monitoring status of each expansion cohort (indication and dose level), in the
+    plan's order. ``prob_overdose_definition`` says what each dose's ``prob_overdose`` is (which event,
+    under which posterior); ``interval_level`` is the level of ``prob_tox_interval`` (``None`` for
+    a design without credible intervals).
     """
 
     action: Action
@@ -196,6 +210,8 @@ class Decision:
     model: Mapping[str, float] | None = None
     diagnostics: Mapping[str, object] = field(default_factory=dict)
     expansion: tuple[ExpansionStatus, ...] = ()
+    prob_overdose_definition: str = ""
+    interval_level: float | None = None
 
     def __post_init__(self) -> None:
         a, cur, nxt = self.action, self.current_level, self.next_level

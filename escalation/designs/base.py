@@ -112,6 +112,8 @@ class ModelFit:
     dlt_for_safety: IntArray
     prob_tox_mean: FloatArray | None = None
     prob_tox_interval: FloatArray | None = None  # shape (n_doses, 2)
+    prob_underdose: FloatArray | None = None
+    prob_target: FloatArray | None = None
     model: Mapping[str, float] | None = None
     diagnostics: Mapping[str, object] = field(default_factory=dict)
 
@@ -322,6 +324,10 @@ class Design(ABC):
         """
         return None
 
+    def prob_overdose_definition(self) -> str:
+        """What ``prob_overdose`` is in this design's decisions: the event and the posterior."""
+        return f"Pr(DLT rate > {self.target:g} | data) under the design's posterior"
+
     @abstractmethod
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:
         """The final selection, given the model's fit on the same data."""
@@ -389,6 +395,8 @@ class Design(ABC):
             "model": fit.model,
             "diagnostics": fit.diagnostics,
             "expansion": expansion,
+            "prob_overdose_definition": self.prob_overdose_definition(),
+            "interval_level": self.interval_level,
         }
         if eliminated.all():
             detail = next(o.detail for o in outcomes if o.kind is RuleKind.ELIMINATION)
@@ -437,7 +445,11 @@ class Design(ABC):
         eliminated = np.zeros(self.n_doses, dtype=np.bool_)
         if rules.elimination is not None:
             eliminated, out = rules.elimination.apply(
-                fit.n_for_safety, fit.dlt_for_safety, fit.prob_overdose, self.target
+                fit.n_for_safety,
+                fit.dlt_for_safety,
+                fit.prob_overdose,
+                self.target,
+                any_outcome=bool(data.summary.n_complete.sum() > 0),
             )
             outcomes.append(out)
         ctx = DecisionContext(
@@ -479,6 +491,10 @@ class Design(ABC):
                     else _maybe(fit.prob_tox_mean[i]),
                     prob_tox_interval=interval,
                     prob_overdose=_maybe(fit.prob_overdose[i]),
+                    prob_underdose=None
+                    if fit.prob_underdose is None
+                    else _maybe(fit.prob_underdose[i]),
+                    prob_target=None if fit.prob_target is None else _maybe(fit.prob_target[i]),
                     eliminated=bool(eliminated[i]),
                 )
             )

@@ -26,9 +26,18 @@ probabilities, the quantiles at 2.5, 25, 50, 75 and 97.5% (what a dose-toxicity 
 95% bands needs), the eligible levels, the engine's details and ``final`` (false when MCMC
 diagnostics failed).
 
-Defaults: ``reference_dose`` is the highest dose amount, and the prior is the weakly informative
-one of :meth:`BLRMPrior.weakly_informative` with prior median DLT probability ``target`` at the
-reference dose: log(alpha) ~ N(logit(target), 2^2), log(beta) ~ N(0, 1).
+Defaults (Neuenschwander et al. 2008): the reference dose d* is a provisional MTD in the middle of
+the dose range, sqrt(lowest amount x highest amount) (the middle on the log scale the model works
+in), and the prior, :meth:`BLRMPrior.centred_at_mtd`, is weakly informative and centred there:
+log(alpha) ~ N(logit(target), 1^2), log(beta) ~ N(0, 1^2), independent, so that the prior median
+DLT probability at d* is the target, lower doses are safer a priori and higher ones more toxic.
+For five doses from 0.25e6 to 4e6 cells/kg and target 0.25, the prior Pr(overdosing) per dose is
+0.08, 0.14, 0.35, 0.66, 0.79; after 1 DLT in 3 patients at the lowest dose its Pr(overdosing) is
+0.16 and the trial stays there (the former default, sd 2 at the highest dose, stopped the trial).
+``diagnostics["prior"]`` holds the prior's interval probabilities per dose. Overdose control acts
+from the first known outcome on, as in EWOC's conduct: the first cohort goes to ``start_level``.
+``target`` may be left out when a ``prior`` is given (the document must then also give
+``target_interval``); it is then the middle of the target interval.
 
 References
 ----------
@@ -55,6 +64,7 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -66,6 +76,7 @@ import numpy.typing as npt
 from escalation.data import PatientState, TrialData
 from escalation.decision import PosteriorBands, RuleKind, RuleOutcome, Selection
 from escalation.designs.base import (
+    START_REASON,
     Design,
     DesignRules,
     ModelFit,
@@ -110,7 +121,11 @@ class OverdoseControl(EliminateToxicDoses):
 
     @property
     def label(self) -> str:
-        return f"OverdoseControl(cutoff={self.cutoff:g}, overdose_bound={self.overdose_bound:g})"
+        extra = ", from_first_outcome=True" if self.from_first_outcome else ""
+        return (
+            f"OverdoseControl(cutoff={self.cutoff:g}, overdose_bound={self.overdose_bound:g}"
+            f"{extra})"
+        )
 
     def apply(
         self,
@@ -118,7 +133,12 @@ class OverdoseControl(EliminateToxicDoses):
         dlt_at_dose: IntArray,
         prob_overdose: FloatArray,
         target: float,
+        *,
+        any_outcome: bool = True,
     ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]:
+        early = self.not_yet(n_at_dose.size, any_outcome)
+        if early is not None:
+            return early
         over = (n_at_dose >= self.min_n) & (np.nan_to_num(prob_overdose, nan=0.0) >= self.cutoff)
         eliminated, first, levels = eliminate_from_first(over)
         event = f"Pr(DLT rate >= {self.overdose_bound:g})"
@@ -161,8 +181,9 @@ class BLRM(Design):
         The dose amounts by level (cells/kg), increasing: the trial document's ``doses[].amount``
         (not a design option).
     target
-        The point target DLT probability (for documentation and the conformance checks); it must
-        lie in ``target_interval``.
+        The point target DLT probability: the default prior's median at the reference dose, and
+        the target of simulations; it must lie in ``target_interval``. Optional when ``prior`` is
+        given (default: the middle of ``target_interval``).
     target_interval
         (lower, upper): underdosing below lower, target from lower up to upper, overdosing from
         upper (default (0.16, 0.33)).
@@ -174,9 +195,11 @@ class BLRM(Design):
         Final selection only among doses with at least this many patients (default 6).
     prior
         ``{"mean": [m1, m2], "sd": [s1, s2], "corr": r}`` for (log(alpha), log(beta)); default
-        ``{"mean": [logit(target), 0], "sd": [2, 1], "corr": 0}`` (weakly informative).
+        ``{"mean": [logit(target), 0], "sd": [1, 1], "corr": 0}`` (weakly informative, centred
+        at the reference dose).
     reference_dose
-        The reference dose d* (default: the highest dose amount).
+        The reference dose d* (default: sqrt(lowest amount x highest amount), the middle of the
+        dose range on the log scale).
     engine
         ``"grid"`` (deterministic, default) or ``"mcmc"`` (PyMC NUTS, 4 chains x 1000 draws).
     seed
@@ -193,9 +216,12 @@ class BLRM(Design):
     interval_level: ClassVar[float | None] = 0.95
     #: the document parser passes the doses' amounts to designs that declare this
     uses_dose_amounts: ClassVar[bool] = True
+    #: a document may leave ``target`` out when it gives these options
+    target_optional_with: ClassVar[tuple[str, ...]] = ("prior", "target_interval")
     _not_options: ClassVar[frozenset[str]] = frozenset({"n_doses", "stopping", "dose_amounts"})
 
     dose_amounts: tuple[float, ...] = ()
+    target: float = math.nan  # optional with a prior: the middle of the target interval
     target_interval: tuple[float, float] = DEFAULT_TARGET_INTERVAL
     overdose_cutoff: float = 0.25
     max_step: float = 2.0
@@ -210,12 +236,26 @@ class BLRM(Design):
     def __post_init__(self) -> None:
         object.__setattr__(self, "dose_amounts", tuple(float(a) for a in self.dose_amounts))
         object.__setattr__(self, "target_interval", tuple(self.target_interval))
+        if math.isnan(self.target):
+            if self.prior is None:
+                raise InvalidDesignError(
+                    "missing (the target DLT probability; it may be left out only when a prior "
+                    "and a target_interval are given)",
+                    field="design.target",
+                )
+            try:
+                lo, hi = (float(v) for v in self.target_interval)
+            except (TypeError, ValueError):
+                pass  # _problems names the bad interval
+            else:
+                object.__setattr__(self, "target", round((lo + hi) / 2, 12))
         Design.__post_init__(self)  # raises with every problem
         prior = self._parse_prior()
         object.__setattr__(self, "_prior", prior)
         object.__setattr__(self, "prior", prior.as_dict())
         if self.reference_dose is None:
-            object.__setattr__(self, "reference_dose", self.dose_amounts[-1])
+            middle = math.sqrt(self.dose_amounts[0] * self.dose_amounts[-1])
+            object.__setattr__(self, "reference_dose", middle)
 
     def __hash__(self) -> int:
         return hash(
@@ -230,7 +270,7 @@ class BLRM(Design):
     def _parse_prior(self) -> BLRMPrior:
         """The prior (``_problems`` rejected a bad mapping and a target outside the interval)."""
         if self.prior is None:
-            return BLRMPrior.weakly_informative(self.target)
+            return BLRMPrior.centred_at_mtd(self.target)
         return BLRMPrior.from_mapping(self.prior, field="design.prior")
 
     def _problems(self) -> list[Problem]:
@@ -342,6 +382,21 @@ class BLRM(Design):
             seed=self.seed,
         )
 
+    def prior_summary(self) -> BLRMPosterior:
+        """The prior per dose (the posterior on no data, grid engine): its interval probabilities
+        are what a protocol shows to justify the prior and the starting dose."""
+        assert self.reference_dose is not None
+        zeros = np.zeros(self.n_doses, dtype=np.int64)
+        return blrm_posterior(
+            self.dose_amounts,
+            reference_dose=self.reference_dose,
+            prior=self._prior,
+            n_at_dose=zeros,
+            dlt_at_dose=zeros,
+            target_interval=(self.target_interval[0], self.target_interval[1]),
+            engine="grid",
+        )
+
     def posterior_bands(self, data: TrialData) -> PosteriorBands:
         """Posterior median of each p_d with 50% and 95% bands, and the interval probabilities."""
         post = self.posterior(data)
@@ -369,6 +424,18 @@ class BLRM(Design):
             },
         )
 
+    def prob_overdose_definition(self) -> str:
+        patients = (
+            "the complete patients and the pending ones weighted by their follow-up"
+            if self.tite
+            else "the complete patients"
+        )
+        return (
+            f"Pr(DLT rate >= {self.target_interval[1]:g} | data) under the BLRM posterior "
+            f"({self.engine} engine) on {patients}: the posterior of overdose control (EWOC, "
+            f"cutoff {self.overdose_cutoff:g})"
+        )
+
     def _intervals(self) -> tuple[str, str]:
         lo, hi = self.target_interval
         return f"Pr({lo:g} <= DLT rate < {hi:g})", f"Pr(DLT rate >= {hi:g})"
@@ -380,7 +447,9 @@ class BLRM(Design):
         eligible = post.prob_overdose < self.overdose_cutoff
         current = data.current_dose_level
         cur = None if current is None else current - 1
-        if eligible.any():
+        if cur is None:
+            index, reason = self.start_level - 1, START_REASON
+        elif eligible.any():
             candidates = np.flatnonzero(eligible)
             index = int(candidates[np.argmax(post.prob_target[candidates])])
             levels = candidates + 1
@@ -417,6 +486,8 @@ class BLRM(Design):
             dlt_for_safety=st.n_dlt,
             prob_tox_mean=np.array(post.prob_tox_mean),
             prob_tox_interval=np.array(interval),
+            prob_underdose=np.array(post.prob_underdose),
+            prob_target=np.array(post.prob_target),
             model={
                 "log_alpha_mean": float(post.param_mean[0]),
                 "log_beta_mean": float(post.param_mean[1]),
@@ -444,12 +515,24 @@ class BLRM(Design):
             "quantiles": [[float(v) for v in row] for row in post.quantiles],
             "eligible": [int(i) + 1 for i in np.flatnonzero(eligible)],
             "posterior": dict(post.diagnostics),
+            "prior": self._prior_diagnostics(),
+        }
+
+    def _prior_diagnostics(self) -> dict[str, Any]:
+        prior = self.prior_summary()
+        return {
+            "prob_underdose": [float(v) for v in prior.prob_underdose],
+            "prob_target": [float(v) for v in prior.prob_target],
+            "prob_overdose": [float(v) for v in prior.prob_overdose],
+            "prob_tox_median": [float(v) for v in prior.prob_tox_median],
         }
 
     def model_rules(self) -> DesignRules:
         return DesignRules(
             elimination=OverdoseControl(
-                cutoff=self.overdose_cutoff, overdose_bound=self.target_interval[1]
+                cutoff=self.overdose_cutoff,
+                overdose_bound=self.target_interval[1],
+                from_first_outcome=True,
             ),
             stopping=StopAtN(self.max_patients),
             waiting=() if self.tite else (WaitForPending(),),
@@ -479,6 +562,9 @@ class BLRM(Design):
                 f"{post.prob_target[index]:.3f} among the dose levels with {over_event} < "
                 f"{self.overdose_cutoff:g} and at least {self.min_at_mtd} patients."
             )
+        elif not data.patients:
+            index = None
+            reason = "No dose is recommended: no patient has been treated."
         elif not eligible.any():
             index = None
             reason = (
@@ -500,8 +586,11 @@ class BLRM(Design):
             reason=reason,
             estimates=tuple(float(v) for v in post.prob_tox_median),
             prob_overdose=tuple(float(v) for v in post.prob_overdose),
+            prob_underdose=tuple(float(v) for v in post.prob_underdose),
+            prob_target=tuple(float(v) for v in post.prob_target),
             eliminated=tuple(int(i) + 1 for i in np.flatnonzero(~eligible)),
             provisional=n_pending > 0 or not post.converged,
+            prob_overdose_definition=self.prob_overdose_definition(),
             rules=(
                 RuleOutcome(
                     label=f"BLRMSelection(min_at_mtd={self.min_at_mtd})",

@@ -148,6 +148,21 @@ class BOIN(Design):
         """BOIN waits for the patients pending at the current dose."""
         return (WaitForPending(),)
 
+    def prob_overdose_definition(self) -> str:
+        return (
+            f"Pr(DLT rate > {self.target:g} | the complete patients at the dose), independent "
+            "Beta(1, 1) prior per dose: the posterior of the elimination rule"
+        )
+
+    def selection_overdose_definition(self) -> str:
+        """What ``prob_overdose`` is in this design's final selection (R's ``select.mtd``)."""
+        a = self._selection_prior()
+        return (
+            f"Pr(DLT rate > {self.target:g} | the complete patients at the dose), independent "
+            f"Beta({a:g}, {a:g}) prior per dose, made monotone by isotonic regression over the "
+            "treated doses (R's BOIN::select.mtd); not the Beta(1, 1) posterior of the decisions"
+        )
+
     def _selection_prior(self) -> float:
         """a in the final selection's (y + a) / (n + 2a) estimate: 0.05, as R's select.mtd."""
         return 0.05
@@ -214,11 +229,18 @@ class BOIN(Design):
     def posterior_bands(self, data: TrialData) -> PosteriorBands:
         """Each tried dose's Beta(1 + DLTs, 1 + non-DLTs) posterior: the one dose elimination uses.
 
-        BOIN makes no dose-toxicity model: doses are independent, untried ones are blank.
+        BOIN makes no dose-toxicity model: doses are independent, untried ones are blank. The
+        interval probability Pr(DLT rate > target) is the decision's ``prob_overdose`` (the same
+        numbers as the recommendation's table).
         """
         self.check_data(data)
         n, y = self._beta_counts(data)
-        return beta_posterior_bands(n, y, self.target)
+        # the overdose bars are the decision table's own numbers (the elimination rule's posterior)
+        over = np.asarray(self.fit(data).prob_overdose, dtype=np.float64)
+        return beta_posterior_bands(n, y, self.target, model=self._bands_model(), over=over)
+
+    def _bands_model(self) -> str:
+        return "independent Beta(1, 1) posteriors per dose"
 
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:
         s = data.summary
@@ -233,7 +255,12 @@ class BOIN(Design):
             phi2=self.phi2,
             prior=self._selection_prior(),
         )
-        return isotonic_selection(sel, self.target, int(s.n_pending.sum()))
+        return isotonic_selection(
+            sel,
+            self.target,
+            int(s.n_pending.sum()),
+            prob_overdose_definition=self.selection_overdose_definition(),
+        )
 
 
 def beta_posterior_bands(
@@ -241,9 +268,12 @@ def beta_posterior_bands(
     y: npt.NDArray[np.float64],
     target: float,
     model: str = "independent Beta(1, 1) posteriors per dose",
+    over: npt.NDArray[np.float64] | None = None,
 ) -> PosteriorBands:
     """Each tried dose's Beta(1 + y, 1 + n - y) posterior, its 50% and 95% bands and
-    Pr(DLT rate > target); untried doses are blank (NaN)."""
+    Pr(DLT rate > target); untried doses are blank (NaN). ``over``: the Pr(DLT rate > target)
+    bars when they come from other counts (TITE-BOIN's table counts pending patients as without
+    DLT, its bands by their follow-up)."""
     from scipy.stats import beta as beta_dist  # scipy.stats is slow to import: only here
 
     a, b = y + 1.0, n - y + 1.0
@@ -255,7 +285,8 @@ def beta_posterior_bands(
     def pairs(lo: float, hi: float) -> tuple[tuple[float, float], ...]:
         return tuple((float(x), float(z)) for x, z in zip(q(lo), q(hi), strict=True))
 
-    over = np.where(tried, beta_overdose_prob(target, n, y), np.nan)
+    if over is None:
+        over = np.where(tried, beta_overdose_prob(target, n, y), np.nan)
     return PosteriorBands(
         model=model,
         center=tuple(float(v) for v in np.where(tried, a / (a + b), np.nan)),
@@ -266,7 +297,9 @@ def beta_posterior_bands(
     )
 
 
-def isotonic_selection(sel: IsotonicSelection, target: float, n_pending: int) -> Selection:
+def isotonic_selection(
+    sel: IsotonicSelection, target: float, n_pending: int, *, prob_overdose_definition: str = ""
+) -> Selection:
     """The decision-layer form of an isotonic selection, with a sentence saying why."""
     estimates = tuple(_maybe(v) for v in sel.estimates)
     reasons = {
@@ -294,4 +327,5 @@ def isotonic_selection(sel: IsotonicSelection, target: float, n_pending: int) ->
         prob_overdose=tuple(_maybe(v) for v in sel.prob_overdose),
         eliminated=tuple(int(i) + 1 for i in np.flatnonzero(sel.eliminated)),
         provisional=n_pending > 0,
+        prob_overdose_definition=prob_overdose_definition,
     )

@@ -14,7 +14,9 @@ object with a documented default:
 * stop for safety when Pr(p_1 > target | data) > ``safety_stop_prob`` (default 0.90; ``None``
   switches it off) with at least 3 evaluable patients at the lowest dose;
 * optional overdose control: only doses with Pr(p_d > target | data) <= ``overdose_control`` are
-  admissible; when none is, the trial stops;
+  admissible; when none is, the trial stops. As in EWOC's conduct it applies once some patient has
+  a known outcome: the first cohort goes to the protocol's starting dose (``start_level``), whatever
+  the prior says (a calibrated skeleton has a prior Pr(p_1 > target) near 0.3);
 * stop at ``max_patients``, and when ``n_stop`` patients have been treated at the recommended dose;
 * an optional two-stage start-up (``startup``): escalate one level per complete cohort until the
   first DLT, then the model.
@@ -120,7 +122,8 @@ class CRM(Design):
     """
 
     method: ClassVar[str] = "crm"
-    interval_level: ClassVar[float | None] = 0.90
+    #: the level of every credible interval the design reports (table, JSON and plot alike)
+    interval_level: ClassVar[float | None] = 0.95
 
     skeleton: tuple[float, ...]
     model: Literal["empiric", "logistic"] = "empiric"
@@ -227,8 +230,19 @@ class CRM(Design):
             },
         )
 
+    def _likelihood_patients(self) -> str:
+        return "the complete patients"
+
+    def prob_overdose_definition(self) -> str:
+        return (
+            f"Pr(DLT rate > {self.target:g} | data) under the {self.model} CRM's exact posterior "
+            f"on {self._likelihood_patients()}: the posterior of the safety stop and overdose "
+            "control"
+        )
+
     def fit(self, data: TrialData) -> ModelFit:
-        post = self.posterior(data)
+        assert self.interval_level is not None
+        post = self.posterior(data, conf_level=self.interval_level)
         s = data.summary
         current = data.current_dose_level
         cur = None if current is None else current - 1
@@ -277,7 +291,7 @@ class CRM(Design):
     def _elimination(self) -> EliminateToxicDoses | None:
         if self.overdose_control is None:
             return None
-        return EliminateToxicDoses(cutoff=self.overdose_control, min_n=0)
+        return EliminateToxicDoses(cutoff=self.overdose_control, min_n=0, from_first_outcome=True)
 
     def _safety_stop(self) -> StopWhenTooToxic | None:
         if self.safety_stop_prob is None:
@@ -328,6 +342,7 @@ class CRM(Design):
                 prob_overdose=prob_overdose,
                 eliminated=eliminated,
                 provisional=n_pending > 0,
+                prob_overdose_definition=self.prob_overdose_definition(),
             )
 
         safety = self._safety_stop()
@@ -403,6 +418,9 @@ class TITECRM(CRM):
 
     def _n_for_safety(self, data: TrialData) -> npt.NDArray[np.int64]:
         return data.summary.n_treated
+
+    def _likelihood_patients(self) -> str:
+        return f"every patient, each weighted by its follow-up ({self.weights} weights)"
 
     def fit(self, data: TrialData) -> ModelFit:
         weights = self.patient_weights(data)

@@ -85,6 +85,13 @@ class TITEBOIN(BOIN):
     def _selection_prior(self) -> float:
         return self.selection_prior
 
+    def prob_overdose_definition(self) -> str:
+        return (
+            f"Pr(DLT rate > {self.target:g} | the DLTs observed among every patient treated at "
+            "the dose, pending ones counted as without DLT), independent Beta(1, 1) prior per "
+            "dose: the posterior of the elimination rule (as TITEgBOIN)"
+        )
+
     def fit(self, data: TrialData) -> ModelFit:
         s = data.summary
         effective_n = s.n_complete + s.pending_followup + s.withdrawn_followup
@@ -145,6 +152,14 @@ class TITEBOIN(BOIN):
             n_for_safety=treated,
             dlt_for_safety=y,
             model={"lambda_e": lambda_e, "lambda_d": lambda_d},
+        )
+
+    def _bands_model(self) -> str:
+        return (
+            "independent Beta(1, 1) posteriors per dose: the bands on the effective patients "
+            "(pending ones by their follow-up fraction); Pr(DLT rate > target) as in the table, "
+            "on every treated patient with pending ones counted as without DLT (the elimination "
+            "rule's posterior)"
         )
 
     def _beta_counts(

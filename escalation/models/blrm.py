@@ -14,11 +14,11 @@ Default prior
 :meth:`BLRMPrior.weakly_informative` is the weakly informative prior of the Novartis BLRM
 practice (Neuenschwander et al. 2015, section 6.2.2; the single-agent example of the OncoBayes2 R
 package): log(alpha) ~ N(logit(p*), 2^2), log(beta) ~ N(0, 1^2), uncorrelated, where p* is the
-prior median DLT probability at the reference dose. OncoBayes2's example takes p* = 0.5 at a
-reference dose inside the dose range; here p* is the design's target and the reference dose is the
-highest dose of the ladder (see :class:`escalation.designs.blrm.BLRM`), so that the prior median
-curve reaches the target at the top dose, lower doses are safer a priori, and a DLT anywhere
-raises the estimated DLT probability of every dose (log(d / d*) <= 0 for every dose).
+prior median DLT probability at the reference dose. :meth:`BLRMPrior.centred_at_mtd`, the BLRM
+design's default, narrows log(alpha) to N(logit(p*), 1^2) so that the prior of the DLT rate at
+the reference dose is unimodal; the design puts the reference dose (a provisional MTD, where the
+prior median is the target) in the middle of the dose range, on the log scale (see
+:class:`escalation.designs.blrm.BLRM`).
 
 Pending patients
 ----------------
@@ -197,6 +197,26 @@ class BLRMPrior:
                 field="design.prior",
             )
         return cls(mean=(float(logit(prior_median_at_reference)), 0.0), sd=(2.0, 1.0), corr=0.0)
+
+    @classmethod
+    def centred_at_mtd(cls, prior_median_at_reference: float) -> BLRMPrior:
+        """log(alpha) ~ N(logit(p*), 1^2), log(beta) ~ N(0, 1^2), independent: the BLRM design's default.
+
+        With the reference dose d* at a provisional MTD in the middle of the dose range, p* (the
+        target) is the prior median DLT probability there. An sd of 1 for log(alpha) gives p(d*)
+        a wide but unimodal prior (for p* = 0.25 a central 95% interval of about 0.04 to 0.71);
+        with sd 2 the prior of p(d*) is U-shaped, with much of its mass near 0 and 1 (Neuenschwander
+        et al. 2008, section 3: a prior vague on the parameters is not vague on the DLT rates),
+        which makes overdose control stop a trial after one DLT in three patients at a dose whose
+        estimate is 0.18. log(beta) ~ N(0, 1) puts the odds ratio for a doubling of the dose
+        between 2^0.14 and 2^7.1 (central 95%).
+
+        References
+        ----------
+        Neuenschwander B, Branson M, Gsponer T (2008). Stat Med 27:2420-2439, sections 3 and 4.
+        """
+        weak = cls.weakly_informative(prior_median_at_reference)
+        return cls(mean=weak.mean, sd=(1.0, 1.0), corr=0.0)
 
     @classmethod
     def from_mapping(cls, value: Any, *, field: str = "design.prior") -> BLRMPrior:

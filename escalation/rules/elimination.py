@@ -38,6 +38,12 @@ class EliminateToxicDoses:
 
     The posterior probability is the design's own (BOIN: Beta(1, 1) prior on each dose).
 
+    With ``from_first_outcome`` (model-based overdose control, as EWOC conducts a trial), the rule
+    acts only once some patient has a known outcome (a DLT or a complete window): before that the
+    probabilities are the prior's alone, and the first cohort goes to the protocol's starting dose.
+    A calibrated CRM skeleton puts the prior Pr(p_1 > target) near 0.3, above the usual cutoff
+    0.25, so applying the rule to the prior would stop every trial before its first patient.
+
     References
     ----------
     Liu S, Yuan Y (2015). JRSS-C 64:507-523, section 2.3 (dose elimination).
@@ -45,6 +51,7 @@ class EliminateToxicDoses:
 
     cutoff: float = 0.95
     min_n: int = 3
+    from_first_outcome: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.cutoff < 1:
@@ -52,7 +59,22 @@ class EliminateToxicDoses:
 
     @property
     def label(self) -> str:
-        return f"EliminateToxicDoses(cutoff={self.cutoff:g}, min_n={self.min_n})"
+        extra = ", from_first_outcome=True" if self.from_first_outcome else ""
+        return f"EliminateToxicDoses(cutoff={self.cutoff:g}, min_n={self.min_n}{extra})"
+
+    def not_yet(
+        self, n_doses: int, any_outcome: bool
+    ) -> tuple[npt.NDArray[np.bool_], RuleOutcome] | None:
+        """The rule's verdict before the first outcome (``None`` once it applies)."""
+        if not self.from_first_outcome or any_outcome:
+            return None
+        return np.zeros(n_doses, dtype=np.bool_), RuleOutcome(
+            label=self.label,
+            kind=RuleKind.ELIMINATION,
+            triggered=False,
+            detail="No patient has a known outcome yet: overdose control applies from the first "
+            "outcome on; the first cohort goes to the protocol's starting dose.",
+        )
 
     def apply(
         self,
@@ -60,7 +82,12 @@ class EliminateToxicDoses:
         dlt_at_dose: npt.NDArray[np.int64],
         prob_overdose: npt.NDArray[np.float64],
         target: float,
+        *,
+        any_outcome: bool = True,
     ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]:
+        early = self.not_yet(n_at_dose.size, any_outcome)
+        if early is not None:
+            return early
         over = (n_at_dose >= self.min_n) & (np.nan_to_num(prob_overdose, nan=0.0) > self.cutoff)
         eliminated, first, levels = eliminate_from_first(over)
         if first is None:

@@ -9,8 +9,8 @@ rules are checked against the design's own by their labels (:meth:`CRMEngine.sup
 applied in the design pipeline's order (escalation/designs/base.py):
 
 1. overdose control (``overdose_control``): doses from the first with Pr(p_d > target) above the
-   cutoff are eliminated (``EliminateToxicDoses(cutoff, min_n=0)``), already on the prior alone:
-   the first decision, before any patient, may lower the starting dose or stop the trial;
+   cutoff are eliminated (``EliminateToxicDoses(cutoff, min_n=0, from_first_outcome=True)``) once
+   some patient has an outcome: the first cohort goes to the starting dose, as in the design;
 2. the proposal, or the two-stage start-up's (``startup``);
 3. no skipping, coherence, maximum step, then no eliminated dose (the highest admissible dose
    below);
@@ -91,7 +91,7 @@ def _expected_labels(design: CRM) -> Labels:
     elimination = None
     if design.overdose_control is not None:
         elimination = EliminateToxicDoses(
-            cutoff=design.overdose_control, min_n=_OVERDOSE_MIN_N
+            cutoff=design.overdose_control, min_n=_OVERDOSE_MIN_N, from_first_outcome=True
         ).label
     constraints = [NoSkipping().label]
     if design.coherence:
@@ -181,17 +181,8 @@ class CRMEngine:
         delay = np.zeros(n_trials, dtype=np.int64)
         lost = np.zeros(n_trials, dtype=np.int64)
 
-        # the first decision, on no patient: the starting dose, unless overdose control
-        # eliminates it on the prior alone (then the highest admissible dose below; none: stop)
-        if design.overdose_control is not None:
-            none = np.zeros((1, n_doses), dtype=np.int64)
-            first = int(_first_eliminated(design, self._posterior(design, none, none))[0])
-            if first == 0:
-                early[:] = True
-                active[:] = False
-            else:
-                cur[:] = min(design.start_level - 1, first - 1)
-
+        # the first decision, on no patient: the starting dose (overdose control applies from
+        # the first outcome on, and every later decision here has the first cohort's outcomes)
         def column(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
             if not lose:  # trials go in step: every active trial is at the same patient
                 return np.asarray(values[:, int(nxt[first_active]) + k])

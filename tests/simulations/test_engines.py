@@ -201,8 +201,8 @@ CRM_SAFETY_CASES = [
         Conduct(),
         np.array([0.45, 0.55, 0.65, 0.75, 0.8, 0.85]),
     ),
-    # the prior alone puts Pr(p_d > 0.3) at 0.5 and above from level 3 on: the trial starts at
-    # level 2, not 3
+    # the prior alone puts Pr(p_d > 0.3) at 0.5 and above from level 3 on: overdose control acts
+    # from the first outcome on, so the trial starts at level 3 as the protocol says
     (
         "safety-0.8-overdose-control-0.45-start3-lost",
         dict(
@@ -230,9 +230,10 @@ CRM_SAFETY_CASES = [
         Conduct(dlt_time=DltTime(distribution="weibull")),
         np.array([0.15, 0.3, 0.45, 0.6, 0.75]),
     ),
-    # the prior alone puts Pr(p_1 > 0.3) at 0.315 > 0.25: every dose is eliminated, no patient
+    # the prior alone puts Pr(p_1 > 0.3) at 0.315 > 0.25: the trial still starts at level 1
+    # (overdose control acts from the first outcome on)
     (
-        "overdose-control-0.25-stops-before-the-first-patient",
+        "overdose-control-0.25-starts-at-level-1",
         dict(target=0.3, skeleton=SKELETON, overdose_control=0.25),
         Conduct(),
         S1,
