@@ -188,6 +188,13 @@ def _doses() -> Any:
     return Field(min_length=1, max_length=int(LIMITS["n_doses"].high))
 
 
+class CountOfLastCohortIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(ge=1, le=int(LIMITS["count"].high), description="patients in the last cohort")
+    dlt: int = _count("of whom with a DLT (at most n)")
+
+
 class TrialDocumentIn(BaseModel):
     """A trial document, as read by ``escalation recommend`` (DESIGN.md section 3)."""
 
@@ -221,7 +228,15 @@ class TrialDocumentIn(BaseModel):
         description="instead of patients",
     )
     current_level: int | None = Field(
-        default=None, ge=1, le=LIMITS["n_doses"].high, description="with counts"
+        default=None,
+        ge=1,
+        le=LIMITS["n_doses"].high,
+        description="with counts, for a decision (a selection needs none)",
+    )
+    last_cohort: CountOfLastCohortIn | None = Field(
+        default=None,
+        description="with counts: the most recent patients at current_level (CRM's coherence "
+        "rule reads them; without it, the DLTs are taken as the most recent)",
     )
 
 
@@ -388,6 +403,8 @@ class DoseEstimateJson(_Open):
     estimate: float | None
     prob_tox_mean: float | None
     prob_tox_interval: list[float | None] | None
+    prob_underdose: float | None = Field(default=None, description="BLRM: Pr(DLT rate < lower)")
+    prob_target: float | None = Field(default=None, description="BLRM: Pr(target interval)")
     prob_overdose: float | None
     eliminated: bool
 
@@ -407,6 +424,9 @@ class SelectionJson(_Open):
     dose_label: str | None
     reason: str
     provisional: bool
+    prob_overdose_definition: str | None = Field(
+        default=None, description="what prob_overdose is: the event and the posterior"
+    )
     estimates: list[float | None]
     prob_overdose: list[float | None]
     eliminated: list[int]
@@ -427,6 +447,12 @@ class DecisionJson(_Open):
     eliminated: list[int]
     admissible: list[int]
     doses: list[DoseEstimateJson]
+    prob_overdose_definition: str | None = Field(
+        default=None, description="what each dose's prob_overdose is: the event and the posterior"
+    )
+    interval_level: float | None = Field(
+        default=None, description="the level of prob_tox_interval (null: no credible interval)"
+    )
     rules: list[dict[str, Any]]
     final_selection: SelectionJson | None
     model: dict[str, Any] | None

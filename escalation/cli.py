@@ -357,7 +357,7 @@ def _skeleton_command(args: argparse.Namespace) -> int:
 
 
 # ---- recommend / select ------------------------------------------------------------------------------
-def _load(path: str) -> TrialDocument:
+def _load(path: str, *, for_selection: bool = False) -> TrialDocument:
     text: str
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
@@ -369,16 +369,18 @@ def _load(path: str) -> TrialDocument:
         raise _UsageError(
             f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
         ) from None
-    return parse_document(raw)
+    return parse_document(raw, for_selection=for_selection)
 
 
 def _dose_table(decision: Decision, doc: TrialDocument) -> str:
     """Per-dose data and estimates; the posterior columns only for designs that have them."""
     has_interval = any(d.prob_tox_interval is not None for d in decision.doses)
+    has_intervals = any(d.prob_target is not None for d in decision.doses)
     header = ["Level", "Dose", "Treated", "Complete", "DLTs", "Pending", "Est. DLT"]
-    level = doc.design.interval_level or 0.90
+    level = decision.interval_level or doc.design.interval_level or 0.95
     header += [f"{level:.0%} interval"] if has_interval else []
     has_overdose = any(d.prob_overdose is not None for d in decision.doses)
+    header += ["P(under)", "P(target)"] if has_intervals else []
     header += ["P(overdose)"] if has_overdose else []
     header += [""]
     rows = []
@@ -400,6 +402,8 @@ def _dose_table(decision: Decision, doc: TrialDocument) -> str:
         if has_interval:
             iv = d.prob_tox_interval
             row.append("-" if iv is None else f"{iv[0]:.2f}-{iv[1]:.2f}")
+        if has_intervals:
+            row += [_fmt(d.prob_underdose, 3), _fmt(d.prob_target, 3)]
         rows.append([*row, *([_fmt(d.prob_overdose, 3)] if has_overdose else []), mark])
     return _render_rows(header, rows)
 
@@ -432,6 +436,21 @@ def _expansion_table(decision: Decision, plan: ExpansionPlan) -> str:
     return "\n".join([head, "", _render_rows(header, rows), "", *reasons])
 
 
+def _prior_table(decision: Decision, doc: TrialDocument) -> str | None:
+    """BLRM: the prior's interval probabilities per dose (``diagnostics["prior"]``)."""
+    prior = decision.diagnostics.get("prior")
+    if not isinstance(prior, dict):
+        return None
+    rows = [
+        [str(i + 1), doc.doses[i].label]
+        + [_fmt(prior[key][i], 3) for key in ("prob_tox_median", "prob_underdose", "prob_target")]
+        + [_fmt(prior["prob_overdose"][i], 3)]
+        for i in range(len(doc.doses))
+    ]
+    header = ["Level", "Dose", "Prior median DLT", "P(under)", "P(target)", "P(overdose)"]
+    return "Prior, before any data:\n" + _render_rows(header, rows)
+
+
 def _recommend_command(args: argparse.Namespace) -> int:
     doc = _load(args.document)
     decision = doc.design.decide(doc.data)
@@ -455,8 +474,13 @@ def _recommend_command(args: argparse.Namespace) -> int:
         sel = decision.selection
         final = f"dose level {sel.dose_level}" if sel and sel.dose_level else "no dose"
         out.append(f"Recommendation: STOP the trial; final recommended dose: {final}")
-    out += [f"Reason: {payload['reason']}", "", _dose_table(decision, doc), ""]
-    out.append("Rules applied (x = acted):")
+    out += [f"Reason: {payload['reason']}", "", _dose_table(decision, doc)]
+    if decision.prob_overdose_definition and any(d.prob_overdose is not None for d in decision.doses):
+        out.append(f"P(overdose): {decision.prob_overdose_definition}.")
+    prior = _prior_table(decision, doc)
+    if prior is not None:
+        out += ["", prior]
+    out += ["", "Rules applied (x = acted):"]
     for r in decision.rules:
         out.append(f"  [{'x' if r.triggered else ' '}] {r.label}: {r.detail}")
     if decision.expansion and doc.design.expansion is not None:
@@ -467,7 +491,7 @@ def _recommend_command(args: argparse.Namespace) -> int:
 
 
 def _select_command(args: argparse.Namespace) -> int:
-    doc = _load(args.document)
+    doc = _load(args.document, for_selection=True)
     selection = doc.design.select(doc.data)
     payload = selection_to_json(selection, doc)
     if args.json:
@@ -479,18 +503,24 @@ def _select_command(args: argparse.Namespace) -> int:
         else "no dose"
     )
     has_overdose = any(p is not None for p in selection.prob_overdose)
-    rows = [
-        [str(i + 1), doc.doses[i].label, _fmt(e, 3), *([_fmt(p, 3)] if has_overdose else [])]
-        for i, (e, p) in enumerate(zip(selection.estimates, selection.prob_overdose, strict=True))
-    ]
+    has_intervals = bool(selection.prob_target)
     header = ["Level", "Dose", doc.design.selection_estimate]
+    header += ["P(under)", "P(target)"] if has_intervals else []
     header += ["P(overdose)"] if has_overdose else []
+    rows = []
+    for i, (e, p) in enumerate(zip(selection.estimates, selection.prob_overdose, strict=True)):
+        row = [str(i + 1), doc.doses[i].label, _fmt(e, 3)]
+        if has_intervals:
+            row += [_fmt(selection.prob_underdose[i], 3), _fmt(selection.prob_target[i], 3)]
+        rows.append([*row, *([_fmt(p, 3)] if has_overdose else [])])
     text = [
         f"Final recommended dose: {dose}",
         f"Reason: {selection.reason}",
         "",
         _render_rows(header, rows),
     ]
+    if selection.prob_overdose_definition and has_overdose:
+        text.append(f"P(overdose): {selection.prob_overdose_definition}.")
     used = selection.data_used
     if doc.data.indications or any(used.get(c) for c in ("backfill", "expansion")):
         text += ["", _whole_trial_tables(selection, doc)]

@@ -275,6 +275,7 @@ class TrialData:
     current_level: int | None = None
     counts: tuple[tuple[int, int], ...] | None = None
     indications: tuple[str, ...] = ()
+    last_cohort: tuple[int, int] | None = None
     summary: DoseSummary = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -314,8 +315,14 @@ class TrialData:
         *,
         current_level: int | None,
         dlt_window_days: int = DEFAULT_DLT_WINDOW_DAYS,
+        last_cohort: tuple[int, int] | None = None,
     ) -> TrialData:
         """Complete data given as counts per dose (no pending patients can be expressed).
+
+        Counts carry no order: CRM's coherence rule then takes the DLTs at the current level as
+        the most recent (the cautious reading). ``last_cohort`` = (n, dlt) says what the n most
+        recent patients at ``current_level`` had, so that the rule reads them as the patients
+        form would.
 
         The data are held as counts (``counts``), so they cost O(doses) whatever the counts: the
         counted patients are infused on day 0 and complete on the as-of day, and decisions are
@@ -336,7 +343,32 @@ class TrialData:
             dlt_window_days=dlt_window_days,
             current_level=current_level,
             counts=counts,
+            last_cohort=last_cohort,
         )
+
+    def _last_cohort_problems(
+        self, counts: tuple[tuple[int, int], ...], last: tuple[int, int]
+    ) -> list[Problem]:
+        cur = self.current_level
+        if cur is None or not 1 <= cur <= len(counts):
+            return [Problem(field="last_cohort", message="needs the current_level it belongs to")]
+        (n_cur, y_cur), (n, y) = counts[cur - 1], last
+        if not 1 <= n <= n_cur:
+            return [
+                Problem(
+                    field="last_cohort.n",
+                    message=f"expected 1 to {n_cur} (the patients at dose level {cur}), got {n}",
+                )
+            ]
+        if not 0 <= y <= n or y > y_cur or n - y > n_cur - y_cur:
+            return [
+                Problem(
+                    field="last_cohort.dlt",
+                    message=f"{y} DLTs among {n} patients do not fit the {y_cur} DLTs among "
+                    f"{n_cur} patients at dose level {cur}",
+                )
+            ]
+        return []
 
     def _count_problems(self) -> list[Problem]:
         assert self.counts is not None
@@ -350,6 +382,8 @@ class TrialData:
                     message=f"{len(self.counts)} counts for {self.n_doses} dose levels",
                 )
             )
+        if self.last_cohort is not None:
+            problems += self._last_cohort_problems(self.counts, self.last_cohort)
         for i, (n, y) in enumerate(self.counts):
             if (why := LIMITS["count"].check(n)) is not None:
                 problems.append(Problem(field=f"counts[{i}].n", message=why))

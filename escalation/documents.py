@@ -36,6 +36,7 @@ from escalation.data import (
     COHORTS,
     DEFAULT_DLT_WINDOW_DAYS,
     Patient,
+    PatientState,
     TrialData,
     validate_patients,
 )
@@ -71,6 +72,7 @@ _TOP_LEVEL = {
     "counts",
     "current_level",
     "indications",
+    "last_cohort",
 }
 _PATIENT_KEYS = {
     "id",
@@ -281,6 +283,14 @@ def parse_design(
         if name not in block:
             what = "the target DLT probability" if name == "target" else f"required by {method!r}"
             out.add(f"{field}.{name}", f"missing ({what})")
+    optional_with: tuple[str, ...] = getattr(cls, "target_optional_with", ())
+    if optional_with and "target" not in block and not all(k in block for k in optional_with):
+        out.add(
+            f"{field}.target",
+            "missing (the target DLT probability; it may be left out only when "
+            + " and ".join(optional_with)
+            + " are given)",
+        )
     if getattr(cls, "uses_dose_amounts", False):
         amounts = list(dose_amounts or [])
         if len(amounts) != n_doses or any(a is None for a in amounts):
@@ -302,8 +312,11 @@ def parse_design(
 
 
 # ---- document -------------------------------------------------------------------------------------
-def parse_document(doc: Any) -> TrialDocument:
+def parse_document(doc: Any, *, for_selection: bool = False) -> TrialDocument:
     """A trial document (a JSON object) parsed and validated whole.
+
+    ``for_selection``: the document is read for the final selection, which needs no current dose
+    level: the counts form may then leave ``current_level`` out (as R's ``select.mtd``).
 
     Raises
     ------
@@ -348,10 +361,12 @@ def parse_document(doc: Any) -> TrialDocument:
     if has_patients and has_counts:
         out.add("counts", "give either patients or counts, not both")
     elif has_counts:
-        data = _parse_counts(doc, len(doses), window, out)
+        data = _parse_counts(doc, len(doses), window, out, for_selection=for_selection)
     else:
         if "current_level" in doc:
             out.add("current_level", "only with counts (with patients it is the latest infusion)")
+        if "last_cohort" in doc:
+            out.add("last_cohort", "only with counts (with patients the dates give the order)")
         if design is not None and design.expansion is not None:
             indications += tuple(i for i in design.expansion.indications if i not in indications)
         data, origin = _parse_patients(
@@ -439,7 +454,7 @@ def _parse_doses(value: Any, out: _Collector) -> tuple[Dose, ...]:
 
 
 def _parse_counts(
-    doc: Mapping[str, Any], n_doses: int, window: int, out: _Collector
+    doc: Mapping[str, Any], n_doses: int, window: int, out: _Collector, *, for_selection: bool
 ) -> TrialData | None:
     counts = doc["counts"]
     if not isinstance(counts, list):
@@ -480,15 +495,41 @@ def _parse_counts(
             n_at[level - 1], y_at[level - 1] = n, y
     current = doc.get("current_level")
     if current is None:
-        if any(n_at):
-            out.add("current_level", "required with counts: the dose level of the last cohort")
+        if any(n_at) and not for_selection:
+            out.add(
+                "current_level",
+                "required with counts for a decision: the dose level of the last cohort "
+                "(the final selection needs none)",
+            )
     elif not _is_int(current) or not 1 <= current <= max(n_doses, 1):
         out.add("current_level", f"unknown dose level {current!r} (levels are 1 to {n_doses})")
     elif n_doses and n_at[current - 1] == 0:
         out.add("current_level", f"no patient was treated at dose level {current}")
+    last_cohort = _parse_last_cohort(doc.get("last_cohort"), out)
     if out.problems or not n_doses:
         return None
-    return TrialData.from_counts(n_at, y_at, current_level=current, dlt_window_days=window)
+    try:
+        return TrialData.from_counts(
+            n_at, y_at, current_level=current, dlt_window_days=window, last_cohort=last_cohort
+        )
+    except InvalidTrialDataError as e:
+        out.problems += e.problems
+        return None
+
+
+def _parse_last_cohort(value: Any, out: _Collector) -> tuple[int, int] | None:
+    """The counts form's optional ``last_cohort`` {n, dlt}: the most recent patients at the
+    current level (read by CRM's coherence rule; without it the rule takes the cautious reading)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"n", "dlt"}:
+        out.add("last_cohort", f"expected an object {{n, dlt}}, got {value!r}")
+        return None
+    n, y = value["n"], value["dlt"]
+    if not _is_int(n) or not _is_int(y):
+        out.add("last_cohort", f"expected whole numbers n and dlt, got {value!r}")
+        return None
+    return int(n), int(y)
 
 
 def _parse_patients(
@@ -625,6 +666,10 @@ def _round(x: float | None) -> float | None:
     return None if x is None else float(x)
 
 
+def _per_dose(values: Sequence[float | None], i: int) -> float | None:
+    return _round(values[i]) if i < len(values) else None
+
+
 def _dose_counts(d: DoseEstimate, doc: TrialDocument) -> dict[str, Any]:
     return {
         "level": d.dose_level,
@@ -642,7 +687,9 @@ def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any
     """The JSON form of a final selection (CLI ``select`` and the service).
 
     ``doses`` counts every patient the selection used at each level (``data_used`` says how many
-    of each cohort type); ``indications`` maps each of the trial's indications to its patients'
+    of each cohort type), with the selection's posterior probabilities (``prob_underdose`` and
+    ``prob_target`` for BLRM, else null; ``prob_overdose_definition`` says which event under which
+    posterior ``prob_overdose`` is); ``indications`` maps each of the trial's indications to its patients'
     counts, observed DLT rate and responses (present only when the trial declares indications).
     """
     payload: dict[str, Any] = {
@@ -650,11 +697,21 @@ def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any
         "dose_label": doc.doses[selection.dose_level - 1].label if selection.dose_level else None,
         "reason": selection.reason,
         "provisional": selection.provisional,
+        "prob_overdose_definition": selection.prob_overdose_definition or None,
         "estimates": [_round(e) for e in selection.estimates],
         "prob_overdose": [_round(p) for p in selection.prob_overdose],
         "eliminated": list(selection.eliminated),
         "data_used": dict(selection.data_used),
-        "doses": [_dose_counts(d, doc) for d in selection.doses],
+        "doses": [
+            _dose_counts(d, doc)
+            | {
+                "prob_underdose": _per_dose(selection.prob_underdose, d.dose_level - 1),
+                "prob_target": _per_dose(selection.prob_target, d.dose_level - 1),
+                "prob_overdose": _per_dose(selection.prob_overdose, d.dose_level - 1),
+                "eliminated": d.dose_level in selection.eliminated,
+            }
+            for d in selection.doses
+        ],
     }
     if doc.data.indications:
         payload["indications"] = {
@@ -677,6 +734,23 @@ def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any
     }
 
 
+def _wait_dates(decision: Decision, doc: TrialDocument, wait_until: str) -> str:
+    """When accrual may resume, and, separately, when each open DLT window at the current dose
+    closes (TITE-BOIN resumes once enough of them have closed, not when the last one does)."""
+    text = f" Accrual may resume on {wait_until} at the latest (earlier if a DLT settles it)."
+    cur = decision.current_level
+    data = doc.data
+    pending = sorted(
+        (data.window_closes_day(p), p.patient_id)
+        for p, state in zip(data.patients, data.summary.state, strict=True)
+        if state is PatientState.PENDING and p.dose_level == cur
+    )
+    if pending:
+        closes = ", ".join(f"{pid} on {doc.day_to_date(day).isoformat()}" for day, pid in pending)
+        text += f" DLT windows still open at dose level {cur} close: {closes}."
+    return text
+
+
 def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
     """The JSON form of a decision (CLI ``recommend`` and the service)."""
     wait_until = (
@@ -686,7 +760,7 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
     )
     reason = decision.reason
     if wait_until is not None:
-        reason += f" The last of these windows closes on {wait_until}."
+        reason += _wait_dates(decision, doc, wait_until)
     s = doc.data.summary
     raw_weights = decision.diagnostics.get("weights")  # TITE designs: each patient's weight
     weights: Mapping[str, float] = raw_weights if isinstance(raw_weights, Mapping) else {}
@@ -717,11 +791,15 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
                     if d.prob_tox_interval
                     else None
                 ),
+                "prob_underdose": _round(d.prob_underdose),
+                "prob_target": _round(d.prob_target),
                 "prob_overdose": _round(d.prob_overdose),
                 "eliminated": d.eliminated,
             }
             for d in decision.doses
         ],
+        "prob_overdose_definition": decision.prob_overdose_definition or None,
+        "interval_level": decision.interval_level,
         "rules": [r.as_dict() for r in decision.rules],
         "final_selection": (
             selection_to_json(decision.selection, doc) if decision.selection is not None else None

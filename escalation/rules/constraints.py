@@ -117,9 +117,23 @@ class Coherence:
         if cur is None or index <= cur:
             return index, _outcome(self.label, False, "No escalation proposed.")
         if ctx.data.counts is not None:
-            # counted patients are all infused on day 0: the DLTs count as the most recent
             n_cur, y_cur = ctx.data.counts[cur]
-            n_last, n_dlt = min(n_cur, self.cohort_size), min(y_cur, self.cohort_size)
+            n_last = min(n_cur, self.cohort_size)
+            last = ctx.data.last_cohort
+            if last is None:
+                # counted patients are all infused on day 0: the DLTs count as the most recent
+                n_dlt = min(y_cur, n_last)
+                note = (
+                    " Counts give no order: the DLTs at the current dose were taken as the most "
+                    "recent, the cautious reading; the patients form, or the counts form's "
+                    "last_cohort, gives the actual last cohort."
+                    if n_cur > self.cohort_size and 0 < y_cur < n_cur
+                    else ""
+                )
+                return self._judge(ctx, index, cur, n_last, n_dlt, note)
+            # the given last cohort first, then (cautiously) the DLTs among the others
+            m = min(last[0], n_last)
+            n_dlt = min(last[1], m) + min(y_cur - last[1], n_last - m)
             return self._judge(ctx, index, cur, n_last, n_dlt)
         patients, dlt = ctx.data.patients, ctx.summary.dlt
         at_current = [i for i, p in enumerate(patients) if p.dose_level == cur + 1]
@@ -129,7 +143,7 @@ class Coherence:
         return self._judge(ctx, index, cur, len(last), int(dlt[last].sum()))
 
     def _judge(
-        self, ctx: DecisionContext, index: int, cur: int, n_last: int, n_dlt: int
+        self, ctx: DecisionContext, index: int, cur: int, n_last: int, n_dlt: int, note: str = ""
     ) -> tuple[int, RuleOutcome]:
         if not n_last:
             return index, _outcome(self.label, False, "No patient at the current dose yet.")
@@ -139,7 +153,8 @@ class Coherence:
                 self.label,
                 True,
                 f"The last cohort had {n_dlt} DLT{'s' if n_dlt != 1 else ''} in {n_last} "
-                f"(rate {rate:.2f} >= target {ctx.target:g}): no escalation, stay at dose level {cur + 1}.",
+                f"(rate {rate:.2f} >= target {ctx.target:g}): no escalation, stay at dose level "
+                f"{cur + 1}.{note}",
             )
         return index, _outcome(
             self.label, False, f"The last cohort's DLT rate {rate:.2f} is below the target."
