@@ -4,6 +4,15 @@ The document is the common language of the CLI, the HTTP service and the simulat
 (DESIGN.md section 3). Dates become study days here, at the edge; the core counts days. An invalid
 document is rejected whole, with every problem named (field, patient id, bad value).
 
+The counts form (``counts`` instead of ``patients``) is complete data without an order. A decision
+needs its ``current_level``; the final selection (``parse_document(..., for_selection=True)``)
+does not. The one rule that reads the order of the patients, CRM's coherence (no escalation right
+after a cohort whose DLT rate is at least the target), reads the optional ``last_cohort``
+``{"n": 3, "dlt": 0}`` (the most recent patients at the current level); without it, it takes the
+DLTs at the current dose as the most recent, the cautious reading, and says so in its outcome. With
+it the counts form and the patients form of complete data give the same decision for every design
+(tests/test_counts_form.py).
+
 Examples
 --------
 >>> from escalation.documents import parse_document, decision_to_json

@@ -145,13 +145,23 @@ def _summary(parsed: TrialDocument) -> tuple[Any, ...]:
 
 @st.composite
 def complete_patients(draw: st.DrawFn) -> tuple[int, list[tuple[int, int, bool]]]:
+    """Cohorts of 1 to 3 patients moving at most one level at a time (as trials do, so that a
+    DLT in an earlier cohort at the current level is common), or patients at any level; infusions
+    on the same day are common."""
     k = draw(st.integers(2, 5))
-    n = draw(st.integers(0, 18))
-    patients = []
-    day = 0
-    for _ in range(n):
-        day += draw(st.integers(0, 20))  # same-day infusions are common
-        patients.append((draw(st.integers(1, k)), day, draw(st.booleans()) and draw(st.booleans())))
+    path_like = draw(st.booleans())
+    patients: list[tuple[int, int, bool]] = []
+    level, day = 1, 0
+    for _ in range(draw(st.integers(0, 7))):
+        level = (
+            min(k, max(1, level + draw(st.integers(-1, 1))))
+            if path_like
+            else draw(st.integers(1, k))
+        )
+        day += draw(st.integers(0, 40))
+        for _ in range(draw(st.integers(1, 3))):
+            dlt = draw(st.integers(0, 3)) == 0
+            patients.append((level, day + draw(st.integers(0, 2)), dlt))
     return k, patients
 
 
