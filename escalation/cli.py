@@ -475,8 +475,8 @@ def _recommend_command(args: argparse.Namespace) -> int:
         final = f"dose level {sel.dose_level}" if sel and sel.dose_level else "no dose"
         out.append(f"Recommendation: STOP the trial; final recommended dose: {final}")
     out += [f"Reason: {payload['reason']}", "", _dose_table(decision, doc)]
-    if decision.prob_overdose_definition and any(d.prob_overdose is not None for d in decision.doses):
-        out.append(f"P(overdose): {decision.prob_overdose_definition}.")
+    if payload["prob_overdose_definition"]:
+        out.append(f"P(overdose): {payload['prob_overdose_definition']}.")
     prior = _prior_table(decision, doc)
     if prior is not None:
         out += ["", prior]
@@ -519,8 +519,8 @@ def _select_command(args: argparse.Namespace) -> int:
         "",
         _render_rows(header, rows),
     ]
-    if selection.prob_overdose_definition and has_overdose:
-        text.append(f"P(overdose): {selection.prob_overdose_definition}.")
+    if payload["prob_overdose_definition"]:
+        text.append(f"P(overdose): {payload['prob_overdose_definition']}.")
     used = selection.data_used
     if doc.data.indications or any(used.get(c) for c in ("backfill", "expansion")):
         text += ["", _whole_trial_tables(selection, doc)]

@@ -706,7 +706,11 @@ def selection_to_json(selection: Selection, doc: TrialDocument) -> dict[str, Any
         "dose_label": doc.doses[selection.dose_level - 1].label if selection.dose_level else None,
         "reason": selection.reason,
         "provisional": selection.provisional,
-        "prob_overdose_definition": selection.prob_overdose_definition or None,
+        "prob_overdose_definition": (
+            selection.prob_overdose_definition or doc.design.prob_overdose_definition()
+        )
+        if any(p is not None for p in selection.prob_overdose)
+        else None,
         "estimates": [_round(e) for e in selection.estimates],
         "prob_overdose": [_round(p) for p in selection.prob_overdose],
         "eliminated": list(selection.eliminated),
@@ -807,7 +811,11 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
             }
             for d in decision.doses
         ],
-        "prob_overdose_definition": decision.prob_overdose_definition or None,
+        "prob_overdose_definition": (
+            decision.prob_overdose_definition or doc.design.prob_overdose_definition()
+        )
+        if any(d.prob_overdose is not None for d in decision.doses)
+        else None,
         "interval_level": decision.interval_level,
         "rules": [r.as_dict() for r in decision.rules],
         "final_selection": (
