@@ -3,7 +3,7 @@
 
 The default prior is weakly informative and centred at a provisional MTD in the middle of the dose
 range (Neuenschwander, Branson & Gsponer 2008): the reference dose is sqrt(lowest x highest
-amount), log(alpha) ~ N(logit(target), 1), log(beta) ~ N(0, 1). Its per-dose interval
+amount), log(alpha) ~ N(logit(target), 1.5^2), log(beta) ~ N(0, 0.5^2). Its per-dose interval
 probabilities are checked against two independent computations: a one-dimensional quadrature
 (scipy.integrate.quad over log(beta), the normal CDF in log(alpha) given log(beta)) and Monte Carlo
 draws from the bivariate normal.
@@ -46,7 +46,7 @@ def test_default_reference_dose_is_the_middle_of_the_range_and_the_prior_is_cent
     assert opts["reference_dose"] == pytest.approx(1.0e6, rel=1e-12)  # sqrt(0.25e6 * 4e6)
     assert opts["prior"] == {
         "mean": [pytest.approx(logit(0.25)), 0.0],
-        "sd": [1.0, 1.0],
+        "sd": [1.5, 0.5],
         "corr": 0.0,
     }
     four = BLRM(n_doses=4, target=0.3, dose_amounts=(1.0, 2.0, 4.0, 8.0))
@@ -115,10 +115,28 @@ def test_one_dlt_in_three_at_the_lowest_dose_does_not_stop_the_trial() -> None:
     assert (clean.action, clean.next_level) == (Action.ESCALATE, 2)
     toxic = design.decide(TrialData.from_counts([3, 0, 0, 0, 0], [2, 0, 0, 0, 0], current_level=1))
     assert toxic.action is Action.STOP  # 2 DLTs in 3 at the lowest dose: no tolerable dose
+    # the case is real: the former default (sd 2 and 1, reference at the top dose) stops there
+    former = make(
+        prior={"mean": [logit(0.25), 0.0], "sd": [2.0, 1.0], "corr": 0.0}, reference_dose=4.0e6
+    )
+    stopped = former.decide(
+        TrialData.from_counts([3, 0, 0, 0, 0], [1, 0, 0, 0, 0], current_level=1)
+    )
+    assert stopped.action is Action.STOP
+
+
+def test_no_dlt_in_six_at_the_middle_dose_lets_the_trial_escalate_past_it() -> None:
+    """The slope's prior (log(beta) sd 0.5) lets data at the provisional MTD open the next dose;
+    with sd 1 Pr(overdose) at level 4 stays at 0.38 after 0 DLTs in 3, 3 and 6 patients."""
+    data = TrialData.from_counts([3, 3, 6, 0, 0], [0, 0, 0, 0, 0], current_level=3)
+    d = make().decide(data)
+    assert (d.action, d.next_level) == (Action.ESCALATE, 4), d.reason
+    steep = make(prior={"mean": [logit(0.25), 0.0], "sd": [1.5, 1.0], "corr": 0.0})
+    assert steep.decide(data).next_level == 3
 
 
 def test_the_trial_starts_at_the_starting_dose_whatever_the_prior() -> None:
-    pessimistic = {"mean": [2.0, 0.0], "sd": [1.0, 1.0], "corr": 0.0}
+    pessimistic = {"mean": [2.0, 0.0], "sd": [1.5, 0.5], "corr": 0.0}
     design = make(prior=pessimistic)
     assert design.prior_summary().prob_overdose[0] > 0.25  # the prior alone excludes every dose
     d = design.decide(TrialData(n_doses=5))
@@ -128,7 +146,7 @@ def test_the_trial_starts_at_the_starting_dose_whatever_the_prior() -> None:
 
 # ---- target optional with a prior and a target interval -------------------------------------------
 def test_target_is_optional_when_a_prior_and_target_interval_are_given() -> None:
-    prior = {"mean": [-1.0, 0.0], "sd": [1.0, 1.0], "corr": 0.0}
+    prior = {"mean": [-1.0, 0.0], "sd": [1.5, 0.5], "corr": 0.0}
     doc = parse_document(
         _document({"method": "blrm", "prior": prior, "target_interval": [0.2, 0.35]}, patients=[])
     )

@@ -55,7 +55,7 @@ def test_options_are_the_document_block_with_documented_defaults() -> None:
     logit_target = math.log(0.25 / 0.75)
     assert opts["prior"] == {
         "mean": [pytest.approx(logit_target), 0.0],
-        "sd": [1.0, 1.0],
+        "sd": [1.5, 0.5],
         "corr": 0.0,
     }
     json.dumps(opts)

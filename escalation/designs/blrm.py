@@ -29,11 +29,12 @@ diagnostics failed).
 Defaults (Neuenschwander et al. 2008): the reference dose d* is a provisional MTD in the middle of
 the dose range, sqrt(lowest amount x highest amount) (the middle on the log scale the model works
 in), and the prior, :meth:`BLRMPrior.centred_at_mtd`, is weakly informative and centred there:
-log(alpha) ~ N(logit(target), 1^2), log(beta) ~ N(0, 1^2), independent, so that the prior median
-DLT probability at d* is the target, lower doses are safer a priori and higher ones more toxic.
-For five doses from 0.25e6 to 4e6 cells/kg and target 0.25, the prior Pr(overdosing) per dose is
-0.08, 0.14, 0.35, 0.66, 0.79; after 1 DLT in 3 patients at the lowest dose its Pr(overdosing) is
-0.16 and the trial stays there (the former default, sd 2 at the highest dose, stopped the trial).
+log(alpha) ~ N(logit(target), 1.5^2), log(beta) ~ N(0, 0.5^2), independent, so that the prior
+median DLT probability at d* is the target, lower doses are safer a priori and higher ones more
+toxic. For five doses from 0.25e6 to 4e6 cells/kg and target 0.25, the prior Pr(overdosing) per
+dose is 0.12, 0.23, 0.40, 0.60, 0.75; after 1 DLT in 3 patients at the lowest dose its
+Pr(overdosing) is 0.21 (median DLT rate 0.17) and the trial stays there (the former default,
+log(alpha) sd 2 and log(beta) sd 1 at the highest dose, stopped the trial).
 ``diagnostics["prior"]`` holds the prior's interval probabilities per dose. Overdose control acts
 from the first known outcome on, as in EWOC's conduct: the first cohort goes to ``start_level``.
 ``target`` may be left out when a ``prior`` is given (the document must then also give
@@ -195,8 +196,8 @@ class BLRM(Design):
         Final selection only among doses with at least this many patients (default 6).
     prior
         ``{"mean": [m1, m2], "sd": [s1, s2], "corr": r}`` for (log(alpha), log(beta)); default
-        ``{"mean": [logit(target), 0], "sd": [1, 1], "corr": 0}`` (weakly informative, centred
-        at the reference dose).
+        ``{"mean": [logit(target), 0], "sd": [1.5, 0.5], "corr": 0}`` (weakly informative,
+        centred at the reference dose).
     reference_dose
         The reference dose d* (default: sqrt(lowest amount x highest amount), the middle of the
         dose range on the log scale).

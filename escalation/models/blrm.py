@@ -15,8 +15,8 @@ Default prior
 practice (Neuenschwander et al. 2015, section 6.2.2; the single-agent example of the OncoBayes2 R
 package): log(alpha) ~ N(logit(p*), 2^2), log(beta) ~ N(0, 1^2), uncorrelated, where p* is the
 prior median DLT probability at the reference dose. :meth:`BLRMPrior.centred_at_mtd`, the BLRM
-design's default, narrows log(alpha) to N(logit(p*), 1^2) so that the prior of the DLT rate at
-the reference dose is unimodal; the design puts the reference dose (a provisional MTD, where the
+design's default, narrows log(alpha) to N(logit(p*), 1.5^2) and log(beta) to N(0, 0.5^2), so
+that the prior of the DLT rates is not piled at 0 and 1; the design puts the reference dose (a provisional MTD, where the
 prior median is the target) in the middle of the dose range, on the log scale (see
 :class:`escalation.designs.blrm.BLRM`).
 
@@ -200,23 +200,24 @@ class BLRMPrior:
 
     @classmethod
     def centred_at_mtd(cls, prior_median_at_reference: float) -> BLRMPrior:
-        """log(alpha) ~ N(logit(p*), 1^2), log(beta) ~ N(0, 1^2), independent: the BLRM design's default.
+        """log(alpha) ~ N(logit(p*), 1.5^2), log(beta) ~ N(0, 0.5^2), independent: the default.
 
         With the reference dose d* at a provisional MTD in the middle of the dose range, p* (the
-        target) is the prior median DLT probability there. An sd of 1 for log(alpha) gives p(d*)
-        a wide but unimodal prior (for p* = 0.25 a central 95% interval of about 0.04 to 0.71);
-        with sd 2 the prior of p(d*) is U-shaped, with much of its mass near 0 and 1 (Neuenschwander
-        et al. 2008, section 3: a prior vague on the parameters is not vague on the DLT rates),
-        which makes overdose control stop a trial after one DLT in three patients at a dose whose
-        estimate is 0.18. log(beta) ~ N(0, 1) puts the odds ratio for a doubling of the dose
-        between 2^0.14 and 2^7.1 (central 95%).
+        target) is the prior median DLT probability there. sd 1.5 leaves p(d*) nearly unknown
+        (for p* = 0.25 a central 95% interval of 0.02 to 0.86) without piling the prior at 0 and 1
+        as sd 2 does (a prior vague on the parameters is not vague on the DLT rates: Neuenschwander
+        et al. 2008, section 3); such a prior makes overdose control stop a trial after one DLT
+        in three patients at a dose whose estimate is 0.18. sd 0.5 for log(beta) puts the odds
+        ratio of a DLT for a doubling of the dose between 2^0.37 and 2^2.7 (1.3 to 6.5, central
+        95%): with sd 1 (odds ratios up to 2^7 per doubling) no number of patients without a DLT
+        at a dose would let the trial escalate past it.
 
         References
         ----------
         Neuenschwander B, Branson M, Gsponer T (2008). Stat Med 27:2420-2439, sections 3 and 4.
         """
         weak = cls.weakly_informative(prior_median_at_reference)
-        return cls(mean=weak.mean, sd=(1.0, 1.0), corr=0.0)
+        return cls(mean=weak.mean, sd=(1.5, 0.5), corr=0.0)
 
     @classmethod
     def from_mapping(cls, value: Any, *, field: str = "design.prior") -> BLRMPrior:

@@ -17,7 +17,7 @@ from tests.designs_catalog import make_design
 
 EXAMPLES = ["lcar_aio_example", "tite_example", "blrm_example"]
 #: the next dose level of each example (BLRM's default prior, centred at level 3, excludes level 3
-#: after 1 DLT in its 3 patients: Pr(DLT rate >= 0.33) = 0.31 >= 0.25)
+#: after 1 DLT in its 3 patients: Pr(DLT rate >= 0.33) = 0.32 >= 0.25)
 NEXT_LEVEL = {"lcar_aio_example": 3, "tite_example": 3, "blrm_example": 2}
 
 
