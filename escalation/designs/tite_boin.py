@@ -155,12 +155,10 @@ class TITEBOIN(BOIN):
         )
 
     def _bands_model(self) -> str:
-        return (
-            "independent Beta(1, 1) posteriors per dose: the bands on the effective patients "
-            "(pending ones by their follow-up fraction); Pr(DLT rate > target) as in the table, "
-            "on every treated patient with pending ones counted as without DLT (the elimination "
-            "rule's posterior)"
-        )
+        """Short, for a plot's title: the bands use the effective patients (pending ones by their
+        follow-up fraction); the Pr(DLT rate > target) bars are the table's, on every treated
+        patient with pending ones counted as without DLT (the elimination rule's posterior)."""
+        return "Beta(1, 1) per dose; bars as the table (pending = no DLT yet)"
 
     def _beta_counts(
         self, data: TrialData
