@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -206,6 +207,10 @@ def _bounded(name: str, hint: Any) -> Any:
     return hint
 
 
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 def _design_model(method: str, cls: type, *, entry: bool = False) -> type[BaseModel]:
     """The model of a design block of ``method`` (``entry``: one of a simulation spec's
     ``designs``, with its name and engine)."""
@@ -220,6 +225,12 @@ def _design_model(method: str, cls: type, *, entry: bool = False) -> type[BaseMo
         default = f.default
         if default is dataclasses.MISSING:
             fields[name] = (_bounded(name, hints[name]), ...)
+        elif isinstance(default, float) and math.isnan(default):
+            # optional without a default value (BLRM's target, with a prior): no NaN in the schema
+            fields[name] = (
+                _bounded(name, hints[name]),
+                Field(default=None, json_schema_extra=_drop_default),
+            )
         else:
             value = list(default) if isinstance(default, tuple) else default
             fields[name] = (_bounded(name, hints[name]), Field(default=value))
