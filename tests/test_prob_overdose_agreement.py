@@ -60,8 +60,15 @@ def test_every_output_says_what_p_overdose_is(method: str) -> None:
     )
     payload = decision_to_json(doc.design.decide(doc.data), doc)
     selection = selection_to_json(doc.design.select(doc.data), doc)
-    for definition in (payload["prob_overdose_definition"], selection["prob_overdose_definition"]):
-        assert definition.startswith("Pr(DLT rate ") and "posterior" in definition
+    for out, values in (
+        (payload, [d["prob_overdose"] for d in payload["doses"]]),
+        (selection, selection["prob_overdose"]),
+    ):
+        definition = out["prob_overdose_definition"]
+        if all(v is None for v in values):  # no P(overdose) at all (3+3): nothing to define
+            assert definition is None
+        else:
+            assert definition.startswith("Pr(DLT rate ") and "posterior" in definition
     if design.interval_level is not None:
         assert payload["interval_level"] == design.interval_level
     else:

@@ -51,6 +51,7 @@ from escalation.expansion import (
 )
 from escalation.limits import LIMITS
 from escalation.rules.context import DecisionContext
+from escalation.rules.elimination import EliminateToxicDoses
 from escalation.rules.stopping import StoppingRule
 from escalation.rules.waiting import Stagger
 
@@ -444,12 +445,14 @@ class Design(ABC):
         outcomes: list[RuleOutcome] = []
         eliminated = np.zeros(self.n_doses, dtype=np.bool_)
         if rules.elimination is not None:
-            eliminated, out = rules.elimination.apply(
-                fit.n_for_safety,
-                fit.dlt_for_safety,
-                fit.prob_overdose,
-                self.target,
-                any_outcome=bool(data.summary.n_complete.sum() > 0),
+            # model-based overdose control acts from the first known outcome on (EWOC's conduct)
+            early = (
+                rules.elimination.not_yet(self.n_doses, bool(data.summary.n_complete.sum() > 0))
+                if isinstance(rules.elimination, EliminateToxicDoses)
+                else None
+            )
+            eliminated, out = early or rules.elimination.apply(
+                fit.n_for_safety, fit.dlt_for_safety, fit.prob_overdose, self.target
             )
             outcomes.append(out)
         ctx = DecisionContext(

@@ -215,6 +215,7 @@ class BLRM(Design):
 
     method: ClassVar[str] = "blrm"
     interval_level: ClassVar[float | None] = 0.95
+    selection_estimate: ClassVar[str] = "Posterior median DLT"
     #: the document parser passes the doses' amounts to designs that declare this
     uses_dose_amounts: ClassVar[bool] = True
     #: a document may leave ``target`` out when it gives these options

@@ -124,6 +124,7 @@ class CRM(Design):
     method: ClassVar[str] = "crm"
     #: the level of every credible interval the design reports (table, JSON and plot alike)
     interval_level: ClassVar[float | None] = 0.95
+    selection_estimate: ClassVar[str] = "Est. DLT (plug-in, as dfcrm's ptox)"
 
     skeleton: tuple[float, ...]
     model: Literal["empiric", "logistic"] = "empiric"
