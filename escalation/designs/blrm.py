@@ -564,7 +564,7 @@ class BLRM(Design):
                 f"{post.prob_target[index]:.3f} among the dose levels with {over_event} < "
                 f"{self.overdose_cutoff:g} and at least {self.min_at_mtd} patients."
             )
-        elif not data.patients:
+        elif not data.summary.n_treated.any():
             index = None
             reason = "No dose is recommended: no patient has been treated."
         elif not eligible.any():

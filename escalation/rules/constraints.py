@@ -119,8 +119,8 @@ class Coherence:
         if ctx.data.counts is not None:
             n_cur, y_cur = ctx.data.counts[cur]
             n_last = min(n_cur, self.cohort_size)
-            last = ctx.data.last_cohort
-            if last is None:
+            given = ctx.data.last_cohort
+            if given is None:
                 # counted patients are all infused on day 0: the DLTs count as the most recent
                 n_dlt = min(y_cur, n_last)
                 note = (
@@ -132,8 +132,8 @@ class Coherence:
                 )
                 return self._judge(ctx, index, cur, n_last, n_dlt, note)
             # the given last cohort first, then (cautiously) the DLTs among the others
-            m = min(last[0], n_last)
-            n_dlt = min(last[1], m) + min(y_cur - last[1], n_last - m)
+            m = min(given[0], n_last)
+            n_dlt = min(given[1], m) + min(y_cur - given[1], n_last - m)
             return self._judge(ctx, index, cur, n_last, n_dlt)
         patients, dlt = ctx.data.patients, ctx.summary.dlt
         at_current = [i for i, p in enumerate(patients) if p.dose_level == cur + 1]
