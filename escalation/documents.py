@@ -11,7 +11,7 @@ after a cohort whose DLT rate is at least the target), reads the optional ``last
 ``{"n": 3, "dlt": 0}`` (the most recent patients at the current level); without it, it takes the
 DLTs at the current dose as the most recent, the cautious reading, and says so in its outcome. With
 it the counts form and the patients form of complete data give the same decision for every design
-(tests/test_counts_form.py).
+(tests/test_counts_and_patients_forms.py).
 
 Examples
 --------
