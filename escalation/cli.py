@@ -1,7 +1,8 @@
 """The ``escalation`` command line.
 
 Commands: ``table`` (the protocol's decision table), ``recommend`` (the next decision for a trial
-document), ``select`` (the final recommended dose), ``monitor`` (a toxicity monitoring rule). Every command has ``--help``; ``--json``
+document), ``select`` (the final recommended dose), ``monitor`` (a toxicity monitoring rule),
+``paths`` (the dose-transition pathways of the next cohorts). Every command has ``--help``; ``--json``
 prints machine-readable output. Bad input exits with status 2, every problem on stderr, nothing on
 stdout.
 """
@@ -558,6 +559,69 @@ def _whole_trial_tables(selection: Selection, doc: TrialDocument) -> str:
     return "\n".join(out)
 
 
+# ---- paths ---------------------------------------------------------------------------------------------
+def _int_list(text: str, name: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise _UsageError(
+            f"--{name}: give whole numbers separated by commas, got {text!r}"
+        ) from None
+
+
+def _float_list(text: str, name: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise _UsageError(f"--{name}: give numbers separated by commas, got {text!r}") from None
+
+
+def _paths_command(args: argparse.Namespace) -> int:
+    from escalation.paths import dose_paths, path_probabilities, paths_to_json
+
+    doc = _load(args.document)
+    sizes = _int_list(args.cohorts, "cohorts")
+    true_probs = (
+        None if args.true_dlt_probs is None else _float_list(args.true_dlt_probs, "true-dlt-probs")
+    )
+    paths = dose_paths(doc.design, doc.data, cohort_sizes=sizes, next_level=args.next_dose)
+    probs = None if true_probs is None else path_probabilities(paths, true_probs)
+    if args.json:
+        _print_json(paths_to_json(paths, probs))
+        return 0
+    out = [
+        f"Dose-transition pathways: {doc.design.method}, cohorts of {', '.join(map(str, sizes))}"
+    ]
+    if paths.assumed_complete:
+        out.append(
+            "Pending patients taken to complete their window without a DLT: "
+            + ", ".join(paths.assumed_complete)
+        )
+    out.append("")
+    for node in paths.nodes:
+        dest = "stop" if node.next_level is None else str(node.next_level)
+        where = "start" if node.depth == 0 else node.outcomes
+        line = f"{'    ' * node.depth}{where} -> {dest}"
+        if probs is not None and node.depth > 0:
+            line += f"    (p = {probs.node_prob[node.id]:.4f})"
+        out.append(line)
+    if probs is not None:
+        out += [
+            "",
+            "After the last cohort, with true DLT probabilities "
+            + ", ".join(f"{p:g}" for p in probs.true_dlt_probs)
+            + ":",
+        ]
+        for level, p in probs.recommendation.items():
+            what = "stop" if level is None else f"dose level {level}"
+            out.append(f"  P({what}) = {p:.4f}")
+        out.append(
+            f"  expected patients {probs.expected_patients:.3f}, expected DLTs {probs.expected_dlts:.3f}"
+        )
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -664,6 +728,29 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("document", help="trial document (JSON file; '-' reads standard input)")
         p.add_argument("--json", action="store_true", help="JSON output")
         p.set_defaults(handler=handler)
+    paths = sub.add_parser(
+        "paths",
+        help="dose-transition pathways of the next cohorts",
+        description="Every outcome of the next cohorts and the decision after each (Yap et al. "
+        "2017; R escalation's get_dose_paths). N: a patient without a DLT, T: with one.",
+    )
+    paths.add_argument("document", help="trial document (JSON file; '-' reads standard input)")
+    paths.add_argument(
+        "--cohorts", required=True, help="sizes of the next cohorts, comma-separated (e.g. 3,3)"
+    )
+    paths.add_argument(
+        "--next-dose",
+        type=int,
+        default=None,
+        help="dose level of the first cohort (default: the recommendation)",
+    )
+    paths.add_argument(
+        "--true-dlt-probs",
+        default=None,
+        help="true DLT probability per dose level, comma-separated: exact path probabilities",
+    )
+    paths.add_argument("--json", action="store_true", help="JSON output")
+    paths.set_defaults(handler=_paths_command)
     add_monitor_command(sub)
     _add_plugin_commands(sub)
     return parser
