@@ -566,6 +566,21 @@ class SrcDecisionCreate(BaseModel):
         "level, or null to stop",
     )
     rationale: Text = Field(default="", max_length=10000, description="required to override")
+    confirm_risk: bool = Field(
+        default=False,
+        description="required (true) for an override that skips an untried dose level or enters "
+        "an eliminated one; the decision then records what it does in `risk_flags`",
+    )
+    supersedes: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="the id of a decision of this trial made in error, which this one replaces "
+        "(both are kept and audited)",
+    )
+    supersede_reason: Text = Field(
+        default="", max_length=10000, description="required with `supersedes`: why"
+    )
 
 
 class SrcDecisionOut(BaseModel):
@@ -578,6 +593,14 @@ class SrcDecisionOut(BaseModel):
     rationale: str
     decided_at: dt.datetime
     decided_by: str
+    risk_flags: list[str] = Field(
+        default_factory=list, description="what a confirmed risky override does"
+    )
+    supersedes: int | None = Field(default=None, description="the decision this one replaces")
+    supersede_reason: str | None = None
+    superseded_by: int | None = Field(
+        default=None, description="the decision that replaced this one (null: in force)"
+    )
 
 
 class AuditEntryOut(BaseModel):

@@ -51,6 +51,7 @@ __all__ = [
     "list_decisions",
     "lookup",
     "lookup_on",
+    "override_risks",
     "recommendation_out",
     "record_decision",
     "render",
@@ -416,7 +417,9 @@ def final_selection(db: Database, trial_id: int, as_of: dt.date) -> dict[str, An
     return selection_to_json(doc.design.select(doc.data), doc)
 
 
-def _decision_json(d: SrcDecision, recommended: int | None) -> dict[str, Any]:
+def _decision_json(
+    d: SrcDecision, recommended: int | None, superseded_by: int | None = None
+) -> dict[str, Any]:
     return {
         "id": d.id,
         "trial_id": d.trial_id,
@@ -427,7 +430,32 @@ def _decision_json(d: SrcDecision, recommended: int | None) -> dict[str, Any]:
         "rationale": d.rationale,
         "decided_at": d.decided_at,
         "decided_by": d.decided_by,
+        "risk_flags": list(d.risk_flags or []),
+        "supersedes": d.supersedes_id,
+        "supersede_reason": d.supersede_reason,
+        "superseded_by": superseded_by,
     }
+
+
+def override_risks(
+    result: Mapping[str, Any], design: Mapping[str, Any], dose_level: int
+) -> list[str]:
+    """What an override to ``dose_level`` does that the engine's rules would never do: skip an
+    untried dose level (an untried level between the highest level tried and this one), or enter
+    an eliminated dose level. ``result`` is the recommendation's decision JSON."""
+    risks = []
+    tried = [d["level"] for d in result.get("doses", []) if d.get("n", 0) > 0]
+    highest = max(tried) if tried else int(design.get("start_level", 1)) - 1
+    skipped = [lv for lv in range(highest + 1, dose_level) if lv not in tried]
+    if skipped:
+        levels = ", ".join(map(str, skipped))
+        risks.append(
+            f"skips untried dose level{'s' if len(skipped) > 1 else ''} {levels} "
+            f"(highest level tried: {highest or 'none'})"
+        )
+    if dose_level in result.get("eliminated", []):
+        risks.append(f"enters dose level {dose_level}, which the design eliminated as too toxic")
+    return risks
 
 
 def record_decision(
@@ -439,9 +467,14 @@ def record_decision(
     dose_level: int | None,
     rationale: str,
     actor: str,
+    confirm_risk: bool = False,
+    supersedes: int | None = None,
+    supersede_reason: str = "",
 ) -> dict[str, Any]:
-    """Record the SRC's decision on a recommendation of this trial (one decision each)."""
+    """Record the SRC's decision on a recommendation of this trial (one decision in force for
+    each; a decision made in error is superseded by a new one that names it, never edited)."""
     rationale = rationale.strip()
+    supersede_reason = supersede_reason.strip()
     try:
         with db.write() as s:
             trial = get_trial(s, trial_id, for_update=True)
@@ -451,14 +484,23 @@ def record_decision(
                     "recommendation_id",
                     f"no recommendation {recommendation_id} for trial {trial_id}",
                 )
+            replaced = _superseded(s, trial_id, supersedes, supersede_reason)
             earlier = s.scalars(
-                select(SrcDecision).where(SrcDecision.recommendation_id == recommendation_id)
+                select(SrcDecision).where(
+                    SrcDecision.recommendation_id == recommendation_id,
+                    ~SrcDecision.id.in_(
+                        select(SrcDecision.supersedes_id).where(
+                            SrcDecision.supersedes_id.is_not(None)
+                        )
+                    ),
+                )
             ).one_or_none()
-            if earlier is not None:
+            if earlier is not None and (replaced is None or replaced.id != earlier.id):
                 raise Conflict.field(
                     "recommendation_id",
                     f"recommendation {recommendation_id} was already answered by decision "
-                    f"{earlier.id} ({earlier.action})",
+                    f"{earlier.id} ({earlier.action}): to correct it, record a new decision with "
+                    f"supersedes={earlier.id} and a supersede_reason",
                 )
             current = _snapshot(s, trial_id, rec.as_of)
             if data_hash(current) != rec.data_hash or design_hash(current) != rec.design_hash:
@@ -469,6 +511,7 @@ def record_decision(
                 )
             recommended: int | None = rec.result.get("next_dose")
             n_doses = len(trial.doses)
+            risks: list[str] = []
             if action == "accept":
                 if dose_level is not None and dose_level != recommended:
                     raise InvalidInput.field(
@@ -493,6 +536,16 @@ def record_decision(
                             f"dose level {dose_level} is the recommended one: use action 'accept'",
                         )
                     )
+                elif dose_level is not None:
+                    risks = override_risks(rec.result, trial.design, dose_level)
+                    if risks and not confirm_risk:
+                        problems.append(
+                            (
+                                "confirm_risk",
+                                f"this override {' and '.join(risks)}: set confirm_risk to true "
+                                "to record it (it is flagged in the record)",
+                            )
+                        )
                 if not rationale:
                     problems.append(("rationale", "required to override a recommendation"))
                 if problems:
@@ -508,6 +561,9 @@ def record_decision(
                 rationale=rationale,
                 decided_at=utcnow(),
                 decided_by=actor,
+                risk_flags=risks or None,
+                supersedes_id=None if replaced is None else replaced.id,
+                supersede_reason=supersede_reason if replaced is not None else None,
             )
             s.add(decision)
             s.flush()
@@ -515,14 +571,15 @@ def record_decision(
             audit.append(
                 s,
                 actor=actor,
-                action="decision.create",
+                action="decision.supersede" if replaced is not None else "decision.create",
                 entity_type="decision",
                 entity_id=decision.id,
                 trial_id=trial_id,
+                before=None if replaced is None else {"decision_id": replaced.id},
                 after={
                     k: v
                     for k, v in out.items()
-                    if k not in ("decided_at", "decided_by", "id", "trial_id")
+                    if k not in ("decided_at", "decided_by", "id", "trial_id", "superseded_by")
                 },
             )
             return out
@@ -530,6 +587,29 @@ def record_decision(
         raise Conflict.field(
             "recommendation_id", f"recommendation {recommendation_id} was answered concurrently"
         ) from None
+
+
+def _superseded(
+    s: Session, trial_id: int, supersedes: int | None, reason: str
+) -> SrcDecision | None:
+    """The decision a new one replaces (None: it replaces none), checked."""
+    if supersedes is None:
+        if reason:
+            raise InvalidInput.field(
+                "supersede_reason", "given without 'supersedes' (the decision it replaces)"
+            )
+        return None
+    old = s.get(SrcDecision, supersedes)
+    if old is None or old.trial_id != trial_id:
+        raise InvalidInput.field("supersedes", f"no decision {supersedes} for trial {trial_id}")
+    later = s.scalars(select(SrcDecision.id).where(SrcDecision.supersedes_id == supersedes)).first()
+    if later is not None:
+        raise Conflict.field(
+            "supersedes", f"decision {supersedes} was already superseded by decision {later}"
+        )
+    if not reason:
+        raise InvalidInput.field("supersede_reason", f"say why decision {supersedes} is superseded")
+    return old
 
 
 def list_decisions(
@@ -550,4 +630,14 @@ def list_decisions(
                 )
             )
         }
-        return [_decision_json(d, recs.get(d.recommendation_id)) for d in rows], next_offset
+        replaced_by = {
+            old: new
+            for new, old in s.execute(
+                select(SrcDecision.id, SrcDecision.supersedes_id).where(
+                    SrcDecision.supersedes_id.in_([d.id for d in rows])
+                )
+            )
+        }
+        return [
+            _decision_json(d, recs.get(d.recommendation_id), replaced_by.get(d.id)) for d in rows
+        ], next_offset

@@ -35,6 +35,7 @@ __all__ = [
     "SimulationJob",
     "SrcDecision",
     "Trial",
+    "UiSession",
     "utcnow",
 ]
 
@@ -195,12 +196,35 @@ class SrcDecision(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id"), index=True)
-    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"), unique=True)
+    # not unique: a superseding decision may answer the same recommendation (the service keeps
+    # one current decision per recommendation)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"), index=True)
     action: Mapped[str] = mapped_column(String(16))
     dose_level: Mapped[int | None]
     rationale: Mapped[str] = mapped_column(Text)
     decided_at: Mapped[dt.datetime]
     decided_by: Mapped[str] = mapped_column(String(300))
+    # what a confirmed risky override does ("skips untried dose level 3", ...); NULL: none
+    risk_flags: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    # the decision this one replaces (made in error), and why; each is superseded at most once
+    supersedes_id: Mapped[int | None] = mapped_column(
+        ForeignKey("src_decisions.id"), unique=True, nullable=True
+    )
+    supersede_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class UiSession(Base):
+    """A signed-in browser session of the committee's pages (the cookie itself is never stored)."""
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
 
 
 class AuditEntry(Base):
