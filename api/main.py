@@ -33,6 +33,7 @@ from starlette.types import ASGIApp
 from api.bounds import state_todays_bounds
 from api.config import AS_OF_TOLERANCE_DAYS, Settings
 from api.deps import reject_unknown_query
+from api.docs_offline import install_offline_docs
 from api.fast_path import StoredRecommendations
 from api.guard import Guard
 from api.handlers import KeepAliveAfterErrors, install_error_handlers
@@ -152,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local assets (api.docs_offline)
+        redoc_url=None,
         dependencies=[Depends(reject_unknown_query)],
         openapi_tags=[
             {"name": "decisions", "description": "Stateless: a trial document in, a decision out"},
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     install_error_handlers(app)
     app.include_router(api_router)
+    install_offline_docs(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
