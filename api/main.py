@@ -42,6 +42,7 @@ from api.routes import api_router
 from api.routes._docs import DOCUMENT_BODY_KEY
 from api.schemas import DOCUMENT_MODELS
 from api.storage.db import Database
+from api.ui import install_ui
 from escalation import __version__
 
 __all__ = ["create_app", "create_worker_app", "freeze_startup_objects"]
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
     install_offline_docs(app)
+    install_ui(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
