@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean bench readme
+.PHONY: run test lint install clean bench readme chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,20 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## test: install, lint, then the whole test suite
-test: lint
+## chromium: Debian's Chromium for the browser tests of the committee's pages (Playwright drives
+##           it; no browser is downloaded by Playwright); installed with apt-get when missing
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing chromium (apt-get) for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null || \
+		echo "could not install chromium: the browser tests will skip (fail under CI=true)"; \
+	fi
+
+## test: install, lint, then the whole test suite (browser tests included)
+test: lint chromium
 	$(BIN)/python -m pytest
 
 ## readme: rewrite README.md's console examples with the commands' real output (review the diff)

@@ -25,3 +25,10 @@ def test_docs_reference_only_local_urls(api: Api, page: str) -> None:
             got = c.get(url)
             assert got.status_code == 200, url
             assert len(got.content) > 1000 or url.endswith(".json"), url
+
+
+def test_redoc_script_names_no_cdn(api: Api) -> None:
+    with api.client() as c:
+        script = c.get("/static/docs/redoc.standalone.js")
+    assert script.status_code == 200
+    assert b"cdn.redoc.ly" not in script.content
