@@ -1,6 +1,6 @@
 """Dose-transition pathways: every node's decision is the design's own decision on that data,
-computed here one cohort at a time, and the exact probabilities agree with a brute-force sum over
-every patient's outcome."""
+computed here one cohort at a time; BOIN's trees are R escalation's (its dose-paths vignette); the
+exact probabilities agree with a brute-force sum over every patient's outcome."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import itertools
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from escalation import Action, Design, InvalidTrialDataError, Patient, TrialData
+from escalation import BOIN, Action, Design, InvalidTrialDataError, Patient, TrialData
 from escalation.paths import dose_paths, path_probabilities, paths_to_json
 from tests.designs_catalog import make_design
+from tests.reference import load
 
 from .test_cli import run
 
@@ -263,3 +265,52 @@ def test_json_form_round_trips_the_tree() -> None:
     assert [(n["outcomes"], n["next_dose"]) for n in payload["nodes"]] == [  # type: ignore[index,union-attr]
         (n.outcomes, n.next_level) for n in paths.nodes
     ]
+
+
+# ---- against R's escalation package (get_dose_paths, vignette "Working with dose-paths") ----------
+def _previous(outcomes: str | None, n_doses: int) -> TrialData:
+    """R's ``previous_outcomes`` ('1NNN 2TNT': cohorts at a dose level, one window apart)."""
+    patients: list[Patient] = []
+    for k, token in enumerate((outcomes or "").split()):
+        level, day = int(token[0]), k * WINDOW
+        patients += [
+            Patient(
+                patient_id=f"R{k}-{j}",
+                dose_level=level,
+                infused_day=day,
+                dlt=o == "T",
+                dlt_day=day + 2 if o == "T" else None,
+            )
+            for j, o in enumerate(token[1:])
+        ]
+    as_of = len((outcomes or "").split()) * WINDOW
+    return TrialData(n_doses=n_doses, patients=tuple(patients), as_of_day=as_of)
+
+
+def _tree_by_path(paths) -> dict[tuple[str, ...], int | None]:  # type: ignore[no-untyped-def]
+    by_id = {n.id: n for n in paths.nodes}
+    out = {}
+    for n in paths.nodes:
+        chain, cur = [], n
+        while cur.parent is not None:
+            chain.append(cur.outcomes)
+            cur = by_id[cur.parent]
+        out[tuple(chain[::-1])] = n.next_level
+    return out
+
+
+R_PATHS = load("r_escalation_dose_paths.json")["cases"]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in R_PATHS if c["design"] == "boin"], ids=lambda c: c["id"]
+)
+def test_boin_paths_match_r_escalation(case: dict[str, Any]) -> None:
+    args = case["arguments"]
+    design = BOIN(n_doses=args["num_doses"], target=args["target"])
+    data = _previous(case["previous_outcomes"], args["num_doses"])
+    paths = dose_paths(
+        design, data, cohort_sizes=case["cohort_sizes"], next_level=case["next_dose"]
+    )
+    expected = {tuple(n["path"]): n["next_dose"] for n in case["nodes"]}
+    assert _tree_by_path(paths) == expected
