@@ -111,6 +111,8 @@ def _serve(args: argparse.Namespace) -> int:
         lines += [
             f"demo trial: {url}/v1/trials/{trial_id}  ({changed} patient records loaded or changed)",
             f"demo key (role src): {key}",
+            f"meeting page: sign in at {url}/ with the key, then "
+            f"{url}/ui/trials/{trial_id}?as_of=2026-08-20",
             f"try: curl -H 'Authorization: Bearer {key}' {url}/v1/trials/{trial_id}/recommendation"
             "?as_of=2026-08-20",
         ]

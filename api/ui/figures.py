@@ -35,7 +35,7 @@ def timeline_svg(doc: TrialDocument) -> Markup:
     window = data.dlt_window_days
     first = min(p.infused_day for p, _ in patients)
     last = max(data.as_of_day, max(p.infused_day + window for p, _ in patients))
-    left, right, top, row_h = 150, 110, 30, 18
+    left, right, top, row_h = 150, 160, 30, 18
     width = 980
     plot_w = width - left - right
     levels = sorted({p.dose_level for p, _ in patients}, reverse=True)
