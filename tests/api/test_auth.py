@@ -44,6 +44,7 @@ OPERATIONS: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/recommendations/{recommendation_id}"): READ,
     ("GET", "/v1/recommendations/{recommendation_id}/reproduce"): READ,
     ("GET", "/v1/trials/{trial_id}/final-selection"): READ,
+    ("GET", "/v1/trials/{trial_id}/paths"): READ,
     ("POST", "/v1/trials/{trial_id}/decisions"): DECIDE,
     ("GET", "/v1/trials/{trial_id}/decisions"): READ,
     ("GET", "/v1/trials/{trial_id}/audit"): READ,
