@@ -3,6 +3,7 @@ content, the API's pathways endpoint. (The same pages in a real browser: tests/b
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import closing
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from api.services.admin import create_key
 from tests.api.conftest import Api, make_trial
+from tests.conftest import REPO
 
 
 def _csrf(html: str) -> str:
@@ -244,3 +246,25 @@ def test_paths_endpoint(api: Api, example: dict[str, Any]) -> None:
     assert too_many.status_code == 422 and too_many.json()["problems"][0]["field"] == "cohorts"
     assert wrong_probs.status_code == 422
     assert wrong_probs.json()["problems"][0]["field"] == "true_dlt_probs"
+
+
+@pytest.mark.parametrize(
+    ("example_file", "expected"),
+    [
+        ("tite_example.json", ["pending to 2026-", "Patients still pending are taken"]),
+        (
+            "blrm_example.json",
+            ["is model-based: no fixed table", "overdose cutoff are not eligible"],
+        ),
+    ],
+)
+def test_meeting_page_for_other_designs(api: Api, example_file: str, expected: list[str]) -> None:
+    document = json.loads((REPO / "examples" / example_file).read_text())
+    trial_id = make_trial(api, document)
+    c, _ = sign_in(api, "src")
+    with closing(c):
+        r = c.get(f"/ui/trials/{trial_id}", params={"as_of": document["as_of"]})
+    assert r.status_code == 200, r.text
+    for text in expected:
+        assert text in r.text
+    assert r.text.count('<li><span class="outcome">') == 4 + 16
