@@ -19,14 +19,14 @@ from api.services.admin import authenticate
 from api.storage.db import Database
 from api.storage.models import ApiKey, UiSession, utcnow
 
-__all__ = ["SESSION_HOURS", "Session", "end_session", "find_session", "open_session"]
+__all__ = ["SESSION_HOURS", "SignedIn", "end_session", "find_session", "open_session"]
 
 SESSION_HOURS = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Session:
-    """An open session: who (the key's caller) and the CSRF token of its forms."""
+class SignedIn:
+    """An open page session: who (the key's caller) and the CSRF token of its forms."""
 
     caller: Caller
     csrf_token: str
@@ -37,14 +37,14 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(db: Database, key: str) -> tuple[str, Session] | None:
+def open_session(db: Database, key: str) -> tuple[str, SignedIn] | None:
     """A new session for the active key ``key`` (None when unknown or revoked): (cookie, session)."""
     caller = authenticate(db, key)
     if caller is None:
         return None
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session = Session(
+    session = SignedIn(
         caller=caller,
         csrf_token=secrets.token_urlsafe(32),
         expires_at=now + dt.timedelta(hours=SESSION_HOURS),
@@ -62,7 +62,7 @@ def open_session(db: Database, key: str) -> tuple[str, Session] | None:
     return token, session
 
 
-def find_session(db: Database, token: str | None) -> Session | None:
+def find_session(db: Database, token: str | None) -> SignedIn | None:
     """The open session of a cookie (None: none, ended, expired, or its key revoked)."""
     if not token:
         return None
@@ -78,7 +78,7 @@ def find_session(db: Database, token: str | None) -> Session | None:
         ).one_or_none()
     if row is None or row.expires_at <= utcnow():
         return None
-    return Session(
+    return SignedIn(
         caller=Caller(id=row.id, name=row.name, role=row.role),
         csrf_token=row.csrf_token,
         expires_at=row.expires_at,

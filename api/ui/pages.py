@@ -10,22 +10,30 @@ import secrets
 from collections import defaultdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import RIGHTS, ROLES, Right
-from api.deps import EARLIEST_AS_OF, LATEST_AS_OF, DbDep, TrialId
+from api.deps import EARLIEST_AS_OF, LATEST_AS_OF, MAX_ID, DbDep, TrialId
 from api.errors import ApiError, InvalidInput
 from api.services import admin
 from api.services import meeting as meeting_service
 from api.services import recommendations as recs
 from api.services import trials as trials_service
 from api.services.common import PageRequest
-from api.services.sessions import SESSION_HOURS, Session, end_session, find_session, open_session
+from api.services.sessions import (
+    SESSION_HOURS,
+    SignedIn,
+    end_session,
+    find_session,
+    open_session,
+)
+from api.storage.db import Database
 from api.ui.figures import posterior_svg, timeline_svg
+from escalation import PathNode
 
 __all__ = ["SESSION_COOKIE", "install_ui"]
 
@@ -78,7 +86,7 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-async def page_session(request: Request, db: DbDep) -> Session:
+async def page_session(request: Request, db: DbDep) -> SignedIn:
     """The signed-in person (redirect to ``/`` without an open session)."""
     session = find_session(db, request.cookies.get(SESSION_COOKIE))
     if session is None or session.caller.role not in PAGE_ROLES:
@@ -86,14 +94,14 @@ async def page_session(request: Request, db: DbDep) -> Session:
     return session
 
 
-PageSession = Annotated[Session, Depends(page_session)]
+PageSession = Annotated[SignedIn, Depends(page_session)]
 
 
 def _check_csrf(session_token: str, sent: str) -> bool:
     return bool(sent) and hmac.compare_digest(session_token.encode(), sent.encode())
 
 
-def _forbidden(request: Request, session: Session, what: str) -> HTMLResponse:
+def _forbidden(request: Request, session: SignedIn, what: str) -> HTMLResponse:
     return _render(
         request,
         "error.html",
@@ -222,8 +230,8 @@ async def meeting_page(
 
 def _meeting_response(
     request: Request,
-    db: Any,
-    session: Session,
+    db: Database,
+    session: SignedIn,
     trial_id: int,
     day: dt.date,
     *,
@@ -250,7 +258,7 @@ def _meeting_response(
         for level in range(1, len(m.doc.doses) + 1)
         if level != recommended
     }
-    children: dict[int | None, list[Any]] = defaultdict(list)
+    children: dict[int | None, list[PathNode]] = defaultdict(list)
     if m.paths is not None:
         for node in m.paths.nodes:
             children[node.parent].append(node)
@@ -293,8 +301,8 @@ def record_decision(
     trial_id: TrialId,
     db: DbDep,
     session: PageSession,
+    recommendation_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
-    recommendation_id: Annotated[int, Form(ge=1, le=2**31 - 1)] = 1,
     as_of: Annotated[str, Form(max_length=10)] = "",
     action: Annotated[str, Form(pattern="^(accept|override)$")] = "accept",
     dose_level: Annotated[str, Form(max_length=8)] = "",
@@ -350,8 +358,8 @@ def key_page(request: Request, db: DbDep, session: PageSession) -> Response:
 
 def _keys(
     request: Request,
-    db: Any,
-    session: Session,
+    db: Database,
+    session: SignedIn,
     *,
     new_key: str | None = None,
     error: str | None = None,
@@ -393,7 +401,7 @@ def create_key(
 @router.post("/ui/keys/{key_id}/revoke", response_class=HTMLResponse)
 def revoke_key(
     request: Request,
-    key_id: TrialId,
+    key_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the key's id")],
     db: DbDep,
     session: PageSession,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
