@@ -107,17 +107,12 @@ def test_sign_out_ends_the_session_for_good(api: Api) -> None:
 
 
 def test_revoking_the_key_ends_its_sessions(api: Api) -> None:
-    _, secret = create_key(api.db, role="src", name="to revoke", actor="test")
+    record, secret = create_key(api.db, role="src", name="ui session to revoke", actor="test")
     api_keys = dict(api.keys, temp=secret)
     c, _ = sign_in(Api(server=api.server, db=api.db, keys=api_keys), "temp")
     with closing(c), api.client("admin") as admin:
         assert c.get("/ui/trials").status_code == 200
-        key_id = next(
-            k["id"]
-            for k in admin.get("/v1/keys", params={"limit": 500}).json()["items"]
-            if k["name"] == "to revoke"
-        )
-        assert admin.delete(f"/v1/keys/{key_id}").status_code == 200
+        assert admin.delete(f"/v1/keys/{record.id}").status_code == 200
         assert c.get("/ui/trials").status_code == 303
 
 
