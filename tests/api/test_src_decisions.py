@@ -4,9 +4,25 @@ decision made in error is superseded by a new one naming it, both kept and audit
 from __future__ import annotations
 
 import copy
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from tests.api.conftest import Api, make_trial
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from api.services import recommendations as recs
+from api.services import trials
+from api.storage.db import Database, alembic_config
+from tests.api.conftest import (
+    Api,
+    PgSchema,
+    make_trial,
+    new_database_url,
+    patient_body,
+    protocol,
+)
 
 
 def _rec(api: Api, trial_id: int, as_of: str) -> dict[str, Any]:
@@ -167,3 +183,45 @@ def test_a_mistaken_decision_is_superseded_both_kept_and_audited(
     supersede = next(e for e in audit if e["action"] == "decision.supersede")
     assert supersede["before"] == {"decision_id": first["id"]}
     assert supersede["after"]["supersede_reason"].startswith("accepted by mistake")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_no_downgrade_below_0005_while_a_decision_supersedes_another(
+    kind: str, tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> None:
+    """Going back would have to delete a decision: the downgrade refuses, nothing changes."""
+    db = Database(new_database_url(kind, tmp_path, pg_schemas))
+    db.migrate()
+    try:
+        trial = trials.create_trial(db, protocol(example), actor="test")
+        for p in example["patients"]:
+            trials.upsert_patient(db, trial.id, p["id"], patient_body(p), if_match=None, actor="t")
+        found = recs.lookup(db, trial.id, dt.date(2026, 8, 20))
+        rid = recs.create(db, trial.id, dt.date(2026, 8, 20), found, actor="test").id
+        first = recs.record_decision(
+            db,
+            trial.id,
+            recommendation_id=rid,
+            action="accept",
+            dose_level=None,
+            rationale="",
+            actor="test",
+        )
+        recs.record_decision(
+            db,
+            trial.id,
+            recommendation_id=rid,
+            action="override",
+            dose_level=2,
+            rationale="late CRS report",
+            actor="test",
+            supersedes=first["id"],
+            supersede_reason="accepted in error",
+        )
+        with pytest.raises(RuntimeError, match="supersede others"), db.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0004")
+        assert db.current_revision() == "0005"
+        with db.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM src_decisions")).scalar_one() == 2
+    finally:
+        db.dispose()
