@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 from collections import defaultdict
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
@@ -214,8 +215,10 @@ async def meeting_page(
     db: DbDep,
     session: PageSession,
     as_of: Annotated[str | None, Query(max_length=10)] = None,
+    cohorts: Annotated[str, Query(max_length=2)] = "2",
 ) -> Response:
     day = _as_of(as_of)
+    n_cohorts = 1 if cohorts == "1" else 2  # the pathways of the next one or two cohorts
     if day is None:
         return _render(
             request,
@@ -225,7 +228,9 @@ async def meeting_page(
             title="Invalid date",
             message=f"as_of: not a date between {EARLIEST_AS_OF} and {LATEST_AS_OF}: {as_of!r}",
         )
-    return await run_in_threadpool(_meeting_response, request, db, session, trial_id, day)
+    return await run_in_threadpool(
+        partial(_meeting_response, n_cohorts=n_cohorts), request, db, session, trial_id, day
+    )
 
 
 def _meeting_response(
@@ -237,9 +242,12 @@ def _meeting_response(
     *,
     form: dict[str, Any] | None = None,
     form_error: ApiError | None = None,
+    n_cohorts: int = 2,
 ) -> Response:
     try:
-        m = meeting_service.meeting(db, trial_id, day, actor=session.caller.actor)
+        m = meeting_service.meeting(
+            db, trial_id, day, actor=session.caller.actor, n_cohorts=n_cohorts
+        )
     except ApiError as e:
         return _render(
             request,

@@ -263,3 +263,15 @@ def test_meeting_page_for_other_designs(api: Api, example_file: str, expected: l
     for text in expected:
         assert text in r.text
     assert r.text.count('<li><span class="outcome">') == 4 + 16
+
+
+def test_the_pathways_of_one_or_two_cohorts(api: Api, example: dict[str, Any]) -> None:
+    trial_id = make_trial(api, example)
+    c, _ = sign_in(api, "src")
+    with closing(c):
+        one = c.get(f"/ui/trials/{trial_id}", params={"as_of": "2026-08-20", "cohorts": "1"})
+        two = c.get(f"/ui/trials/{trial_id}", params={"as_of": "2026-08-20", "cohorts": "2"})
+    assert one.status_code == two.status_code == 200
+    assert one.text.count('<li><span class="outcome">') == 4
+    assert "the next cohort</h2>" in one.text
+    assert two.text.count('<li><span class="outcome">') == 4 + 16
