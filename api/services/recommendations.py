@@ -529,12 +529,17 @@ def record_decision(
                             f"unknown dose level {dose_level} (levels are 1 to {n_doses})",
                         )
                     )
-                elif dose_level == recommended:
+                elif dose_level is not None and dose_level == recommended:
                     problems.append(
                         (
                             "dose_level",
                             f"dose level {dose_level} is the recommended one: use action 'accept'",
                         )
+                    )
+                elif dose_level is None and rec.result.get("action") == "stop":
+                    # stopping overrides a wait; it does not override a stop
+                    problems.append(
+                        ("dose_level", "stopping is the recommendation: use action 'accept'")
                     )
                 elif dose_level is not None:
                     risks = override_risks(rec.result, trial.design, dose_level)

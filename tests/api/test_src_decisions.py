@@ -225,3 +225,39 @@ def test_no_downgrade_below_0005_while_a_decision_supersedes_another(
             assert conn.execute(text("SELECT count(*) FROM src_decisions")).scalar_one() == 2
     finally:
         db.dispose()
+
+
+def test_stopping_overrides_a_wait_but_not_a_stop(api: Api, example: dict[str, Any]) -> None:
+    trial_id = make_trial(api, example)
+    wait = _rec(api, trial_id, "2026-08-10")  # P012 still inside its window: BOIN waits
+    assert wait["decision"]["action"] == "wait"
+    url = f"/v1/trials/{trial_id}/decisions"
+    with api.client("src") as c:
+        stop = c.post(
+            url,
+            json={
+                "recommendation_id": wait["id"],
+                "action": "override",
+                "dose_level": None,
+                "rationale": "the sponsor ends the trial",
+            },
+        )
+    assert stop.status_code == 201, stop.text
+    assert (stop.json()["dose_level"], stop.json()["recommended_dose"]) == (None, None)
+    document = copy.deepcopy(example)
+    for p in document["patients"]:  # every dose too toxic: BOIN stops
+        p["dlt"], p["dlt_on"] = True, p["infused_on"][:8] + "28"
+    stopped = make_trial(api, document)
+    rec = _rec(api, stopped, "2026-08-20")
+    assert rec["decision"]["action"] == "stop"
+    with api.client("src") as c:
+        again = c.post(
+            f"/v1/trials/{stopped}/decisions",
+            json={
+                "recommendation_id": rec["id"],
+                "action": "override",
+                "dose_level": None,
+                "rationale": "stop",
+            },
+        )
+    assert again.status_code == 422 and again.json()["problems"][0]["field"] == "dose_level"
