@@ -91,11 +91,18 @@ def meeting(
     cohort = int(getattr(doc.design, "cohort_size", 3))
     paths: DosePaths | None = None
     problem: str | None = None
-    try:
-        paths = dose_paths(doc.design, doc.data, cohort_sizes=(cohort,) * n_cohorts)
-    except InvalidTrialDataError as e:
-        problem = "; ".join(p.message for p in e.problems)
     options = doc.design.options()
+    if options.get("engine") == "mcmc":
+        # one MCMC fit per node (21 for two cohorts of three) would hold the page for minutes
+        problem = (
+            "Not drawn for the MCMC engine (one fit per outcome would take minutes): run "
+            "`escalation paths` on the trial document, or GET /v1/trials/{id}/paths."
+        )
+    else:
+        try:
+            paths = dose_paths(doc.design, doc.data, cohort_sizes=(cohort,) * n_cohorts)
+        except InvalidTrialDataError as e:
+            problem = "; ".join(p.message for p in e.problems)
     table: tuple[BoundaryRow, ...] = ()
     if doc.design.method in ("boin", "tite-boin"):
         table = boundary_rows(

@@ -275,3 +275,15 @@ def test_the_pathways_of_one_or_two_cohorts(api: Api, example: dict[str, Any]) -
     assert one.text.count('<li><span class="outcome">') == 4
     assert "the next cohort</h2>" in one.text
     assert two.text.count('<li><span class="outcome">') == 4 + 16
+
+
+def test_no_pathways_on_the_page_for_mcmc(api: Api) -> None:
+    document = json.loads((REPO / "examples" / "blrm_example.json").read_text())
+    document["design"]["engine"] = "mcmc"
+    trial_id = make_trial(api, document)
+    c, _ = sign_in(api, "src")
+    with closing(c):
+        r = c.get(f"/ui/trials/{trial_id}", params={"as_of": document["as_of"]})
+    assert r.status_code == 200
+    assert "Not drawn for the MCMC engine" in r.text
+    assert '<li><span class="outcome">' not in r.text
