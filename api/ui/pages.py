@@ -18,7 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import RIGHTS, ROLES, Right
-from api.deps import EARLIEST_AS_OF, LATEST_AS_OF, MAX_ID, DbDep, TrialId
+from api.config import Settings
+from api.deps import EARLIEST_AS_OF, MAX_ID, DbDep, TrialId, latest_as_of
 from api.errors import ApiError, InvalidInput
 from api.services import admin
 from api.services import meeting as meeting_service
@@ -113,14 +114,22 @@ def _forbidden(request: Request, session: SignedIn, what: str) -> HTMLResponse:
     )
 
 
-def _as_of(value: str | None) -> dt.date | None:
+def _today(request: Request) -> dt.date:
+    """The server's today (``Settings.today``, as the API's default ``as_of``)."""
+    settings: Settings = request.app.state.settings
+    return settings.today()
+
+
+def _as_of(request: Request, value: str | None) -> dt.date | None:
+    """The page's data cut: today by default; None for a date the API would refuse too."""
+    today = _today(request)
     if value is None or value == "":
-        return dt.date.today()
+        return today
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
         return None
-    return day if EARLIEST_AS_OF <= day <= LATEST_AS_OF else None
+    return day if EARLIEST_AS_OF <= day <= latest_as_of(today) else None
 
 
 router = APIRouter(include_in_schema=False)
@@ -217,7 +226,7 @@ async def meeting_page(
     as_of: Annotated[str | None, Query(max_length=10)] = None,
     cohorts: Annotated[str, Query(max_length=2)] = "2",
 ) -> Response:
-    day = _as_of(as_of)
+    day = _as_of(request, as_of)
     n_cohorts = 1 if cohorts == "1" else 2  # the pathways of the next one or two cohorts
     if day is None:
         return _render(
@@ -226,7 +235,8 @@ async def meeting_page(
             status_code=422,
             session=session,
             title="Invalid date",
-            message=f"as_of: not a date between {EARLIEST_AS_OF} and {LATEST_AS_OF}: {as_of!r}",
+            message=f"as_of: not a date between {EARLIEST_AS_OF} and "
+            f"{latest_as_of(_today(request))}: {as_of!r}",
         )
     return await run_in_threadpool(
         partial(_meeting_response, n_cohorts=n_cohorts), request, db, session, trial_id, day
@@ -323,7 +333,7 @@ def record_decision(
         return _forbidden(request, session, "record the committee's decisions")
     if not _check_csrf(session.csrf_token, csrf_token):
         return _forbidden(request, session, "record a decision without the page's form")
-    day = _as_of(as_of) or dt.date.today()
+    day = _as_of(request, as_of) or _today(request)
     form = {
         "action": action,
         "dose_level": dose_level,
