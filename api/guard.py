@@ -34,6 +34,15 @@ __all__ = ["AUTH_WINDOW_S", "MAX_BODY_BYTES", "FailedAuthentications", "Guard"]
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# the committee's pages (api.ui) and the docs' assets: a browser sends no bearer key; the pages check
+# their own session cookie, and their bodies are held to the same limit
+PAGE_PREFIXES = ("/ui/", "/static/docs/")
+
+
+def _is_page(path: str) -> bool:
+    return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
 MAX_BODY_BYTES = 1_000_000
 AUTH_WINDOW_S = 60.0
 TRACKED_CLIENTS = 10_000
@@ -128,6 +137,13 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if _is_page(scope["path"]):
+            length = _header(scope, b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await _error(send, self._too_large())
+                return
             await self.app(scope, receive, send)
             return
         client = _client(scope)

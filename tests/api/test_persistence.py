@@ -117,7 +117,7 @@ def test_an_older_schema_upgrades_in_place(
     with server:
         api = Api(server=server, db=db, keys={"admin": key})
         with api.client("admin") as c:
-            assert c.get("/readyz").json()["schema_revision"] == db.head_revision() == "0005"
+            assert c.get("/readyz").json()["schema_revision"] == db.head_revision() == "0006"
             assert c.get(f"/v1/trials/{trial.id}").json()["name"] == "old"
             assert c.get(f"/v1/trials/{trial.id}/patients").json()["items"][0]["id"] == "P001"
             job = c.post(

@@ -186,7 +186,7 @@ def test_a_mistaken_decision_is_superseded_both_kept_and_audited(
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_no_downgrade_below_0005_while_a_decision_supersedes_another(
+def test_no_downgrade_below_0006_while_a_decision_supersedes_another(
     kind: str, tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
 ) -> None:
     """Going back would have to delete a decision: the downgrade refuses, nothing changes."""
@@ -219,8 +219,8 @@ def test_no_downgrade_below_0005_while_a_decision_supersedes_another(
             supersede_reason="accepted in error",
         )
         with pytest.raises(RuntimeError, match="supersede others"), db.engine.begin() as conn:
-            command.downgrade(alembic_config(conn), "0004")
-        assert db.current_revision() == "0005"
+            command.downgrade(alembic_config(conn), "0005")
+        assert db.current_revision() == "0006"
         with db.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM src_decisions")).scalar_one() == 2
     finally:

@@ -1,7 +1,7 @@
 """SRC decisions can be superseded, a risky override is flagged, and people sign in to pages.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06
 
 A decision made in error is never edited nor deleted: a new decision names it (``supersedes_id``)
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -112,7 +112,7 @@ def downgrade() -> None:
     )
     if n:
         raise RuntimeError(
-            f"{n} SRC decision(s) supersede others: downgrading below 0005 would have to delete "
+            f"{n} SRC decision(s) supersede others: downgrading below 0006 would have to delete "
             "decisions, and none are ever deleted"
         )
     op.drop_index("ix_src_decisions_recommendation_id", table_name="src_decisions")
