@@ -166,6 +166,27 @@ def _check_sizes(cohort_sizes: Sequence[int], n_doses: int, next_level: int | No
 
 def _closed(data: TrialData) -> tuple[TrialData, tuple[str, ...]]:
     """The data on the day every window has closed: pending patients complete without a DLT."""
+    if getattr(data, "counts", None) is not None:  # counts: complete patients, listed one by one
+        s = data.summary
+        data = TrialData(
+            n_doses=data.n_doses,
+            patients=tuple(
+                Patient(
+                    patient_id=f"L{i + 1}-{k + 1}",
+                    dose_level=i + 1,
+                    infused_day=0,
+                    dlt=k < int(s.n_dlt[i]),
+                    dlt_day=1 if k < int(s.n_dlt[i]) else None,
+                )
+                for i in range(data.n_doses)
+                for k in range(int(s.n_treated[i]))
+            ),
+            as_of_day=data.dlt_window_days,
+            dlt_window_days=data.dlt_window_days,
+            current_level=data.current_level,
+        )
+    if not data.patients:
+        return data, ()
     pending = tuple(
         p.patient_id
         for p, s in zip(data.patients, data.summary.state, strict=True)
