@@ -295,7 +295,16 @@ def _previous(outcomes: str | None, n_doses: int) -> TrialData:
     return TrialData(n_doses=n_doses, patients=tuple(patients), as_of_day=as_of)
 
 
-def _tree_by_path(paths) -> dict[tuple[str, ...], int | None]:  # type: ignore[no-untyped-def]
+def _r_label(node: Any) -> int | None:
+    """The dose R's ``graph_paths`` shows for a node: ``recommended_dose(fit)``, which for a trial
+    that stops is its final dose ("Stop" only when that is NA); ours keeps the two apart."""
+    if node.next_level is not None:
+        return int(node.next_level)
+    selection = node.decision.selection
+    return None if selection is None else selection.dose_level
+
+
+def _tree_by_path(paths, label=lambda n: n.next_level) -> dict[tuple[str, ...], int | None]:  # type: ignore[no-untyped-def]
     by_id = {n.id: n for n in paths.nodes}
     out = {}
     for n in paths.nodes:
@@ -303,7 +312,7 @@ def _tree_by_path(paths) -> dict[tuple[str, ...], int | None]:  # type: ignore[n
         while cur.parent is not None:
             chain.append(cur.outcomes)
             cur = by_id[cur.parent]
-        out[tuple(chain[::-1])] = n.next_level
+        out[tuple(chain[::-1])] = label(n)
     return out
 
 
@@ -334,7 +343,8 @@ def _three_plus_three_case(case_id: str) -> Any:
         next_level=case["next_dose"],
     )
     expected = {tuple(n["path"]): n["next_dose"] for n in case["nodes"]}
-    assert _tree_by_path(paths) == expected
+    assert _tree_by_path(paths, _r_label) == expected
+    return paths
 
 
 def test_three_plus_three_paths_match_r_escalation() -> None:
@@ -342,12 +352,17 @@ def test_three_plus_three_paths_match_r_escalation() -> None:
     _three_plus_three_case("3+3_3_3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R escalation treats 3 more at dose level 2 after 0/3 there once level 3 had 2 DLTs "
-    "(NTT then NNN -> 2, TTT then NNN -> 2: the MTD needs 6 patients); this engine's 3+3 stops "
-    "and names level 2 the MTD after 3 patients",
-)
 def test_three_plus_three_paths_from_level_3_match_r_escalation() -> None:
-    """The vignette's second tree: the same design from dose level 3 (next_dose = 3)."""
-    _three_plus_three_case("3+3_3_3_from_3")
+    """The vignette's second tree: the same design from dose level 3 (next_dose = 3).
+
+    After 2 DLTs at level 3 and 0/3 at level 2, R's ``three_plus_three`` stops with level 2 as the
+    MTD (its ``n_d == 3, tox_d == 0`` branch: the next dose has 2 DLTs) and the graph shows "2",
+    the recommended dose; this engine's node stops (``next_level`` None) with selection level 2.
+    """
+    paths = _three_plus_three_case("3+3_3_3_from_3")
+    by_id = {n.id: n for n in paths.nodes}
+    stopped = [n for n in paths.nodes if n.next_level is None and n.decision.selection is not None]
+    labels = {
+        (by_id[n.parent].outcomes, n.outcomes): n.decision.selection.dose_level for n in stopped
+    }
+    assert labels[("NTT", "NNN")] == 2 and labels[("TTT", "NNN")] == 2
