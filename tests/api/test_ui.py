@@ -265,6 +265,23 @@ def test_meeting_page_for_other_designs(api: Api, example_file: str, expected: l
     assert r.text.count('<li><span class="outcome">') == 4 + 16
 
 
+@pytest.mark.parametrize("deescalating", [False, True])
+def test_meeting_page_shows_the_three_plus_three_rules(
+    api: Api, example: dict[str, Any], deescalating: bool
+) -> None:
+    """A 3+3 trial gets its own rule table, not the model-based note (with the variant's rule)."""
+    document = example | {"design": {"method": "3+3", "allow_deescalation": deescalating}}
+    trial_id = make_trial(api, document)
+    c, _ = sign_in(api, "src")
+    with closing(c):
+        r = c.get(f"/ui/trials/{trial_id}", params={"as_of": document["as_of"]})
+    assert r.status_code == 200, r.text
+    assert 'id="three-plus-three-rules"' in r.text
+    assert "Stay: expand this dose to 6 patients" in r.text
+    assert "is model-based" not in r.text
+    assert ("De-escalate while the dose below" in r.text) is deescalating
+
+
 def test_the_pathways_of_one_or_two_cohorts(api: Api, example: dict[str, Any]) -> None:
     trial_id = make_trial(api, example)
     c, _ = sign_in(api, "src")
