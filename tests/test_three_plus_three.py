@@ -377,3 +377,21 @@ def test_an_added_dlt_never_raises_the_next_dose(deesc: bool, data: TrialData, p
     # the final selection never moves up either
     a, b = design.select(data).dose_level, design.select(other).dose_level
     assert (b or 0) <= (a or 0)
+
+
+@pytest.mark.parametrize("deesc", [False, True])
+def test_off_path_data_never_select_an_untried_dose_below_a_toxic_one(deesc: bool) -> None:
+    """Found by hypothesis: 0/3 at level 5 with 2 DLTs at level 6 stops the rule with level 5,
+    but level 3 has 2 DLTs too; the MTD was cut to level 2, which nobody had received. Off-path
+    data get Korn's MTD, as a trial that ended early does (adding the DLT at level 6 must not
+    raise the selection from level 1)."""
+    design = ThreePlusThree(n_doses=6, allow_deescalation=deesc)
+    before = TrialData.from_counts([6, 0, 3, 0, 3, 3], [1, 0, 2, 0, 0, 1], current_level=5)
+    after = TrialData.from_counts([6, 0, 3, 0, 3, 3], [1, 0, 2, 0, 0, 2], current_level=5)
+    assert design.select(before).dose_level == 1
+    selection = design.select(after)
+    assert selection.dose_level == 1
+    assert "not dose level 5" in selection.reason
+    decision = design.decide(after)
+    assert decision.action is Action.STOP and decision.selection is not None
+    assert decision.selection.dose_level == 1

@@ -91,6 +91,12 @@ def _explain(step: Step, n: int, y: int, index: int, mtd: int) -> str:
     """A sentence for one branch of the 3+3 rule at dose index ``index``."""
     seen = _observed(n, y, index)
     mtd_text = f"dose level {mtd + 1} is the MTD" if mtd >= 0 else "no dose is the MTD"
+    rule_mtd = {Step.STOP_TOP: index, Step.STOP_NEXT_DONE: index, Step.STOP_BELOW: index - 1}
+    if step in rule_mtd and rule_mtd[step] != mtd:
+        mtd_text += (
+            f" (not dose level {rule_mtd[step] + 1}: a lower dose has 2 DLTs, so the MTD is the "
+            f"highest dose with at least {EXPANDED} patients and at most 1 DLT below it)"
+        )
     return {
         Step.COMPLETE_COHORT: f"{seen}: the cohort of {3 if n < 3 else EXPANDED} is not complete",
         Step.EXPAND: f"{seen}: expand dose level {index + 1} to {EXPANDED} patients",

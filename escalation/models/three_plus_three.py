@@ -24,7 +24,9 @@ Two differences from R, both only on data that left the algorithm or on a cohort
   does for "1TTN" and "1TTT");
 * doses at or above the lowest dose with 2 DLTs are never recommended (R's own
   ``dose_admissible``); R's Korn selection searches every dose, so on a path that escalated past a
-  dose with 2 DLTs in 6 it can name a dose above it. More than 6 patients at a dose (R: a warning
+  dose with 2 DLTs in 6 it can name a dose above it. When the rule's MTD would be such a dose (data
+  that left the algorithm, e.g. after an SRC override), the MTD is Korn's, as for a trial that
+  ended early: the highest dose with at least 6 patients and at most 1 DLT below it. More than 6 patients at a dose (R: a warning
   and an error) is read as 6.
 
 References
@@ -182,8 +184,12 @@ def three_plus_three_step(
             korn = s == Step.STOP_KORN
             if korn.any():
                 m[korn] = korn_mtd(n[stopping[korn]], y[stopping[korn]])
-        # never a dose at or above one with 2 DLTs (only data that left the algorithm get here)
-        m = np.where(m >= 0, np.minimum(m, first_too_toxic(y[stopping]) - 1), -1)
+        # never a dose at or above one with 2 DLTs: only data that left the algorithm get here,
+        # and they get the MTD of a trial that ended early (Korn's), never a dose merely below
+        # the toxic one, which may be untried
+        off_path = m >= first_too_toxic(y[stopping])
+        if off_path.any():
+            m[off_path] = korn_mtd(n[stopping[off_path]], y[stopping[off_path]])
         mtd[stopping] = m
     return ThreePlusThreeStep(
         step=step.astype(np.int64),
