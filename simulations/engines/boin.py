@@ -25,10 +25,8 @@ Cancer Res 22:4291-4301. BOIN 2.7.2 (R), ``get.oc`` and ``select.mtd``.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from escalation import (
     BOIN,
@@ -51,6 +49,7 @@ from simulations.engines.base import (
     resolve_timing,
     rule_labels,
 )
+from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["BOINEngine"]
@@ -125,75 +124,28 @@ class BOINEngine:
     ) -> TrialOutcomes:
         assert isinstance(design, BOIN)
         n_trials, n_doses = block.n_trials, design.n_doses
-        size, n_max, window = design.cohort_size, design.max_patients, conduct.dlt_window_days
-        lose = conduct.suspended_arrivals == "lost"
-        tables = _Tables(design, n_max)
+        tables = _Tables(design, design.max_patients)
         probs = np.asarray(probs, dtype=np.float64)
-        trial = np.arange(n_trials)
-        row_start = trial * n_doses  # flat index of (trial, dose 0)
+        row_start = np.arange(n_trials) * n_doses  # flat index of (trial, dose 0)
+        cal = CohortCalendar(
+            block, conduct, cohort_size=design.cohort_size, max_patients=design.max_patients
+        )
 
         cur = np.full(n_trials, design.start_level - 1, dtype=np.int64)
         n = np.zeros(n_trials * n_doses, dtype=np.int64)  # flat (trial, dose)
         y = np.zeros(n_trials * n_doses, dtype=np.int64)
-        total = np.zeros(n_trials, dtype=np.int64)
-        active = np.ones(n_trials, dtype=np.bool_)
-        early = np.zeros(n_trials, dtype=np.bool_)
         # the lowest eliminated dose (n_doses: none); elimination is never undone here, since a
         # design deciding on complete data never treats an eliminated dose again
         first_eliminated = np.full(n_trials, n_doses, dtype=np.int64)
-        nxt = np.zeros(n_trials, dtype=np.int64)  # the next arrival
-        day = np.zeros(n_trials, dtype=np.int64)  # the decision day
-        known = np.zeros(n_trials, dtype=np.int64)  # every outcome known from this day
-        last = np.zeros(n_trials, dtype=np.int64)
-        delay = np.zeros(n_trials, dtype=np.int64)
-        lost = np.zeros(n_trials, dtype=np.int64)
 
-        def column(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
-            """Each trial's value for its next arrival + k."""
-            if not lose:  # trials go in step: every active trial is at the same patient
-                return np.asarray(values[:, int(nxt[first_active]) + k])
-            return np.asarray(np.take(values, trial * values.shape[1] + nxt + k))
-
-        while active.any():
-            first_active = int(np.argmax(active))
-            cohort = np.where(active, np.minimum(size, n_max - total), 0)
-            block.ensure(int(nxt.max()) + size + 1)
-            p = probs[cur]
-            n_dlt = np.zeros(n_trials, dtype=np.int64)
-            for k in range(size):
-                has = cohort > k
-                infused = np.maximum(day, column(block.arrival_day, k))
-                dlt = has & (column(block.tolerance, k) < p)
-                offset = conduct.dlt_time.offset_days(column(block.onset, k), p, window)
-                event = infused + np.where(dlt, offset, window)
-                known = np.where(has, np.maximum(known, event), known)
-                last = np.where(has, infused, last)
-                n_dlt += dlt
+        while cal.active.any():
+            cohort, n_dlt = cal.treat(probs[cur])
             at = row_start + cur
             n[at] += cohort
             y[at] += n_dlt
-            nxt += cohort
-            total += cohort
-            day = np.where(active, last, day)
-            active &= total < n_max
-            if not active.any():
+            if not cal.active.any():
                 break
-
-            # the next decision: once every outcome is known and a patient is there
-            block.ensure(int(nxt.max()) + 1)
-            if lose:
-                while True:
-                    too_soon = active & (column(block.arrival_day, 0) < known)
-                    if not too_soon.any():
-                        break
-                    nxt += too_soon
-                    lost += too_soon
-                    block.ensure(int(nxt.max()) + 1)
-                arrival = column(block.arrival_day, 0)
-                decision_day = arrival
-            else:
-                arrival = column(block.arrival_day, 0)
-                decision_day = np.maximum(arrival, known)
+            cal.next_decision()  # once every outcome is known and a patient is there
 
             # BOIN's decision on complete data, in the pipeline's order
             nd, yd = n[at], y[at]
@@ -209,12 +161,9 @@ class BOINEngine:
             if design.extra_safe:
                 n0, y0 = n[row_start], y[row_start]
                 stop |= (n0 >= 3) & (y0 >= tables.stop_lowest_at_least[n0])
-            stop &= active
-            early |= stop
-            active &= ~stop
-            cur = np.where(active, proposal, cur)
-            delay += np.where(active, decision_day - arrival, 0)
-            day = np.where(active, decision_day, day)
+            cal.stop(stop)
+            cur = np.where(cal.active, proposal, cur)
+            cal.proceed()
 
         n2, y2 = n.reshape(n_trials, n_doses), y.reshape(n_trials, n_doses)
         # the design's own final selection (its choose: select_isotonic), over every trial
@@ -232,8 +181,8 @@ class BOINEngine:
             selected_index=selected,
             n_at_dose=n2,
             dlt_at_dose=y2,
-            stopped_early=early,
-            duration_days=np.where(total > 0, last + window, 0),
-            delay_days=delay,
-            lost=lost,
+            stopped_early=cal.early,
+            duration_days=cal.duration_days(),
+            delay_days=cal.delay,
+            lost=cal.lost,
         )

@@ -36,7 +36,6 @@ safety stop nor overdose control).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +65,7 @@ from simulations.engines.base import (
     resolve_timing,
     rule_labels,
 )
+from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["CRMEngine"]
@@ -161,76 +161,29 @@ class CRMEngine:
     ) -> TrialOutcomes:
         assert isinstance(design, CRM)
         n_trials, n_doses = block.n_trials, design.n_doses
-        size, n_max, window = design.cohort_size, design.max_patients, conduct.dlt_window_days
-        target = design.target
-        lose = conduct.suspended_arrivals == "lost"
+        size, target = design.cohort_size, design.target
         probs = np.asarray(probs, dtype=np.float64)
         trial = np.arange(n_trials)
+        cal = CohortCalendar(block, conduct, cohort_size=size, max_patients=design.max_patients)
 
         cur = np.full(n_trials, design.start_level - 1, dtype=np.int64)
         n = np.zeros((n_trials, n_doses), dtype=np.int64)
         y = np.zeros((n_trials, n_doses), dtype=np.int64)
-        total = np.zeros(n_trials, dtype=np.int64)
         highest = np.full(n_trials, -1, dtype=np.int64)  # highest dose tried
-        active = np.ones(n_trials, dtype=np.bool_)
-        early = np.zeros(n_trials, dtype=np.bool_)
-        nxt = np.zeros(n_trials, dtype=np.int64)
-        day = np.zeros(n_trials, dtype=np.int64)
-        known = np.zeros(n_trials, dtype=np.int64)
-        last = np.zeros(n_trials, dtype=np.int64)
-        delay = np.zeros(n_trials, dtype=np.int64)
-        lost = np.zeros(n_trials, dtype=np.int64)
 
         # the first decision, on no patient: the starting dose (overdose control applies from
         # the first outcome on, and every later decision here has the first cohort's outcomes)
-        def column(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
-            if not lose:  # trials go in step: every active trial is at the same patient
-                return np.asarray(values[:, int(nxt[first_active]) + k])
-            return np.asarray(np.take(values, trial * values.shape[1] + nxt + k))
-
-        while active.any():
-            first_active = int(np.argmax(active))
-            cohort = np.where(active, np.minimum(size, n_max - total), 0)
-            block.ensure(int(nxt.max()) + size + 1)
-            p = probs[cur]
-            n_dlt = np.zeros(n_trials, dtype=np.int64)
-            for k in range(size):
-                has = cohort > k
-                infused = np.maximum(day, column(block.arrival_day, k))
-                dlt = has & (column(block.tolerance, k) < p)
-                offset = conduct.dlt_time.offset_days(column(block.onset, k), p, window)
-                known = np.where(
-                    has, np.maximum(known, infused + np.where(dlt, offset, window)), known
-                )
-                last = np.where(has, infused, last)
-                n_dlt += dlt
+        while cal.active.any():
+            cohort, n_dlt = cal.treat(probs[cur])
             n[trial, cur] += cohort
             y[trial, cur] += n_dlt
             highest = np.where(cohort > 0, np.maximum(highest, cur), highest)
-            nxt += cohort
-            total += cohort
-            day = np.where(active, last, day)
-            active &= total < n_max
-            if not active.any():
+            if not cal.active.any():
                 break
-
-            block.ensure(int(nxt.max()) + 1)
-            if lose:
-                while True:
-                    too_soon = active & (column(block.arrival_day, 0) < known)
-                    if not too_soon.any():
-                        break
-                    nxt += too_soon
-                    lost += too_soon
-                    block.ensure(int(nxt.max()) + 1)
-                arrival = column(block.arrival_day, 0)
-                decision_day = arrival
-            else:
-                arrival = column(block.arrival_day, 0)
-                decision_day = np.maximum(arrival, known)
+            cal.next_decision()  # once every outcome is known and a patient is there
 
             # CRM's decision on complete data, in the pipeline's order (for the active trials)
-            rows = np.flatnonzero(active)
+            rows = np.flatnonzero(cal.active)
             c = cur[rows]
             post = self._posterior(design, n[rows], y[rows])
             first_eliminated = _first_eliminated(design, post)
@@ -255,12 +208,11 @@ class CRMEngine:
             stop = all_eliminated | _safety_stop(design, post, n[rows, 0])
             if design.n_stop is not None:
                 stop |= n[rows, proposal] >= design.n_stop
-            early[rows[stop]] = True
-            active[rows[stop]] = False
-            go = rows[~stop]
-            cur[go] = proposal[~stop]
-            delay[go] += decision_day[go] - arrival[go]
-            day[go] = decision_day[go]
+            stopped = np.zeros(n_trials, dtype=np.bool_)
+            stopped[rows[stop]] = True
+            cal.stop(stopped)
+            cur[rows[~stop]] = proposal[~stop]
+            cal.proceed()
 
         # final selection (the design's choose): none after the safety stop, otherwise the tried,
         # admissible dose whose plug-in estimate is closest to the target
@@ -273,8 +225,8 @@ class CRMEngine:
             selected_index=selected.astype(np.int64),
             n_at_dose=n,
             dlt_at_dose=y,
-            stopped_early=early,
-            duration_days=np.where(total > 0, last + window, 0),
-            delay_days=delay,
-            lost=lost,
+            stopped_early=cal.early,
+            duration_days=cal.duration_days(),
+            delay_days=cal.delay,
+            lost=cal.lost,
         )

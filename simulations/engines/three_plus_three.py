@@ -27,10 +27,8 @@ Storer BE (1989). Biometrics 45:925-937. Korn EL et al. (1994). Stat Med 13:1799
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from escalation import (
     Design,
@@ -46,6 +44,7 @@ from escalation import (
     three_plus_three_step,
 )
 from simulations.engines.base import FloatArray, TrialOutcomes, resolve_timing
+from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["ThreePlusThreeEngine"]
@@ -91,86 +90,37 @@ class ThreePlusThreeEngine:
     ) -> TrialOutcomes:
         assert isinstance(design, ThreePlusThree) and design.max_patients is not None
         n_trials, n_doses = block.n_trials, design.n_doses
-        size, n_max, window = design.cohort_size, design.max_patients, conduct.dlt_window_days
         deesc = design.allow_deescalation
-        lose = conduct.suspended_arrivals == "lost"
         probs = np.asarray(probs, dtype=np.float64)
         trial = np.arange(n_trials)
+        cal = CohortCalendar(
+            block, conduct, cohort_size=design.cohort_size, max_patients=design.max_patients
+        )
 
         cur = np.full(n_trials, design.start_level - 1, dtype=np.int64)
         n = np.zeros((n_trials, n_doses), dtype=np.int64)
         y = np.zeros((n_trials, n_doses), dtype=np.int64)
-        total = np.zeros(n_trials, dtype=np.int64)
-        active = np.ones(n_trials, dtype=np.bool_)
-        early = np.zeros(n_trials, dtype=np.bool_)
-        nxt = np.zeros(n_trials, dtype=np.int64)  # the next arrival
-        day = np.zeros(n_trials, dtype=np.int64)  # the decision day
-        known = np.zeros(n_trials, dtype=np.int64)  # every outcome known from this day
-        last = np.zeros(n_trials, dtype=np.int64)
-        delay = np.zeros(n_trials, dtype=np.int64)
-        lost = np.zeros(n_trials, dtype=np.int64)
 
-        def column(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
-            """Each trial's value for its next arrival + k."""
-            if not lose:  # trials go in step: every active trial is at the same patient
-                return np.asarray(values[:, int(nxt[first_active]) + k])
-            return np.asarray(np.take(values, trial * values.shape[1] + nxt + k))
-
-        while active.any():
-            first_active = int(np.argmax(active))
-            cohort = np.where(active, np.minimum(size, n_max - total), 0)
-            block.ensure(int(nxt.max()) + size + 1)
-            p = probs[cur]
-            n_dlt = np.zeros(n_trials, dtype=np.int64)
-            for k in range(size):
-                has = cohort > k
-                infused = np.maximum(day, column(block.arrival_day, k))
-                dlt = has & (column(block.tolerance, k) < p)
-                offset = conduct.dlt_time.offset_days(column(block.onset, k), p, window)
-                event = infused + np.where(dlt, offset, window)
-                known = np.where(has, np.maximum(known, event), known)
-                last = np.where(has, infused, last)
-                n_dlt += dlt
+        while cal.active.any():
+            cohort, n_dlt = cal.treat(probs[cur])
             n[trial, cur] += cohort
             y[trial, cur] += n_dlt
-            nxt += cohort
-            total += cohort
-            day = np.where(active, last, day)
-            active &= total < n_max
-            if not active.any():
+            if not cal.active.any():
                 break
-
-            # the next decision: once every outcome is known and a patient is there
-            block.ensure(int(nxt.max()) + 1)
-            if lose:
-                while True:
-                    too_soon = active & (column(block.arrival_day, 0) < known)
-                    if not too_soon.any():
-                        break
-                    nxt += too_soon
-                    lost += too_soon
-                    block.ensure(int(nxt.max()) + 1)
-                arrival = column(block.arrival_day, 0)
-                decision_day = arrival
-            else:
-                arrival = column(block.arrival_day, 0)
-                decision_day = np.maximum(arrival, known)
+            cal.next_decision()  # once every outcome is known and a patient is there
 
             step = three_plus_three_step(n, y, cur, allow_deescalation=deesc)
-            stop = step.stop & active
-            early |= stop
-            active &= ~stop
-            cur = np.where(active, step.next_index, cur)
-            delay += np.where(active, decision_day - arrival, 0)
-            day = np.where(active, decision_day, day)
+            cal.stop(step.stop)
+            cur = np.where(cal.active, step.next_index, cur)
+            cal.proceed()
 
         selected = three_plus_three_select(n, y, cur, allow_deescalation=deesc)
         return TrialOutcomes(
             selected_index=selected,
             n_at_dose=n,
             dlt_at_dose=y,
-            stopped_early=early,
-            duration_days=np.where(total > 0, last + window, 0),
-            delay_days=delay,
-            lost=lost,
+            stopped_early=cal.early,
+            duration_days=cal.duration_days(),
+            delay_days=cal.delay,
+            lost=cal.lost,
         )
