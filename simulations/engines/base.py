@@ -25,8 +25,9 @@ __all__ = ["Engine", "TrialOutcomes", "resolve_timing"]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
-#: the labels of a design's elimination, stopping, waiting and constraint rules
-Labels = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
+#: a design's elimination, stopping, waiting and constraint rules, as rule objects (frozen
+#: dataclasses: compared with ``==``, field by field)
+RuleSet = tuple[object, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,12 +91,7 @@ def resolve_timing(design: Design, conduct: Conduct) -> Literal["complete", "arr
     return "complete" if waits else "arrival"
 
 
-def rule_labels(design: Design) -> Labels:
-    """The labels of the design's rules, which a fast engine compares with those it implements."""
+def rule_set(design: Design) -> RuleSet:
+    """The design's rules, which a fast engine compares with those it implements."""
     rules = design.rules()
-    return (
-        None if rules.elimination is None else rules.elimination.label,
-        None if rules.stopping is None else rules.stopping.label,
-        tuple(r.label for r in rules.waiting),
-        tuple(r.label for r in rules.constraints),
-    )
+    return (rules.elimination, rules.stopping, rules.waiting, rules.constraints)

@@ -5,8 +5,8 @@ It implements :class:`escalation.BOIN` under the harness's calendar with ``decis
 
 * escalation, de-escalation and elimination boundaries from :func:`escalation.boundary_rows`
   (R's get.boundary), for the design's target, phi1, phi2, cutoff, extra-safe offset;
-* the rule set itself is checked against the design's own (:meth:`BOINEngine.supports` compares the
-  labels of ``design.rules()`` with those of the rules it implements -- elimination, stop at
+* the rule set itself is checked against the design's own (:meth:`BOINEngine.supports` compares
+  ``design.rules()`` with the rule objects this engine implements -- elimination, stop at
   ``max_patients``, ``n_stop`` when staying, extra-safe, waiting for pending patients, no skipping,
   no eliminated dose), so a BOIN with another rule, or a changed BOIN, runs on the generic engine;
 * the final selection is the design's rule itself, over every trial at once
@@ -44,10 +44,10 @@ from escalation import (
 )
 from simulations.engines.base import (
     FloatArray,
-    Labels,
+    RuleSet,
     TrialOutcomes,
     resolve_timing,
-    rule_labels,
+    rule_set,
 )
 from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
@@ -60,18 +60,19 @@ log = logging.getLogger(__name__)
 _NEVER = np.iinfo(np.int32).max
 
 
-def _expected_labels(design: BOIN) -> Labels:
-    """The labels of the rules this engine implements, for the design's options."""
+def expected_rules(design: BOIN) -> RuleSet:
+    """The rules this engine implements, for the design's options: elimination, stopping, waiting
+    and constraints, as rule objects (compared with ``==``, field by field)."""
     stopping: StoppingRule = StopAtN(design.max_patients) | StopWhenNAtDose(
         design.n_stop, when_staying=True
     )
     if design.extra_safe:
         stopping = stopping | StopWhenTooToxic(level=1, prob=design.cutoff - design.offset)
     return (
-        EliminateToxicDoses(cutoff=design.cutoff).label,
-        stopping.label,
-        (WaitForPending().label,),
-        (NoSkipping().label, ExcludeEliminated().label),
+        EliminateToxicDoses(cutoff=design.cutoff),
+        stopping,
+        (WaitForPending(),),
+        (NoSkipping(), ExcludeEliminated()),
     )
 
 
@@ -110,11 +111,11 @@ class BOINEngine:
     def supports(self, design: Design, conduct: Conduct) -> bool:
         if type(design) is not BOIN or resolve_timing(design, conduct) != "complete":
             return False
-        labels = rule_labels(design)
-        if labels != _expected_labels(design):
+        rules = rule_set(design)
+        if rules != expected_rules(design):
             log.warning(
                 "BOIN's rules are not those the fast engine implements (%s): generic engine used",
-                labels,
+                rules,
             )
             return False
         return True

@@ -5,8 +5,9 @@ waits for pending patients), taking the model from escalation: the posterior of 
 from :func:`escalation.crm_posterior_batch` (the same quadrature as the design's own
 ``crm_posterior``, computed once per distinct count vector, with Pr(p_d > target | data) when a
 rule needs it), the proposal is its plug-in estimate closest to the target (``mtd_index``), and the
-rules are checked against the design's own by their labels (:meth:`CRMEngine.supports`), then
-applied in the design pipeline's order (escalation/designs/base.py):
+rules are checked against the design's own, rule object by rule object
+(:meth:`CRMEngine.supports`), then applied in the design pipeline's order
+(escalation/designs/base.py):
 
 1. overdose control (``overdose_control``): doses from the first with Pr(p_d > target) above the
    cutoff are eliminated (``EliminateToxicDoses(cutoff, min_n=0, from_first_outcome=True)``) once
@@ -60,10 +61,10 @@ from simulations.engines.base import (
     BoolArray,
     FloatArray,
     IntArray,
-    Labels,
+    RuleSet,
     TrialOutcomes,
     resolve_timing,
-    rule_labels,
+    rule_set,
 )
 from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
@@ -73,14 +74,15 @@ __all__ = ["CRMEngine"]
 log = logging.getLogger(__name__)
 
 #: CRM's safety stop acts with at least this many patients at the lowest dose, and its overdose
-#: control eliminates whatever the number of patients (a design built otherwise fails the label
+#: control eliminates whatever the number of patients (a design built otherwise fails the rule
 #: check and runs on the generic engine)
 _SAFETY_MIN_N = 3
 _OVERDOSE_MIN_N = 0
 
 
-def _expected_labels(design: CRM) -> Labels:
-    """The labels of the rules this engine implements, for the design's options."""
+def expected_rules(design: CRM) -> RuleSet:
+    """The rules this engine implements, for the design's options: elimination, stopping, waiting
+    and constraints, as rule objects (compared with ``==``, field by field)."""
     stopping: StoppingRule = StopAtN(design.max_patients)
     if design.n_stop is not None:
         stopping = stopping | StopWhenNAtDose(design.n_stop, when_staying=False)
@@ -92,14 +94,14 @@ def _expected_labels(design: CRM) -> Labels:
     if design.overdose_control is not None:
         elimination = EliminateToxicDoses(
             cutoff=design.overdose_control, min_n=_OVERDOSE_MIN_N, from_first_outcome=True
-        ).label
-    constraints = [NoSkipping().label]
+        )
+    constraints: list[object] = [NoSkipping()]
     if design.coherence:
-        constraints.append(Coherence(cohort_size=design.cohort_size).label)
+        constraints.append(Coherence(cohort_size=design.cohort_size))
     if design.max_step is not None:
-        constraints.append(MaxStep(levels=design.max_step).label)
-    constraints.append(ExcludeEliminated().label)
-    return (elimination, stopping.label, (WaitForPending().label,), tuple(constraints))
+        constraints.append(MaxStep(levels=design.max_step))
+    constraints.append(ExcludeEliminated())
+    return (elimination, stopping, (WaitForPending(),), tuple(constraints))
 
 
 def _first_eliminated(design: CRM, post: CRMPosteriorBatch) -> IntArray:
@@ -132,11 +134,11 @@ class CRMEngine:
     def supports(self, design: Design, conduct: Conduct) -> bool:
         if type(design) is not CRM or resolve_timing(design, conduct) != "complete":
             return False
-        labels = rule_labels(design)
-        if labels != _expected_labels(design):
+        rules = rule_set(design)
+        if rules != expected_rules(design):
             log.warning(
                 "CRM's rules are not those the fast engine implements (%s): generic engine used",
-                labels,
+                rules,
             )
             return False
         return True

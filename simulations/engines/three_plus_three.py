@@ -43,7 +43,13 @@ from escalation import (
     three_plus_three_select,
     three_plus_three_step,
 )
-from simulations.engines.base import FloatArray, TrialOutcomes, resolve_timing
+from simulations.engines.base import (
+    FloatArray,
+    RuleSet,
+    TrialOutcomes,
+    resolve_timing,
+    rule_set,
+)
 from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
@@ -52,7 +58,7 @@ __all__ = ["ThreePlusThreeEngine"]
 log = logging.getLogger(__name__)
 
 
-def expected_rules(design: ThreePlusThree) -> tuple[object, ...]:
+def expected_rules(design: ThreePlusThree) -> RuleSet:
     """The rules this engine implements, for the design's options: elimination, stopping, waiting
     and constraints, as rule objects (compared with ``==``, field by field)."""
     assert design.max_patients is not None
@@ -75,8 +81,7 @@ class ThreePlusThreeEngine:
     def supports(self, design: Design, conduct: Conduct) -> bool:
         if type(design) is not ThreePlusThree or resolve_timing(design, conduct) != "complete":
             return False
-        r = design.rules()
-        rules = (r.elimination, r.stopping, r.waiting, r.constraints)
+        rules = rule_set(design)
         if rules != expected_rules(design):
             log.warning(
                 "3+3's rules are not those the fast engine implements (%s): generic engine used",
