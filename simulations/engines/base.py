@@ -11,6 +11,7 @@ the harness needs nothing (the generic engine runs it); making it fast is one mo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -21,6 +22,8 @@ from escalation import Design, WaitForPending
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["Engine", "TrialOutcomes", "resolve_timing"]
+
+log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -95,3 +98,25 @@ def rule_set(design: Design) -> RuleSet:
     """The design's rules, which a fast engine compares with those it implements."""
     rules = design.rules()
     return (rules.elimination, rules.stopping, rules.waiting, rules.constraints)
+
+
+def runs_on_fast_engine(
+    design: Design, conduct: Conduct, cls: type[Design], expected: RuleSet
+) -> bool:
+    """Whether a fast engine for designs of class ``cls`` can run ``design`` under ``conduct``.
+
+    It can when the design is of that very class, decides on complete data, and its rules equal
+    (as objects) the ``expected`` ones the engine implements; otherwise the generic engine runs it,
+    and a warning says why.
+    """
+    if type(design) is not cls or resolve_timing(design, conduct) != "complete":
+        return False
+    rules = rule_set(design)
+    if rules != expected:
+        log.warning(
+            "%s's rules are not those the fast engine implements (%s): generic engine used",
+            design.method,
+            rules,
+        )
+        return False
+    return True

@@ -24,8 +24,6 @@ Cancer Res 22:4291-4301. BOIN 2.7.2 (R), ``get.oc`` and ``select.mtd``.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from escalation import (
@@ -46,15 +44,13 @@ from simulations.engines.base import (
     FloatArray,
     RuleSet,
     TrialOutcomes,
-    resolve_timing,
-    rule_set,
+    runs_on_fast_engine,
 )
 from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["BOINEngine"]
 
-log = logging.getLogger(__name__)
 
 #: "never" in a boundary table
 _NEVER = np.iinfo(np.int32).max
@@ -109,16 +105,9 @@ class BOINEngine:
     name = "fast-boin"
 
     def supports(self, design: Design, conduct: Conduct) -> bool:
-        if type(design) is not BOIN or resolve_timing(design, conduct) != "complete":
-            return False
-        rules = rule_set(design)
-        if rules != expected_rules(design):
-            log.warning(
-                "BOIN's rules are not those the fast engine implements (%s): generic engine used",
-                rules,
-            )
-            return False
-        return True
+        return type(design) is BOIN and runs_on_fast_engine(
+            design, conduct, BOIN, expected_rules(design)
+        )
 
     def run(
         self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct

@@ -36,8 +36,6 @@ safety stop nor overdose control).
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import numpy.typing as npt
 
@@ -63,15 +61,13 @@ from simulations.engines.base import (
     IntArray,
     RuleSet,
     TrialOutcomes,
-    resolve_timing,
-    rule_set,
+    runs_on_fast_engine,
 )
 from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["CRMEngine"]
 
-log = logging.getLogger(__name__)
 
 #: CRM's safety stop acts with at least this many patients at the lowest dose, and its overdose
 #: control eliminates whatever the number of patients (a design built otherwise fails the rule
@@ -132,16 +128,9 @@ class CRMEngine:
     name = "fast-crm"
 
     def supports(self, design: Design, conduct: Conduct) -> bool:
-        if type(design) is not CRM or resolve_timing(design, conduct) != "complete":
-            return False
-        rules = rule_set(design)
-        if rules != expected_rules(design):
-            log.warning(
-                "CRM's rules are not those the fast engine implements (%s): generic engine used",
-                rules,
-            )
-            return False
-        return True
+        return type(design) is CRM and runs_on_fast_engine(
+            design, conduct, CRM, expected_rules(design)
+        )
 
     def _posterior(
         self, design: CRM, n: npt.NDArray[np.int64], y: npt.NDArray[np.int64]

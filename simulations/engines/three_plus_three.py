@@ -26,8 +26,6 @@ Storer BE (1989). Biometrics 45:925-937. Korn EL et al. (1994). Stat Med 13:1799
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from escalation import (
@@ -47,15 +45,12 @@ from simulations.engines.base import (
     FloatArray,
     RuleSet,
     TrialOutcomes,
-    resolve_timing,
-    rule_set,
+    runs_on_fast_engine,
 )
 from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["ThreePlusThreeEngine"]
-
-log = logging.getLogger(__name__)
 
 
 def expected_rules(design: ThreePlusThree) -> RuleSet:
@@ -79,16 +74,9 @@ class ThreePlusThreeEngine:
     name = "fast-3+3"
 
     def supports(self, design: Design, conduct: Conduct) -> bool:
-        if type(design) is not ThreePlusThree or resolve_timing(design, conduct) != "complete":
-            return False
-        rules = rule_set(design)
-        if rules != expected_rules(design):
-            log.warning(
-                "3+3's rules are not those the fast engine implements (%s): generic engine used",
-                rules,
-            )
-            return False
-        return True
+        return type(design) is ThreePlusThree and runs_on_fast_engine(
+            design, conduct, ThreePlusThree, expected_rules(design)
+        )
 
     def run(
         self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
