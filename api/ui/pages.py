@@ -103,6 +103,18 @@ def _check_csrf(session_token: str, sent: str) -> bool:
     return bool(sent) and hmac.compare_digest(session_token.encode(), sent.encode())
 
 
+def _refused(
+    request: Request, session: SignedIn, right: Right, may: str, csrf_token: str, posting: str
+) -> HTMLResponse | None:
+    """The 403 page when the session's role lacks ``right`` (it may not ``may``) or the form's
+    CSRF token is wrong (it may not ``posting`` without the page's form); ``None`` when allowed."""
+    if right not in RIGHTS[session.caller.role]:
+        return _forbidden(request, session, may)
+    if not _check_csrf(session.csrf_token, csrf_token):
+        return _forbidden(request, session, f"{posting} without the page's form")
+    return None
+
+
 def _forbidden(request: Request, session: SignedIn, what: str) -> HTMLResponse:
     return _render(
         request,
@@ -329,10 +341,16 @@ def record_decision(
     supersedes: Annotated[str, Form(max_length=12)] = "",
     supersede_reason: Annotated[str, Form(max_length=10000)] = "",
 ) -> Response:
-    if Right.DECIDE not in RIGHTS[session.caller.role]:
-        return _forbidden(request, session, "record the committee's decisions")
-    if not _check_csrf(session.csrf_token, csrf_token):
-        return _forbidden(request, session, "record a decision without the page's form")
+    refused = _refused(
+        request,
+        session,
+        Right.DECIDE,
+        "record the committee's decisions",
+        csrf_token,
+        "record a decision",
+    )
+    if refused is not None:
+        return refused
     day = _as_of(request, as_of) or _today(request)
     form = {
         "action": action,
@@ -405,10 +423,11 @@ def create_key(
     role: Annotated[str, Form(max_length=32)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if Right.MANAGE_KEYS not in RIGHTS[session.caller.role]:
-        return _forbidden(request, session, "manage API keys")
-    if not _check_csrf(session.csrf_token, csrf_token):
-        return _forbidden(request, session, "create a key without the page's form")
+    refused = _refused(
+        request, session, Right.MANAGE_KEYS, "manage API keys", csrf_token, "create a key"
+    )
+    if refused is not None:
+        return refused
     try:
         _, secret = admin.create_key(db, role=role, name=name, actor=session.caller.actor)
     except ApiError as e:
@@ -424,10 +443,11 @@ def revoke_key(
     session: PageSession,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    if Right.MANAGE_KEYS not in RIGHTS[session.caller.role]:
-        return _forbidden(request, session, "manage API keys")
-    if not _check_csrf(session.csrf_token, csrf_token):
-        return _forbidden(request, session, "revoke a key without the page's form")
+    refused = _refused(
+        request, session, Right.MANAGE_KEYS, "manage API keys", csrf_token, "revoke a key"
+    )
+    if refused is not None:
+        return refused
     try:
         admin.revoke_key(db, key_id, actor=session.caller.actor, caller_id=session.caller.id)
     except ApiError as e:
