@@ -382,7 +382,7 @@ def parse_document(doc: Any, *, for_selection: bool = False) -> TrialDocument:
             doc.get("patients", []), as_of, len(doses), window, out, indications
         )
     if design is not None and data is not None:
-        if "indications" in doc and design.expansion is not None:
+        if doc.get("indications") is not None and design.expansion is not None:
             for i, indication in enumerate(design.expansion.indications):
                 if indication not in doc["indications"]:
                     out.add(

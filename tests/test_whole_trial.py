@@ -244,6 +244,15 @@ def test_plan_indications_must_be_trial_indications() -> None:
     assert ("design.expansion.indications[1]", None) in fields_of(doc)
 
 
+def test_null_indications_mean_none_declared() -> None:
+    """``"indications": null`` is the field left out (the HTTP schemas allow null): the plan's
+    indications are the trial's, and nothing fails (it raised a TypeError, a 500 over HTTP)."""
+    doc = expansion_doc([False])
+    doc.pop("indications", None)
+    without = parse_document(doc)
+    assert parse_document(doc | {"indications": None}).data == without.data
+
+
 def test_plan_rejects_bad_values_directly() -> None:
     with pytest.raises(InvalidDesignError) as e:
         ExpansionPlan(
