@@ -203,6 +203,7 @@ def _closed(data: TrialData) -> tuple[TrialData, tuple[str, ...]]:
             as_of_day=day,
             dlt_window_days=data.dlt_window_days,
             current_level=data.current_level,
+            indications=data.indications,
         ),
         pending,
     )

@@ -214,6 +214,47 @@ def test_pending_patients_are_taken_as_complete_and_named() -> None:
     assert paths.nodes[0].decision.action is not Action.WAIT
 
 
+def test_pathways_of_a_whole_trial_keep_its_indications() -> None:
+    """Patients with indications (whole-trial data, expansion cohorts pending) get pathways: the
+    data on the day every window has closed keep the trial's indications, and each node is the
+    design's decision on the escalation and backfill patients plus the cohort."""
+    from escalation import parse_document
+
+    doc = json.loads((ROOT / "examples" / "whole_trial_example.json").read_text())
+    doc["design"]["max_patients"] = 30  # not yet stopped: the next cohort has outcomes
+    parsed = parse_document(doc)
+    paths = dose_paths(parsed.design, parsed.data, cohort_sizes=(3,))
+    assert paths.assumed_complete  # expansion patients were pending
+    root = paths.nodes[0]
+    level = root.next_level
+    assert level is not None
+    day = parsed.data.as_of_day + 2 * WINDOW  # every window has closed
+    children = paths.children(root.id)
+    assert len(children) == 4
+    for node in children:
+        k = node.outcomes.count("T")
+        cohort = [
+            Patient(
+                patient_id=f"H{i}",
+                dose_level=level,
+                infused_day=day,
+                dlt=i < k,
+                dlt_day=day + 5 if i < k else None,
+            )
+            for i in range(3)
+        ]
+        data = TrialData(
+            n_doses=4,
+            patients=(*parsed.data.patients, *cohort),
+            as_of_day=day + WINDOW,
+            dlt_window_days=WINDOW,
+            indications=parsed.data.indications,
+        )
+        decision = parsed.design.decide(data)
+        expected = None if decision.action is Action.STOP else decision.next_level
+        assert node.next_level == expected
+
+
 @pytest.mark.parametrize(
     ("sizes", "field"),
     [
