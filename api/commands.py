@@ -90,7 +90,7 @@ def _port_problem(host: str, port: int) -> str | None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.demo import load_demo_trial, rotate_demo_key
+    from api.demo import demo_as_of, load_demo_trial, rotate_demo_key
 
     settings = _settings(args)
     workers = args.workers or _cores()
@@ -106,15 +106,16 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             trial_id, changed = load_demo_trial(db, Path(args.demo), actor=_actor())
             key = rotate_demo_key(db, role="src", actor=_actor())
+            as_of = demo_as_of(Path(args.demo))
         finally:
             db.dispose()
         lines += [
             f"demo trial: {url}/v1/trials/{trial_id}  ({changed} patient records loaded or changed)",
             f"demo key (role src): {key}",
             f"meeting page: sign in at {url}/ with the key, then "
-            f"{url}/ui/trials/{trial_id}?as_of=2026-08-20",
+            f"{url}/ui/trials/{trial_id}?as_of={as_of}",
             f"try: curl -H 'Authorization: Bearer {key}' {url}/v1/trials/{trial_id}/recommendation"
-            "?as_of=2026-08-20",
+            f"?as_of={as_of}",
         ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

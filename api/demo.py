@@ -12,7 +12,7 @@ from api.services import admin, trials
 from api.storage.db import Database
 from api.storage.models import ApiKey, Trial
 
-__all__ = ["DEMO_KEY_NAME", "load_demo_trial", "rotate_demo_key"]
+__all__ = ["DEMO_KEY_NAME", "demo_as_of", "load_demo_trial", "rotate_demo_key"]
 
 DEMO_KEY_NAME = "demo (make run)"
 
@@ -28,7 +28,8 @@ def load_demo_trial(db: Database, path: Path, *, actor: str) -> tuple[int, int]:
     with db.read() as s:
         trial_id = s.scalars(select(Trial.id).where(Trial.name == name).order_by(Trial.id)).first()
     if trial_id is None:
-        protocol = {k: document[k] for k in ("design", "doses", "dlt_window_days") if k in document}
+        keys = ("design", "doses", "dlt_window_days", "indications")
+        protocol = {k: document[k] for k in keys if k in document}
         trial_id = trials.create_trial(db, protocol | {"name": name}, actor=actor).id
     changed = 0
     for patient in document.get("patients", []):
@@ -38,6 +39,13 @@ def load_demo_trial(db: Database, path: Path, *, actor: str) -> tuple[int, int]:
         )
         changed += outcome != "unchanged"
     return trial_id, changed
+
+
+def demo_as_of(path: Path, default: str = "2026-08-20") -> str:
+    """The data cut to show the demo trial at: its document's ``as_of`` (else ``default``)."""
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    as_of = document.get("as_of")
+    return as_of if isinstance(as_of, str) else default
 
 
 def rotate_demo_key(db: Database, *, role: str = "src", actor: str) -> str:

@@ -152,10 +152,13 @@ class PatientIn(BaseModel):
     withdrawn_on: DateText | None = None
 
 
+Cohort = Literal["escalation", "backfill", "expansion"]
+
+
 class DocumentPatientIn(PatientIn):
     """A patient of a trial document, with the whole trial's optional fields."""
 
-    cohort: Literal["escalation", "backfill", "expansion"] = "escalation"
+    cohort: Cohort = "escalation"
     indication: NonEmptyText | None = Field(
         default=None, description="one of the trial's indications"
     )
@@ -259,6 +262,12 @@ class TrialCreate(BaseModel):
     design: DesignIn
     doses: list[DoseIn] = _doses()
     dlt_window_days: int = _window()
+    indications: list[NonEmptyText] | None = Field(
+        default=None,
+        description="the trial's indications (patients' indications are among them; the "
+        "design's expansion indications too)",
+        json_schema_extra={"uniqueItems": True},
+    )
 
 
 class PatientRecordIn(BaseModel):
@@ -284,6 +293,20 @@ class PatientRecordIn(BaseModel):
     dlt: bool
     dlt_on: DateText | None = Field(default=None, description="required when dlt is true")
     withdrawn_on: DateText | None = None
+    cohort: Cohort = Field(
+        default="escalation",
+        description="escalation, backfill (treated at a lower open dose while an escalation "
+        "cohort is pending) or expansion (an expansion cohort of its indication)",
+    )
+    indication: NonEmptyText | None = Field(
+        default=None,
+        description="one of the trial's indications (required for an expansion patient)",
+    )
+    response: bool | None = Field(default=None, description="absent or null while unknown")
+    response_on: DateText | None = Field(
+        default=None,
+        description="when the response was assessed (with response; not before the infusion)",
+    )
 
 
 class ScenarioIn(BaseModel):
@@ -436,7 +459,13 @@ class SelectionJson(_Open):
 
 
 class DecisionJson(_Open):
-    """The decision, exactly as ``escalation recommend --json``."""
+    """The decision, exactly as ``escalation recommend --json``.
+
+    A design with expansion cohorts adds ``expansion``: by indication, each cohort's monitoring
+    status (``dose_level``, ``n`` evaluable, ``dlt``, ``stop_at_least``, ``action`` continue or
+    stop, ``reason``; a list of them with several expansion dose levels). A design with backfill
+    adds ``backfill``: ``{"open_levels": [...], "closed": {level: reason}}``.
+    """
 
     action: Literal["escalate", "stay", "de-escalate", "stop", "wait"]
     next_dose: int | None
@@ -469,6 +498,9 @@ class TrialOut(BaseModel):
     design: dict[str, Any] = Field(description="every design option, defaults resolved")
     doses: list[dict[str, Any]]
     dlt_window_days: int
+    indications: list[str] | None = Field(
+        default=None, description="the trial's indications (null: none declared)"
+    )
     n_patients: int
     frozen: bool = Field(
         description="true once a patient exists: the protocol can no longer change"
@@ -487,6 +519,10 @@ class PatientOut(BaseModel):
     dlt: bool
     dlt_on: dt.date | None
     withdrawn_on: dt.date | None
+    cohort: Cohort = Field(default="escalation", description="escalation, backfill or expansion")
+    indication: str | None = Field(default=None, description="one of the trial's indications")
+    response: bool | None = Field(default=None, description="null while unknown")
+    response_on: dt.date | None = None
     version: int = Field(description="1 for a new record, +1 for each change; also the ETag")
     updated_at: dt.datetime
     updated_by: str

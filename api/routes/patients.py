@@ -37,6 +37,10 @@ def patient_out(p: PatientRecord) -> PatientOut:
         dlt=p.dlt,
         dlt_on=p.dlt_on,
         withdrawn_on=p.withdrawn_on,
+        cohort=p.cohort,  # type: ignore[arg-type]
+        indication=p.indication,
+        response=p.response,
+        response_on=p.response_on,
         version=p.version,
         updated_at=p.updated_at,
         updated_by=p.updated_by,

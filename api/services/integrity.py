@@ -37,7 +37,23 @@ from api.storage.models import (
 
 __all__ = ["IntegrityReport", "check"]
 
-_PROTOCOL = ("name", "design", "doses", "dlt_window_days")
+_PROTOCOL = ("name", "design", "doses", "dlt_window_days", "indications")
+# a patient's record as the trail holds it: the whole trial's fields (schema revision 0007) are
+# recorded only when they differ from a document's defaults, as ``PatientRecord.as_document``
+# gives them, so entries written before them agree with rows that hold the defaults
+_PATIENT = (
+    "id",
+    "dose_level",
+    "infused_on",
+    "dlt",
+    "dlt_on",
+    "withdrawn_on",
+    "cohort",
+    "indication",
+    "response",
+    "response_on",
+    "version",
+)
 _RECOMMENDATION = ("as_of", "action", "next_dose", "data_hash", "design_hash", "engine_version")
 _DECISION = ("recommendation_id", "action", "dose_level", "rationale")
 
@@ -160,7 +176,7 @@ def check(
     problems += _compare(
         patients,
         trail.patients,
-        ("id", "dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on", "version"),
+        _PATIENT,
         lambda i: f"patient {i[1]} of trial {i[0]}",
         seq_of("patient"),
     )

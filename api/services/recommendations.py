@@ -67,14 +67,16 @@ def data_hash(snapshot: dict[str, Any]) -> str:
 
 
 def design_hash(snapshot: dict[str, Any]) -> str:
-    """SHA-256 of the protocol: design (every option), doses and DLT window."""
-    return sha256_json(
-        {
-            "design": snapshot["design"],
-            "doses": snapshot["doses"],
-            "dlt_window_days": snapshot["dlt_window_days"],
-        }
-    )
+    """SHA-256 of the protocol: design (every option), doses, DLT window and, when the trial
+    declares them, its indications (a snapshot without them hashes as before they existed)."""
+    protocol = {
+        "design": snapshot["design"],
+        "doses": snapshot["doses"],
+        "dlt_window_days": snapshot["dlt_window_days"],
+    }
+    if snapshot.get("indications") is not None:
+        protocol["indications"] = snapshot["indications"]
+    return sha256_json(protocol)
 
 
 def result_hash(rec_data: str, rec_design: str, engine: str, decision: dict[str, Any]) -> str:
@@ -105,6 +107,7 @@ _SNAPSHOT = (
         sa_cast(Trial.design, Text).label("design_json"),
         sa_cast(Trial.doses, Text).label("doses_json"),
         Trial.dlt_window_days,
+        sa_cast(Trial.indications, Text).label("indications_json"),
         Trial.data_version,
         *PATIENT_COLUMNS,
     )
@@ -153,8 +156,9 @@ def _versioned_snapshot(
         "design": json.loads(first.design_json),
         "doses": json.loads(first.doses_json),
         "dlt_window_days": first.dlt_window_days,
+        "indications": json.loads(first.indications_json) if first.indications_json else None,
     }
-    patients = [cast(PatientFacts, tuple(r[5:])) for r in rows if r.patient_id is not None]
+    patients = [cast(PatientFacts, tuple(r[6:])) for r in rows if r.patient_id is not None]
     return trial_document(protocol, patients, as_of), first.data_version
 
 

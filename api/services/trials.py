@@ -47,8 +47,21 @@ __all__ = [
     "upsert_patient",
 ]
 
-_PROTOCOL_KEYS = ("name", "design", "doses", "dlt_window_days")
-_RECORD_KEYS = ("id", "dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on")
+_PROTOCOL_KEYS = ("name", "design", "doses", "dlt_window_days", "indications")
+#: the fields of a patient's record (those after ``withdrawn_on``: the whole trial's, optional)
+_RECORD_KEYS = (
+    "id",
+    "dose_level",
+    "infused_on",
+    "dlt",
+    "dlt_on",
+    "withdrawn_on",
+    "cohort",
+    "indication",
+    "response",
+    "response_on",
+)
+_DATE_KEYS = ("infused_on", "dlt_on", "withdrawn_on", "response_on")
 
 
 def _protocol(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,6 +95,8 @@ def _protocol(body: Mapping[str, Any]) -> dict[str, Any]:
         "design": parsed.design.options(),
         "doses": doses,
         "dlt_window_days": parsed.data.dlt_window_days,
+        # as given (the engine checked them): an expansion's indications are not added here
+        "indications": list(body["indications"]) if body.get("indications") is not None else None,
     }
 
 
@@ -91,7 +106,14 @@ def _protocol_of(trial: Trial) -> dict[str, Any]:
         "design": trial.design,
         "doses": trial.doses,
         "dlt_window_days": trial.dlt_window_days,
+        "indications": trial.indications,
     }
+
+
+def _audited(protocol: Mapping[str, Any]) -> dict[str, Any]:
+    """A protocol as the audit trail records it: ``indications`` only when the trial has them
+    (so a trial without them is recorded as before schema revision 0007)."""
+    return {k: v for k, v in protocol.items() if k != "indications" or v is not None}
 
 
 def n_patients(session: Session, trial_id: int) -> int:
@@ -115,7 +137,7 @@ def create_trial(db: Database, body: Mapping[str, Any], *, actor: str) -> Trial:
             entity_type="trial",
             entity_id=trial.id,
             trial_id=trial.id,
-            after=protocol,
+            after=_audited(protocol),
         )
     return trial
 
@@ -173,8 +195,8 @@ def update_trial(
                 entity_type="trial",
                 entity_id=trial.id,
                 trial_id=trial.id,
-                before=before,
-                after=protocol,
+                before=_audited(before),
+                after=_audited(protocol),
             )
     except StaleDataError:
         raise Conflict.field(
@@ -202,7 +224,7 @@ def _record(
         raise InvalidInput.from_problems(problems)
     record = dict(body) | {"id": patient_id}
     dates = []
-    for key in ("infused_on", "dlt_on", "withdrawn_on"):
+    for key in _DATE_KEYS:
         value = record.get(key)
         if isinstance(value, str):
             with contextlib.suppress(ValueError):  # the engine reports malformed dates
@@ -219,7 +241,7 @@ def _record(
                     )
     if problems:
         raise InvalidInput.from_problems(problems)
-    document = _protocol_of(trial) | {
+    document = _document_protocol(trial) | {
         "as_of": max([*dates, today] if today else dates).isoformat() if dates else "2000-01-01",
         "patients": [record],
     }
@@ -228,18 +250,67 @@ def _record(
     except (InvalidTrialDataError, InvalidDesignError) as e:
         raise InvalidInput.from_engine(e, rename={"patients[0]": ""}) from None
     assert len(parsed.data.patients) == 1
+    patient = parsed.data.patients[0]
 
     def date(key: str) -> dt.date | None:
         value = record.get(key)
         return dt.date.fromisoformat(value) if isinstance(value, str) else None
 
     return {
-        "dose_level": parsed.data.patients[0].dose_level,
+        "dose_level": patient.dose_level,
         "infused_on": date("infused_on"),
         "dlt": record["dlt"],
         "dlt_on": date("dlt_on"),
         "withdrawn_on": date("withdrawn_on"),
+        "cohort": patient.cohort,
+        "indication": patient.indication,
+        "response": patient.response,
+        "response_on": date("response_on"),
     }
+
+
+def _document_protocol(trial: Trial) -> dict[str, Any]:
+    """The trial's protocol as the head of a trial document (fields it does not have left out)."""
+    return {k: v for k, v in _protocol_of(trial).items() if v is not None}
+
+
+def _trial_problems(
+    session: Session, trial: Trial, patient_id: str, fields: Mapping[str, Any]
+) -> None:
+    """Refuse a backfill or expansion record that the trial's other patients make invalid (an
+    expansion cohort already full: the engine's checks across patients), naming this patient.
+
+    The record is checked with every stored patient of the trial, as known once everything
+    recorded has happened; the problems that name this patient are reported, with its fields
+    named as in the body. Stored data that are invalid without this record are left to the
+    recommendation to report (this record is then checked alone, as for an escalation patient).
+    """
+    others = [
+        p.as_document()
+        for p in session.scalars(
+            select(PatientRecord).where(
+                PatientRecord.trial_id == trial.id, PatientRecord.patient_id != patient_id
+            )
+        )
+    ]
+    record = _stored_document(patient_id, fields)
+    days = [dt.date.fromisoformat(p[k]) for p in [*others, record] for k in _DATE_KEYS if k in p]
+    head = _document_protocol(trial) | {"as_of": max(days).isoformat()}
+    try:
+        parse_document(head | {"patients": others})
+    except (InvalidTrialDataError, InvalidDesignError):
+        return  # already invalid without this record: not this record's problem to report
+    try:
+        parse_document(head | {"patients": [*others, record]})
+    except (InvalidTrialDataError, InvalidDesignError) as e:
+        index = len(others)
+        raise InvalidInput.from_engine(e, rename={f"patients[{index}]": ""}) from None
+
+
+def _stored_document(patient_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A validated record's fields (``_record``) as in a trial document."""
+    record = PatientRecord(patient_id=patient_id, **fields)
+    return record.as_document()
 
 
 def upsert_patient(
@@ -262,6 +333,8 @@ def upsert_patient(
             # the trial row is locked so that a protocol change cannot cross the first patient
             trial = get_trial(s, trial_id, for_update=True)
             fields = _record(trial, patient_id, body, today)
+            if fields["cohort"] != "escalation":
+                _trial_problems(s, trial, patient_id, fields)
             existing = s.scalars(
                 select(PatientRecord).where(
                     PatientRecord.trial_id == trial_id, PatientRecord.patient_id == patient_id
@@ -360,7 +433,19 @@ def list_patients(
         rows, next_offset = page(s, query, req)
         protocol = _protocol_of(trial)
     facts = [
-        (p.patient_id, p.dose_level, p.infused_on, p.dlt, p.dlt_on, p.withdrawn_on) for p in rows
+        (
+            p.patient_id,
+            p.dose_level,
+            p.infused_on,
+            p.dlt,
+            p.dlt_on,
+            p.withdrawn_on,
+            p.cohort,
+            p.indication,
+            p.response,
+            p.response_on,
+        )
+        for p in rows
     ]
     try:
         parsed = parse_document(trial_document(protocol, facts, as_of))
@@ -382,7 +467,18 @@ def list_patients(
 
 
 #: a stored patient as ``trial_document`` reads it (the columns, in this order)
-PatientFacts = tuple[str, int, dt.date, bool, dt.date | None, dt.date | None]
+PatientFacts = tuple[
+    str,
+    int,
+    dt.date,
+    bool,
+    dt.date | None,
+    dt.date | None,
+    str,
+    str | None,
+    bool | None,
+    dt.date | None,
+]
 PATIENT_COLUMNS = (
     PatientRecord.patient_id,
     PatientRecord.dose_level,
@@ -390,6 +486,10 @@ PATIENT_COLUMNS = (
     PatientRecord.dlt,
     PatientRecord.dlt_on,
     PatientRecord.withdrawn_on,
+    PatientRecord.cohort,
+    PatientRecord.indication,
+    PatientRecord.response,
+    PatientRecord.response_on,
 )
 
 
@@ -399,15 +499,28 @@ def trial_document(
     """The trial document of the stored data as known on ``as_of``.
 
     Patients infused after ``as_of`` are left out; a DLT or a withdrawal dated after ``as_of`` was
-    not yet known then, so the patient counts as followed up to ``as_of`` without it.
-    ``protocol`` holds the trial's name, design, doses and DLT window; ``patients`` are rows of
-    ``PATIENT_COLUMNS`` (unpacked as tuples: this runs on every recommendation request).
+    not yet known then, so the patient counts as followed up to ``as_of`` without it; a response
+    assessed after ``as_of`` was not yet known either (the response is left out: unknown).
+    A patient's cohort and indication are known from the infusion on; they, and the response,
+    appear only when they differ from a document's defaults (escalation, none, unknown).
+    ``protocol`` holds the trial's name, design, doses, DLT window and indications; ``patients``
+    are rows of ``PATIENT_COLUMNS`` (unpacked as tuples: this runs on every recommendation
+    request).
     """
     records = []
     known = [p for p in patients if p[2] <= as_of]
-    for patient_id, dose_level, infused_on, dlt, dlt_on, withdrawn_on in sorted(
-        known, key=lambda p: (p[2], p[0])
-    ):
+    for (
+        patient_id,
+        dose_level,
+        infused_on,
+        dlt,
+        dlt_on,
+        withdrawn_on,
+        cohort,
+        indication,
+        response,
+        response_on,
+    ) in sorted(known, key=lambda p: (p[2], p[0])):
         record: dict[str, Any] = {
             "id": patient_id,
             "dose_level": dose_level,
@@ -420,6 +533,14 @@ def trial_document(
             record["dlt"] = False  # the DLT was not yet known on as_of
         if withdrawn_on is not None and withdrawn_on <= as_of:
             record["withdrawn_on"] = withdrawn_on.isoformat()
+        if cohort != "escalation":
+            record["cohort"] = cohort
+        if indication is not None:
+            record["indication"] = indication
+        if response is not None and (response_on is None or response_on <= as_of):
+            record["response"] = response
+            if response_on is not None:
+                record["response_on"] = response_on.isoformat()
         records.append(record)
-    document = {k: protocol[k] for k in _PROTOCOL_KEYS if protocol[k] is not None}
+    document = {k: protocol[k] for k in _PROTOCOL_KEYS if protocol.get(k) is not None}
     return document | {"as_of": as_of.isoformat(), "patients": records}

@@ -103,6 +103,8 @@ class Trial(Base):
     design: Mapped[dict[str, Any]]
     doses: Mapped[Any]
     dlt_window_days: Mapped[int]
+    # the trial's indications (a list of names; schema revision 0007), NULL: none declared
+    indications: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[dt.datetime]
     created_by: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[dt.datetime]
@@ -135,6 +137,14 @@ class PatientRecord(Base):
     dlt: Mapped[bool]
     dlt_on: Mapped[dt.date | None] = mapped_column(Date)
     withdrawn_on: Mapped[dt.date | None] = mapped_column(Date)
+    # the whole trial's facts (schema revision 0007): escalation, backfill or expansion; the
+    # indication (one of the trial's); the response (NULL while unknown) and its date
+    cohort: Mapped[str] = mapped_column(
+        String(16), default="escalation", server_default=text("'escalation'")
+    )
+    indication: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[bool | None]
+    response_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     updated_by: Mapped[str] = mapped_column(String(300))
@@ -143,7 +153,9 @@ class PatientRecord(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - declared so by SQLAlchemy
 
     def as_document(self) -> dict[str, Any]:
-        """The record as in a trial document."""
+        """The record as in a trial document. The whole trial's fields appear only when they
+        differ from a document's defaults (escalation, no indication, response unknown), so a
+        record without them reads, and is audited, exactly as before schema revision 0007."""
         record: dict[str, Any] = {
             "id": self.patient_id,
             "dose_level": self.dose_level,
@@ -154,6 +166,14 @@ class PatientRecord(Base):
             record["dlt_on"] = self.dlt_on.isoformat()
         if self.withdrawn_on is not None:
             record["withdrawn_on"] = self.withdrawn_on.isoformat()
+        if self.cohort != "escalation":
+            record["cohort"] = self.cohort
+        if self.indication is not None:
+            record["indication"] = self.indication
+        if self.response is not None:
+            record["response"] = self.response
+        if self.response_on is not None:
+            record["response_on"] = self.response_on.isoformat()
         return record
 
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, select, text, update
+from sqlalchemy import Table, create_engine, insert, inspect, select, text, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
+from sqlalchemy.sql.expression import TableClause
 
 from api.services import trials
 from api.services.admin import create_key
+from api.services.integrity import check
+from api.storage import audit
 from api.storage.audit import verify
 from api.storage.db import Database, alembic_config
-from api.storage.models import Recommendation
+from api.storage.models import Base, PatientRecord, Recommendation, Trial, utcnow
+from escalation import decision_to_json, parse_document
 from tests.api.conftest import (
     PG_ADMIN_URL,
     ROLES,
@@ -100,26 +107,16 @@ def test_an_older_schema_upgrades_in_place(
     assert old.current_revision() == "0001"
     assert not inspect(old.engine).has_table("simulation_jobs")
     _, key = create_key(old, role="admin", name="made by 0001", actor="test")
-    body = {k: example[k] for k in ("design", "doses", "dlt_window_days")} | {"name": "old"}
-    trial = trials.create_trial(old, body, actor="test")
-    p = example["patients"][0]
-    trials.upsert_patient(
-        old,
-        trial.id,
-        p["id"],
-        {k: v for k, v in p.items() if k != "id"},
-        if_match=None,
-        actor="test",
-    )
+    trial_id = legacy_trial(old, example | {"name": "old", "patients": example["patients"][:1]})
     old.dispose()
 
     server, db = start_api(url)  # start-up migrates to the head
     with server:
         api = Api(server=server, db=db, keys={"admin": key})
         with api.client("admin") as c:
-            assert c.get("/readyz").json()["schema_revision"] == db.head_revision() == "0006"
-            assert c.get(f"/v1/trials/{trial.id}").json()["name"] == "old"
-            assert c.get(f"/v1/trials/{trial.id}/patients").json()["items"][0]["id"] == "P001"
+            assert c.get("/readyz").json()["schema_revision"] == db.head_revision() == "0007"
+            assert c.get(f"/v1/trials/{trial_id}").json()["name"] == "old"
+            assert c.get(f"/v1/trials/{trial_id}/patients").json()["items"][0]["id"] == "P001"
             job = c.post(
                 "/v1/simulations",
                 json={
@@ -134,6 +131,146 @@ def test_an_older_schema_upgrades_in_place(
         n, problem = verify(s)  # key, trial, patient (0001) + the job's entries (0002)
     db.dispose()
     assert problem is None and n >= 4
+
+
+#: the columns of trials and patients up to schema revision 0006
+_LEGACY_COLUMNS = {
+    "trials": (
+        "name",
+        "design",
+        "doses",
+        "dlt_window_days",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "version",
+    ),
+    "patients": (
+        "trial_id",
+        "patient_id",
+        "dose_level",
+        "infused_on",
+        "dlt",
+        "dlt_on",
+        "withdrawn_on",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "version",
+    ),
+}
+
+
+def _legacy_table(model: type[Base]) -> TableClause:
+    table = cast(Table, model.__table__)
+    names = _LEGACY_COLUMNS[table.name]
+    return sa_table(table.name, *(sa_column(c.name, c.type) for c in table.c if c.name in names))
+
+
+def legacy_trial(db: Database, document: dict[str, Any], actor: str = "test") -> int:
+    """A trial and its patients as the service wrote them before schema revision 0007 (the
+    columns and audit entries of then): the models of today no longer fit an older schema."""
+    doc = parse_document({k: document[k] for k in ("design", "doses", "dlt_window_days")})
+    protocol = {
+        "name": document.get("name"),
+        "design": doc.design.options(),
+        "doses": [
+            {"level": d.level, "label": d.label} | ({"amount": d.amount} if d.amount else {})
+            for d in doc.doses
+        ],
+        "dlt_window_days": doc.data.dlt_window_days,
+    }
+    now = utcnow()
+    with db.write() as s:
+        trial_id: int = s.execute(
+            insert(_legacy_table(Trial)).returning(sa_column("id")),
+            protocol | {"created_at": now, "created_by": actor, "updated_at": now, "version": 1},
+        ).scalar_one()
+        audit.append(
+            s,
+            actor=actor,
+            action="trial.create",
+            entity_type="trial",
+            entity_id=trial_id,
+            trial_id=trial_id,
+            after=protocol,
+        )
+        for p in document["patients"]:
+            assert set(p) <= {"id", "dose_level", "infused_on", "dlt", "dlt_on", "withdrawn_on"}
+            dates = {
+                k: dt.date.fromisoformat(p[k]) if p.get(k) else None
+                for k in ("infused_on", "dlt_on", "withdrawn_on")
+            }
+            s.execute(
+                insert(_legacy_table(PatientRecord)),
+                {"trial_id": trial_id, "patient_id": p["id"], "dose_level": p["dose_level"]}
+                | dates
+                | {"dlt": p["dlt"], "created_at": now, "updated_at": now, "updated_by": actor}
+                | {"version": 1},
+            )
+            audit.append(
+                s,
+                actor=actor,
+                action="patient.create",
+                entity_type="patient",
+                entity_id=p["id"],
+                trial_id=trial_id,
+                after=p | {"version": 1},
+            )
+    return trial_id
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_records_of_0006_read_verify_and_decide_as_before_after_0007(
+    kind: str, tmp_path: Path, pg_schemas: list[PgSchema], example: dict[str, Any]
+) -> None:
+    """Patients and trials written before the whole trial's fields, and their audit entries,
+    upgrade in place: the same recommendation as the library's, a clean tamper check, a record
+    posted again unchanged; a response recorded afterwards is a new version, and with it in the
+    database the downgrade below 0007 refuses (it would delete it)."""
+    url = new_database_url(kind, tmp_path, pg_schemas)
+    old = Database(url)
+    old.migrate("0006")
+    _, key = create_key(old, role="admin", name="made by 0006", actor="test")
+    trial_id = legacy_trial(old, example)
+    old.dispose()
+
+    server, db = start_api(url)  # start-up migrates to the head
+    try:
+        keys = {
+            "admin": key,
+            "data-system": create_key(db, role="data-system", name="d", actor="t")[1],
+        }
+        with server:
+            api = Api(server=server, db=db, keys=keys)
+            with db.read() as s:
+                report = check(s)
+            assert report.intact and report.rows >= 14, [str(p) for p in report.problems]
+            with api.client("admin") as c:
+                rec = c.get(
+                    f"/v1/trials/{trial_id}/recommendation", params={"as_of": example["as_of"]}
+                ).json()
+                patients = c.get(f"/v1/trials/{trial_id}/patients").json()["items"]
+            document = {k: v for k, v in example.items() if k != "name"}
+            doc = parse_document(document)
+            assert rec["decision"] == decision_to_json(doc.design.decide(doc.data), doc)
+            assert rec["snapshot"]["patients"] == example["patients"]
+            assert {(p["cohort"], p["indication"], p["response"]) for p in patients} == {
+                ("escalation", None, None)
+            }
+            p001 = {k: v for k, v in example["patients"][0].items() if k != "id"}
+            with api.client("data-system") as c:
+                url_p001 = f"/v1/trials/{trial_id}/patients/P001"
+                assert c.put(url_p001, json=p001).json()["version"] == 1  # unchanged
+                assessed = p001 | {"response": True, "response_on": "2026-04-01"}
+                assert c.put(url_p001, json=assessed).json()["version"] == 2
+        with db.read() as s:
+            assert check(s).intact
+        with pytest.raises(RuntimeError, match="would delete"), db.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0006")
+        assert db.current_revision() == db.head_revision() == "0007"
+    finally:
+        db.dispose()
 
 
 def test_a_recommendation_without_its_stored_body_is_served_the_same(
