@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from escalation import Decision, PatientState, PosteriorBands, TrialDocument
+from escalation import Decision, Patient, PatientState, PosteriorBands, TrialDocument
 
 __all__ = ["posterior_svg", "timeline_svg"]
 
@@ -20,6 +20,17 @@ _COLOURS = {
     PatientState.DLT: "#c62828",
     PatientState.WITHDRAWN: "#757575",
 }
+
+
+def _patient_label(p: Patient) -> str:
+    """A patient's label in the timeline: its id, then its indication (cut to 10 characters; the
+    patient list gives it whole) and its cohort when not escalation."""
+    parts = [p.patient_id]
+    if p.indication is not None:
+        parts.append(p.indication if len(p.indication) <= 10 else p.indication[:9] + "…")
+    if p.cohort != "escalation":
+        parts.append(p.cohort)
+    return " · ".join(parts)
 
 
 def timeline_svg(doc: TrialDocument) -> Markup:
@@ -79,7 +90,7 @@ def timeline_svg(doc: TrialDocument) -> Markup:
             parts.append(
                 f'<g class="patient {state.value}" data-patient="{escape(p.patient_id)}">'
                 f'<text x="{left - 8}" y="{y + 12}" text-anchor="end" class="pid">'
-                f"{escape(p.patient_id)}</text>"
+                f"{escape(_patient_label(p))}</text>"
                 f'<rect x="{x(p.infused_day):.1f}" y="{y + 3}" width="{x(end) - x(p.infused_day):.1f}" '
                 f'height="10" class="window"/>'
                 f'<rect x="{x(p.infused_day):.1f}" y="{y + 3}" '

@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import partial
 from typing import Annotated, Any
 
@@ -35,7 +36,7 @@ from api.services.sessions import (
 )
 from api.storage.db import Database
 from api.ui.figures import posterior_svg, timeline_svg
-from escalation import PathNode
+from escalation import PathNode, TrialDocument
 
 __all__ = ["SESSION_COOKIE", "install_ui"]
 
@@ -295,7 +296,7 @@ def _meeting_response(
     current = decision_json["current_dose"]
     cohort_size = int(design_options.get("cohort_size", 3))
     at_current = sorted(
-        (p for p in m.doc.data.patients if p.dose_level == current),
+        (p for p in m.doc.data.patients if p.dose_level == current and p.cohort == "escalation"),
         key=lambda p: (p.infused_day, p.patient_id),
     )[-cohort_size:]
     in_force = [d for d in m.decisions if d["superseded_by"] is None]
@@ -314,6 +315,9 @@ def _meeting_response(
         children=children,
         cohort=at_current,
         timeline=timeline_svg(m.doc),
+        stages=_stages(m.doc, decision_json),
+        expansion=expansion_rows(decision_json),
+        backfill=backfill_status(decision_json),
         posterior=posterior_svg(
             m.bands, m.decision, m.doc.design.target, [d.label for d in m.doc.doses]
         ),
@@ -323,6 +327,64 @@ def _meeting_response(
         form_error=form_error,
         date_of=m.doc.day_to_date,
     )
+
+
+def expansion_rows(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The decision JSON's ``expansion`` block as table rows: one per indication and dose level
+    (an indication maps to one status, or to a list of them with several expansion levels)."""
+    rows: list[dict[str, Any]] = []
+    for indication, status in (decision.get("expansion") or {}).items():
+        for s in status if isinstance(status, list) else [status]:
+            rows.append({"indication": indication} | dict(s))
+    return rows
+
+
+def backfill_status(decision: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The decision JSON's ``backfill`` block (None when the design has none): the open levels,
+    and the closed ones as (level, reason) pairs in level order (JSON keys are text)."""
+    block = decision.get("backfill")
+    if not isinstance(block, Mapping):
+        return None
+    closed = sorted((int(level), str(why)) for level, why in (block.get("closed") or {}).items())
+    return {"open_levels": [int(x) for x in block.get("open_levels") or []], "closed": closed}
+
+
+_STATE_WORDS = {
+    "dlt": "DLT",
+    "complete": "complete",
+    "pending": "pending",
+    "withdrawn": "withdrawn",
+}
+
+
+def _stages(doc: TrialDocument, decision: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The patient list with cohorts and indications, for a trial that has either (None for a
+    dose-escalation trial alone: its page is unchanged)."""
+    data = doc.data
+    if not (
+        data.indications
+        or doc.design.expansion is not None
+        or "backfill" in decision
+        or any(p.cohort != "escalation" or p.indication is not None for p in data.patients)
+    ):
+        return None
+    states = {p["id"]: p["state"] for p in decision.get("patients") or []}
+    rows = [
+        {
+            "id": p.patient_id,
+            "dose_level": p.dose_level,
+            "cohort": p.cohort,
+            "indication": p.indication,
+            "infused_on": doc.day_to_date(p.infused_day).isoformat(),
+            "state": _STATE_WORDS.get(states.get(p.patient_id, ""), ""),
+            "response": "unknown"
+            if p.response is None
+            else ("yes" if p.response else "no")
+            + (f" ({doc.day_to_date(p.response_day)})" if p.response_day is not None else ""),
+        }
+        for p in sorted(data.patients, key=lambda p: (p.infused_day, p.patient_id))
+    ]
+    return {"patients": rows, "n_by_cohort": data.n_by_cohort()}
 
 
 @router.post("/ui/trials/{trial_id}/decisions", response_class=HTMLResponse)
