@@ -281,9 +281,10 @@ def _trial_problems(
     expansion cohort already full: the engine's checks across patients), naming this patient.
 
     The record is checked with every stored patient of the trial, as known once everything
-    recorded has happened; the problems that name this patient are reported, with its fields
-    named as in the body. Stored data that are invalid without this record are left to the
-    recommendation to report (this record is then checked alone, as for an escalation patient).
+    recorded has happened; the engine's problems are reported, this record's fields named as in
+    the body, another patient's (one the record pushes past a cohort's cap) as ``patients[i]``
+    with its id. Stored data that are invalid without this record are left to the
+    recommendation to report (this record is then checked alone, as an escalation patient is).
     """
     others = [
         p.as_document()
