@@ -399,3 +399,21 @@ def test_a_session_on_another_search_path_raises_the_data_version(
             assert conn.execute(query, {"t": ids[0]}).scalar_one() == before + 1
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_head_revision_has_the_models_columns(
+    kind: str, tmp_path: Path, pg_schemas: list[PgSchema]
+) -> None:
+    """The migrations own the schema; the models must name the same columns, with the same
+    nullability, in every table (models.py says so)."""
+    db = Database(new_database_url(kind, tmp_path, pg_schemas))
+    try:
+        db.migrate()
+        found = inspect(db.engine)
+        for table in Base.metadata.sorted_tables:
+            migrated = {c["name"]: c["nullable"] for c in found.get_columns(table.name)}
+            modelled = {c.name: bool(c.nullable) for c in table.columns}
+            assert migrated == modelled, table.name
+    finally:
+        db.dispose()
