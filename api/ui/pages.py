@@ -341,12 +341,18 @@ def expansion_rows(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def backfill_status(decision: Mapping[str, Any]) -> dict[str, Any] | None:
     """The decision JSON's ``backfill`` block (None when the design has none): the open levels,
-    and the closed ones as (level, reason) pairs in level order (JSON keys are text)."""
+    the closed ones as (level, reason) pairs in level order (JSON keys are text), and, when the
+    block has them, the assignment rule and the level it picks for the next backfill patient."""
     block = decision.get("backfill")
     if not isinstance(block, Mapping):
         return None
     closed = sorted((int(level), str(why)) for level, why in (block.get("closed") or {}).items())
-    return {"open_levels": [int(x) for x in block.get("open_levels") or []], "closed": closed}
+    return {
+        "open_levels": [int(x) for x in block.get("open_levels") or []],
+        "closed": closed,
+        "assign": block.get("assign"),
+        "assign_level": block.get("assign_level"),
+    }
 
 
 _STATE_WORDS = {

@@ -104,6 +104,8 @@ def test_the_page_shows_the_backfill_status_of_the_decision(
         m.recommendation["decision"]["backfill"] = {
             "open_levels": [1, 2],
             "closed": {"4": "above the current dose", "3": "the current dose"},
+            "assign": "highest",
+            "assign_level": 2,
         }
         return m
 
@@ -124,6 +126,10 @@ def test_the_page_shows_the_backfill_status_of_the_decision(
         closed.group(1),
     )
     assert rows == [("3", "the current dose"), ("4", "above the current dose")]
+    assigned = re.search(r'<p id="backfill-assign">(.*?)</p>', html, re.S)
+    assert assigned and "dose level 2 (0.5e6 CAR+ T cells/kg) (highest open level)" in (
+        assigned.group(1)
+    )
     assert 'id="patient-list"' in html  # the backfill design's patients are listed
 
 
