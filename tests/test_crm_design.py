@@ -236,3 +236,22 @@ def test_tite_crm_holds_an_untried_dose_back_at_the_highest_dose_tried() -> None
     worse = (dataclasses.replace(patients[0], dlt=True, dlt_day=1), *patients[1:])
     after = design.decide(dataclasses.replace(data, patients=worse))
     assert after.next_level is not None and after.next_level <= before.next_level
+
+
+def test_the_final_selection_is_the_same_without_the_quantiles() -> None:
+    """select() skips the credible intervals, which a selection does not report."""
+    design = TITECRM(n_doses=4, target=0.25, skeleton=(0.08, 0.16, 0.25, 0.35))
+    data = TrialData(
+        n_doses=4,
+        as_of_day=75,
+        current_level=2,
+        patients=(
+            Patient(patient_id="A", dose_level=1, infused_day=0),
+            Patient(patient_id="B", dose_level=1, infused_day=3),
+            Patient(patient_id="C", dose_level=2, infused_day=40, dlt=True, dlt_day=52),
+            Patient(patient_id="D", dose_level=2, infused_day=60),
+        ),
+    )
+    lean = design.select(data)
+    full = design._selection(data, design.fit(data))
+    assert lean == full

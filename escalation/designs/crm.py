@@ -180,10 +180,13 @@ class CRM(Design):
         )
         return s.dose_index[complete], s.dlt[complete], None
 
-    def posterior(self, data: TrialData, *, conf_level: float = 0.90) -> CRMPosterior:
+    def posterior(
+        self, data: TrialData, *, conf_level: float = 0.90, intervals: bool = True
+    ) -> CRMPosterior:
         """The exact posterior on the data (complete patients; weighted ones for TITE-CRM).
 
-        ``conf_level`` sets the level of the credible intervals (and of dfcrm's plug-in bounds).
+        ``conf_level`` sets the level of the credible intervals (and of dfcrm's plug-in bounds);
+        without ``intervals`` they are not computed (NaN), the rest is the same.
         """
         if data.counts is not None:  # complete data as counts: every weight is 1, O(doses)
             return crm_posterior_counts(
@@ -195,6 +198,7 @@ class CRM(Design):
                 intercept=self.intercept,
                 prior_sd=self.prior_sd,
                 conf_level=conf_level,
+                intervals=intervals,
             )
         dose_index, dlt, weight = self._patients(data)
         return crm_posterior(
@@ -207,6 +211,7 @@ class CRM(Design):
             intercept=self.intercept,
             prior_sd=self.prior_sd,
             conf_level=conf_level,
+            intervals=intervals,
         )
 
     def _n_for_safety(self, data: TrialData) -> npt.NDArray[np.int64]:
@@ -241,9 +246,11 @@ class CRM(Design):
             "control"
         )
 
-    def fit(self, data: TrialData) -> ModelFit:
+    def fit(self, data: TrialData, *, intervals: bool = True) -> ModelFit:
+        """The model's fit; ``intervals=False`` leaves the credible intervals out (NaN), which
+        nothing but the reported intervals depends on."""
         assert self.interval_level is not None
-        post = self.posterior(data, conf_level=self.interval_level)
+        post = self.posterior(data, conf_level=self.interval_level, intervals=intervals)
         s = data.summary
         current = data.current_dose_level
         cur = None if current is None else current - 1
@@ -327,6 +334,12 @@ class CRM(Design):
         return []
 
     # ---- final selection -----------------------------------------------------------------------
+    def select(self, data: TrialData) -> Selection:
+        """The final selection (see :meth:`Design.select`): it reports no credible interval, so
+        the posterior's quantiles are not computed."""
+        self.check_data(data)
+        return self._selection(data, self.fit(data, intervals=False))
+
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:
         rules = self.rules()
         ctx, _ = self.safety_context(data, fit, rules)
@@ -423,10 +436,10 @@ class TITECRM(CRM):
     def _likelihood_patients(self) -> str:
         return f"every patient, each weighted by its follow-up ({self.weights} weights)"
 
-    def fit(self, data: TrialData) -> ModelFit:
+    def fit(self, data: TrialData, *, intervals: bool = True) -> ModelFit:
         weights = self.patient_weights(data)
         return replace(
-            CRM.fit(self, data),
+            CRM.fit(self, data, intervals=intervals),
             diagnostics={
                 "weights": {
                     p.patient_id: float(w) for p, w in zip(data.patients, weights, strict=True)

@@ -618,6 +618,24 @@ def test_full_weights_are_the_crm() -> None:
     np.testing.assert_array_equal(tite.prob_overdose, crm.prob_overdose)
 
 
+@pytest.mark.parametrize("model", ["empiric", "logistic"])
+def test_without_intervals_every_other_field_is_the_same(model: str) -> None:
+    """The quantiles are computed only when asked: everything else to the last digit."""
+    dose, dlt = [0, 0, 0, 1, 1, 1, 2, 2], [0, 0, 0, 0, 1, 0, 0, 0]
+    weight = [1, 1, 1, 1, 1, 0.7, 0.4, 0.1]
+    full = crm_posterior(SK6, dose, dlt, weight, target=0.3, model=model, conf_level=0.95)
+    lean = crm_posterior(
+        SK6, dose, dlt, weight, target=0.3, model=model, conf_level=0.95, intervals=False
+    )
+    assert np.isnan(lean.prob_tox_interval).all() and lean.prob_tox_interval.shape == (6, 2)
+    assert not np.isnan(full.prob_tox_interval).any()
+    for name in ("posterior_mean", "posterior_var", "ptox", "ptox_lower", "ptox_upper"):
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name))
+    np.testing.assert_array_equal(lean.prob_tox_mean, full.prob_tox_mean)
+    np.testing.assert_array_equal(lean.prob_overdose, full.prob_overdose)
+    assert lean.mtd_index == full.mtd_index
+
+
 def test_zero_weight_patient_is_left_out_and_dlt_weight_is_one() -> None:
     base = crm_posterior(SK6, [0, 0, 0, 1], [0, 0, 1, 0], target=0.3)
     zero = crm_posterior(SK6, [0, 0, 0, 1, 2], [0, 0, 1, 0, 0], [1, 1, 0.2, 1, 0], target=0.3)

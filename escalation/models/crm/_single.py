@@ -59,7 +59,11 @@ class _SinglePosterior:
             value += self._partial_log_lik(log_q)
         return np.asarray(value, dtype=np.float64)
 
-    def summarize(self, *, target: float, conf_level: float) -> CRMPosterior:
+    def summarize(
+        self, *, target: float, conf_level: float, intervals: bool = True
+    ) -> CRMPosterior:
+        """Everything :class:`CRMPosterior` reports; the credible intervals (two quantiles, most of
+        the time here) only with ``intervals``, NaN otherwise."""
         model, intercept = self.curves.model, self.curves.intercept
         n_intervals = _n_intervals(np.array([self.n_patients]), model, intercept, self.prior_sd)
         rule = _rule(int(n_intervals[0]), self.prior_sd)
@@ -81,9 +85,12 @@ class _SinglePosterior:
 
         cdf = _Cdf(self, rule, f, shift)
         alpha = (1.0 - conf_level) / 2.0
-        a_hi = cdf.quantile(1.0 - alpha)
-        a_lo = cdf.quantile(alpha)
-        interval = self.curves.tox(np.array([a_hi, a_lo])).T  # p decreases in a
+        if intervals:
+            a_hi = cdf.quantile(1.0 - alpha)
+            a_lo = cdf.quantile(alpha)
+            interval = self.curves.tox(np.array([a_hi, a_lo])).T  # p decreases in a
+        else:
+            interval = np.full((self.curves.skeleton.size, 2), np.nan)
         thresholds = self.curves.overdose_threshold(target)
         overdose = cdf.probability_below(thresholds)
         return CRMPosterior(

@@ -56,6 +56,7 @@ def crm_posterior(
     intercept: float = DEFAULT_INTERCEPT,
     prior_sd: float = DEFAULT_PRIOR_SD,
     conf_level: float = 0.90,
+    intervals: bool = True,
 ) -> CRMPosterior:
     """The CRM (or TITE-CRM) posterior after the patients seen so far.
 
@@ -81,6 +82,9 @@ def crm_posterior(
         Standard deviation of the normal prior of a.
     conf_level : float
         Level of the plug-in bounds ``ptox_lower``/``ptox_upper`` and of ``prob_tox_interval``.
+    intervals : bool
+        Whether to compute ``prob_tox_interval`` (two posterior quantiles, the costliest part);
+        without it the intervals are NaN and every other field is the same to the last digit.
 
     Returns
     -------
@@ -129,7 +133,9 @@ def crm_posterior(
         partial_weight=weights[partial],
         n_patients=int(doses.size),
     )
-    return posterior.summarize(target=float(target), conf_level=float(conf_level))
+    return posterior.summarize(
+        target=float(target), conf_level=float(conf_level), intervals=intervals
+    )
 
 
 def crm_posterior_counts(
@@ -142,9 +148,11 @@ def crm_posterior_counts(
     intercept: float = DEFAULT_INTERCEPT,
     prior_sd: float = DEFAULT_PRIOR_SD,
     conf_level: float = 0.90,
+    intervals: bool = True,
 ) -> CRMPosterior:
     """The CRM posterior on complete data given as counts per dose: the same as
-    :func:`crm_posterior` on the patients they count, at a cost O(doses) however many.
+    :func:`crm_posterior` on the patients they count, at a cost O(doses) however many
+    (``intervals`` as there).
 
     Examples
     --------
@@ -180,7 +188,9 @@ def crm_posterior_counts(
         partial_weight=np.zeros(0),
         n_patients=int(n_arr.sum()),
     )
-    return posterior.summarize(target=float(target), conf_level=float(conf_level))
+    return posterior.summarize(
+        target=float(target), conf_level=float(conf_level), intervals=intervals
+    )
 
 
 def crm_posterior_batch(
