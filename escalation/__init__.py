@@ -96,6 +96,7 @@ from escalation.rules import (
     Coherence,
     EliminateToxicDoses,
     EliminateWhenDLTs,
+    EscalationNeedsCompleteFollowup,
     ExcludeEliminated,
     MaxAmountStep,
     MaxStep,
@@ -104,6 +105,7 @@ from escalation.rules import (
     StoppingRule,
     StopWhenNAtDose,
     StopWhenTooToxic,
+    SuspendWhenPending,
     WaitForPending,
 )
 
@@ -142,6 +144,7 @@ __all__ = [
     "EliminateToxicDoses",
     "EliminateWhenDLTs",
     "EscalationError",
+    "EscalationNeedsCompleteFollowup",
     "ExcludeEliminated",
     "ExpansionPlan",
     "ExpansionStatus",
@@ -170,6 +173,7 @@ __all__ = [
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
+    "SuspendWhenPending",
     "ThreePlusThree",
     "ThreePlusThreeStep",
     "ToxicityMonitor",

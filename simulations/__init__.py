@@ -21,6 +21,7 @@ from simulations.engines import (
     Engine,
     GenericEngine,
     ThreePlusThreeEngine,
+    TITEBOINEngine,
     TrialOutcomes,
     choose_engine,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "PatientBlock",
     "Scenario",
     "SimulationSpec",
+    "TITEBOINEngine",
     "ThreePlusThreeEngine",
     "TrialOutcomes",
     "benchmark_selection",

@@ -12,6 +12,7 @@ from simulations.engines.boin import BOINEngine
 from simulations.engines.crm import CRMEngine
 from simulations.engines.generic import GenericEngine
 from simulations.engines.three_plus_three import ThreePlusThreeEngine
+from simulations.engines.tite_boin import TITEBOINEngine
 from simulations.patients import Conduct
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "CRMEngine",
     "Engine",
     "GenericEngine",
+    "TITEBOINEngine",
     "ThreePlusThreeEngine",
     "TrialOutcomes",
     "choose_engine",
@@ -28,7 +30,12 @@ __all__ = [
 ]
 
 #: fast engines, tried in order; a design none supports runs on the generic engine
-FAST_ENGINES: tuple[Engine, ...] = (BOINEngine(), CRMEngine(), ThreePlusThreeEngine())
+FAST_ENGINES: tuple[Engine, ...] = (
+    BOINEngine(),
+    CRMEngine(),
+    ThreePlusThreeEngine(),
+    TITEBOINEngine(),
+)
 GENERIC_ENGINE: Engine = GenericEngine()
 #: every engine by name ("auto" in a spec means: the first fast engine that fits, else generic)
 ENGINES: dict[str, Engine] = {e.name: e for e in (*FAST_ENGINES, GENERIC_ENGINE)}

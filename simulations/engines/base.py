@@ -101,15 +101,20 @@ def rule_set(design: Design) -> RuleSet:
 
 
 def runs_on_fast_engine(
-    design: Design, conduct: Conduct, cls: type[Design], expected: RuleSet
+    design: Design,
+    conduct: Conduct,
+    cls: type[Design],
+    expected: RuleSet,
+    timing: Literal["complete", "arrival"] = "complete",
 ) -> bool:
     """Whether a fast engine for designs of class ``cls`` can run ``design`` under ``conduct``.
 
-    It can when the design is of that very class, decides on complete data, and its rules equal
-    (as objects) the ``expected`` ones the engine implements; otherwise the generic engine runs it,
-    and a warning says why.
+    It can when the design is of that very class, is asked at the engine's ``timing`` (on complete
+    data; at every arrival for the time-to-event engines), and its rules equal (as objects) the
+    ``expected`` ones the engine implements; otherwise the generic engine runs it, and a warning
+    says why.
     """
-    if type(design) is not cls or resolve_timing(design, conduct) != "complete":
+    if type(design) is not cls or resolve_timing(design, conduct) != timing:
         return False
     rules = rule_set(design)
     if rules != expected:

@@ -49,7 +49,7 @@ from simulations.engines.base import (
 from simulations.engines.calendar import CohortCalendar
 from simulations.patients import Conduct, PatientBlock
 
-__all__ = ["BOINEngine"]
+__all__ = ["BOINEngine", "BoundaryTables"]
 
 
 #: "never" in a boundary table
@@ -72,7 +72,7 @@ def expected_rules(design: BOIN) -> RuleSet:
     )
 
 
-class _Tables:
+class BoundaryTables:
     """BOIN's boundaries indexed by the number of patients n = 0..n_max (escalation's tables)."""
 
     def __init__(self, design: BOIN, n_max: int) -> None:
@@ -114,7 +114,7 @@ class BOINEngine:
     ) -> TrialOutcomes:
         assert isinstance(design, BOIN)
         n_trials, n_doses = block.n_trials, design.n_doses
-        tables = _Tables(design, design.max_patients)
+        tables = BoundaryTables(design, design.max_patients)
         probs = np.asarray(probs, dtype=np.float64)
         row_start = np.arange(n_trials) * n_doses  # flat index of (trial, dose 0)
         cal = CohortCalendar(

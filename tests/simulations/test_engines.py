@@ -17,6 +17,7 @@ from simulations import (
     DltTime,
     GenericEngine,
     PatientBlock,
+    TITEBOINEngine,
     TrialOutcomes,
     choose_engine,
 )
@@ -82,8 +83,79 @@ def test_the_fast_engine_declines_what_it_does_not_implement() -> None:
     assert not engine.supports(BOIN(n_doses=4, target=0.3), Conduct(decision_timing="arrival"))
     tite = TITEBOIN(n_doses=4, target=0.3)
     assert not engine.supports(tite, c)
-    assert choose_engine(tite, c).name == "generic"
+    assert choose_engine(tite, c).name == "fast-tite-boin"
     assert choose_engine(BOIN(n_doses=4, target=0.3), c).name == "fast-boin"
+
+
+WEIBULL_LATE = DltTime(distribution="weibull", late_onset_share=0.5)
+TITE_BOIN_CASES = [
+    # TITEgBOIN's conduct: half of the DLTs late, arrivals lost while accrual is suspended
+    (
+        "titegboin-lost-weibull",
+        TITEBOIN(n_doses=6, target=0.3),
+        Conduct(suspended_arrivals="lost", dlt_time=WEIBULL_LATE),
+        S1,
+    ),
+    (
+        "wait-weibull-fast-accrual",
+        TITEBOIN(n_doses=6, target=0.3),
+        Conduct(dlt_time=WEIBULL_LATE, accrual_per_month=4),
+        S1,
+    ),
+    (
+        "toxic-lost-nstop-extrasafe",
+        TITEBOIN(n_doses=6, target=0.3, n_stop=9, extra_safe=True),
+        Conduct(suspended_arrivals="lost", accrual_per_month=6, dlt_time=WEIBULL_LATE),
+        S2,
+    ),
+    (
+        "cohort2-start2-boundmtd-maxpending-wait",
+        TITEBOIN(
+            n_doses=5,
+            target=0.25,
+            cohort_size=2,
+            max_patients=21,
+            start_level=2,
+            bound_mtd=True,
+            max_pending=0.34,
+        ),
+        Conduct(
+            accrual_per_month=5, dlt_time=DltTime(distribution="weibull", late_onset_share=0.8)
+        ),
+        np.array([0.02, 0.05, 0.25, 0.5, 0.6]),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "design", "conduct", "probs"), TITE_BOIN_CASES, ids=[c[0] for c in TITE_BOIN_CASES]
+)
+def test_fast_tite_boin_gives_the_generic_engine_s_trials(
+    name: str, design: TITEBOIN, conduct: Conduct, probs: np.ndarray
+) -> None:
+    """Decisions at every arrival with pending patients, accrual suspended (patients lost or
+    waiting), late-onset DLTs: the same trials as the generic engine, every outcome, every trial."""
+    block = PatientBlock(
+        seed=2027, scenario_index=0, block_index=0, n_trials=200, capacity=31, conduct=conduct
+    )
+    assert TITEBOINEngine().supports(design, conduct)
+    fast = TITEBOINEngine().run(design, probs, block, conduct)
+    assert_same(fast, GenericEngine().run(design, probs, block, conduct))
+    # the cases do exercise what they are about
+    if conduct.suspended_arrivals == "lost":
+        assert fast.lost.sum() > 0
+    else:
+        assert fast.delay_days.sum() > 0  # suspended accrual delays the next cohort
+    if design.n_stop < 30 or design.extra_safe:
+        assert fast.stopped_early.any()
+
+
+def test_the_fast_tite_boin_engine_declines_what_it_does_not_implement() -> None:
+    engine, c = TITEBOINEngine(), Conduct()
+    assert not engine.supports(TITEBOIN(n_doses=4, target=0.3, stopping=StopAtN(12)), c)
+    assert not engine.supports(TITEBOIN(n_doses=4, target=0.3, stagger_days=7), c)
+    assert not engine.supports(TITEBOIN(n_doses=4, target=0.3), Conduct(decision_timing="complete"))
+    assert not engine.supports(BOIN(n_doses=4, target=0.3), c)
 
 
 pair = st.tuples(st.integers(0, 12), st.integers(0, 12)).map(lambda t: (t[0], min(t[1], t[0])))

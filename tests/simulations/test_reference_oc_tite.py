@@ -5,11 +5,12 @@ Under TITEgBOIN's conduct: Poisson arrivals, 2 a month; Weibull times to DLT wit
 in the second half of the 30-day window; a patient who arrives while accrual is suspended is lost.
 R draws other random numbers, so the comparison is a two-sample z-test at 4 standard errors of the
 difference for every selection % per level (pooled proportion), mean patients per level (our
-spread standing for R's) and the mean trial duration (R reports its standard deviation). With
-2,000 trials here (about 20 s) the standard error of a difference is at most 1.2 points of
-selection %, 0.1 patients per level and 1.9 days of duration: a design that is off by a few percent
-fails. At 10,000 trials (benchmarks/oc_reference.py --only tite-boin) every |z| was below 1.1 but
-the duration's, 2.2 (527.6 against 530.0 days), which 2,000 trials leave near 1.
+spread standing for R's) and the mean trial duration (R reports its standard deviation). The trials
+run on the fast TITE-BOIN engine (simulations/engines/tite_boin.py, trial for trial the generic
+engine's), so 10,000 of them take about a second: the standard error of a difference is at most 0.7
+points of selection %, 0.06 patients per level and 1.1 days of duration, and a design that is off
+by a couple of percent fails. At 10,000 trials (benchmarks/oc_reference.py --only tite-boin) every
+|z| was below 1.1 but the duration's, 2.2 (527.6 against 530.0 days).
 The negative control shows the test has the power to fail: the same TITE-BOIN results are told
 apart from R's plain BOIN under the same conduct (TITEgBOIN with TITE = FALSE), which waits for
 complete follow-up and lasts about 70 days longer.
@@ -25,7 +26,7 @@ import pytest
 from simulations import run_simulation
 from tests.reference import load
 
-TRIALS = 2000
+TRIALS = 10_000
 Z = 4.0
 SEED = 20261206
 REFERENCE = load("titeboin_oc.json")
@@ -99,6 +100,7 @@ def tite_rows() -> list[dict[str, Any]]:
 def test_tite_boin_agrees_with_titegboin(tite_rows: list[dict[str, Any]]) -> None:
     for scenario, row in zip(REFERENCE["scenarios"], tite_rows, strict=True):
         assert row["trials"] == TRIALS
+        assert row["engine"] == "fast-tite-boin"
         assert discrepancies(scenario, row) == [], scenario["id"]
 
 

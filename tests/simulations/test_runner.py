@@ -120,7 +120,7 @@ def test_random_scenarios_are_summarized_with_the_benchmark() -> None:
     assert summary["BOIN"]["benchmark_correct_pct"] > summary["BOIN"]["correct_selection_pct"]
 
 
-def test_tite_designs_run_on_the_generic_engine_without_waiting() -> None:
+def test_tite_designs_run_on_their_fast_engines_without_waiting() -> None:
     out = run_simulation(
         {
             "designs": [
@@ -135,7 +135,7 @@ def test_tite_designs_run_on_the_generic_engine_without_waiting() -> None:
         }
     )["results"]
     boin, tite = out
-    assert tite["engine"] == "generic" and boin["engine"] == "fast-boin"
+    assert tite["engine"] == "fast-tite-boin" and boin["engine"] == "fast-boin"
     assert tite["duration_mean_days"] < boin["duration_mean_days"]
     assert boin["lost_mean"] > tite["lost_mean"]
 
