@@ -69,7 +69,13 @@ from escalation.models.boundaries import (
     boundary_row,
     boundary_rows,
 )
-from escalation.models.crm import CRMPosteriorBatch, crm_posterior_batch
+from escalation.models.crm import (
+    CRMPosteriorBatch,
+    crm_overdose_thresholds,
+    crm_posterior_batch,
+    linear_weights,
+    tite_crm_posterior_batch,
+)
 from escalation.models.isotonic import IsotonicSelection, select_isotonic, select_isotonic_batch
 from escalation.models.monitoring import (
     MAX_MONITORED_PATIENTS,
@@ -187,6 +193,7 @@ __all__ = [
     "boin_lambdas",
     "boundary_row",
     "boundary_rows",
+    "crm_overdose_thresholds",
     "crm_posterior_batch",
     "date_problem",
     "decision_to_json",
@@ -194,6 +201,7 @@ __all__ = [
     "dose_paths",
     "expansion_status",
     "indication_estimates",
+    "linear_weights",
     "monitoring_oc",
     "monitoring_problems",
     "parse_design",
@@ -206,5 +214,6 @@ __all__ = [
     "text_problem",
     "three_plus_three_select",
     "three_plus_three_step",
+    "tite_crm_posterior_batch",
     "whole_numbers",
 ]

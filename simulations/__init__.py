@@ -22,6 +22,7 @@ from simulations.engines import (
     GenericEngine,
     ThreePlusThreeEngine,
     TITEBOINEngine,
+    TITECRMEngine,
     TrialOutcomes,
     choose_engine,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Scenario",
     "SimulationSpec",
     "TITEBOINEngine",
+    "TITECRMEngine",
     "ThreePlusThreeEngine",
     "TrialOutcomes",
     "benchmark_selection",

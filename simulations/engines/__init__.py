@@ -13,6 +13,7 @@ from simulations.engines.crm import CRMEngine
 from simulations.engines.generic import GenericEngine
 from simulations.engines.three_plus_three import ThreePlusThreeEngine
 from simulations.engines.tite_boin import TITEBOINEngine
+from simulations.engines.tite_crm import TITECRMEngine
 from simulations.patients import Conduct
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Engine",
     "GenericEngine",
     "TITEBOINEngine",
+    "TITECRMEngine",
     "ThreePlusThreeEngine",
     "TrialOutcomes",
     "choose_engine",
@@ -35,6 +37,7 @@ FAST_ENGINES: tuple[Engine, ...] = (
     CRMEngine(),
     ThreePlusThreeEngine(),
     TITEBOINEngine(),
+    TITECRMEngine(),
 )
 GENERIC_ENGINE: Engine = GenericEngine()
 #: every engine by name ("auto" in a spec means: the first fast engine that fits, else generic)

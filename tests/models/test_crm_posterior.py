@@ -28,10 +28,12 @@ from escalation.models.crm import (
     DEFAULT_PRIOR_SD,
     CRMPosterior,
     adaptive_weights,
+    crm_overdose_thresholds,
     crm_posterior,
     crm_posterior_batch,
     linear_weights,
     select_mtd_index,
+    tite_crm_posterior_batch,
 )
 from tests.reference import load
 
@@ -634,6 +636,70 @@ def test_without_intervals_every_other_field_is_the_same(model: str) -> None:
     np.testing.assert_array_equal(lean.prob_tox_mean, full.prob_tox_mean)
     np.testing.assert_array_equal(lean.prob_overdose, full.prob_overdose)
     assert lean.mtd_index == full.mtd_index
+
+
+def _tite_rows(seed: int, n_rows: int, max_partial: int) -> tuple[np.ndarray, ...]:
+    """Trials of 1 to 30 patients in random order, some followed partially (whole days of 30)."""
+    rng = np.random.default_rng(seed)
+    dose = np.full((n_rows, 30), -1)
+    dlt = np.zeros((n_rows, 30), dtype=bool)
+    weight = np.zeros((n_rows, 30))
+    for t in range(n_rows):
+        n = int(rng.integers(1, 31))
+        dose[t, :n] = rng.integers(0, 6, n)
+        dlt[t, :n] = rng.random(n) < 0.25
+        weight[t, :n] = 1.0
+        partial = rng.choice(n, min(int(rng.integers(0, max_partial + 1)), n), replace=False)
+        weight[t, partial] = rng.integers(0, 30, partial.size) / 30
+    return dose, dlt, weight
+
+
+@pytest.mark.parametrize("model", ["empiric", "logistic"])
+@pytest.mark.parametrize("max_partial", [4, 14], ids=["few-pending", "8-or-more-pending"])
+def test_tite_batch_is_crm_posterior_trial_by_trial(model: str, max_partial: int) -> None:
+    """Each row against the one-trial posterior on its patients in TITECRM's canonical order (by
+    dose, DLT, weight): the same quadrature, terms added alike (numpy's pairwise order from 8 on);
+    only the matrix products over many rows round differently."""
+    dose, dlt, weight = _tite_rows(17 + max_partial, 120, max_partial)
+    batch = tite_crm_posterior_batch(SK6, dose, dlt, weight, target=0.3, model=model)
+    assert batch.prob_overdose is not None
+    for t in range(dose.shape[0]):
+        has = dose[t] >= 0
+        d, y = dose[t, has], dlt[t, has]
+        w = np.where(y, 1.0, weight[t, has])
+        order = np.lexsort((w, y, d))
+        one = crm_posterior(SK6, d[order], y[order], w[order], target=0.3, model=model)
+        assert batch.posterior_mean[t] == pytest.approx(one.posterior_mean, rel=1e-12, abs=1e-14)
+        assert batch.posterior_var[t] == pytest.approx(one.posterior_var, rel=1e-12)
+        np.testing.assert_allclose(batch.ptox[t], one.ptox, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(batch.prob_overdose[t], one.prob_overdose, rtol=0, atol=1e-13)
+    # complete follow-up: the counts batch
+    full = tite_crm_posterior_batch(SK6, dose, dlt, np.ones(dose.shape), model=model)
+    has = dose >= 0
+    n = np.array([np.bincount(dose[t, has[t]], minlength=6) for t in range(dose.shape[0])])
+    y = np.array([np.bincount(dose[t, has[t] & dlt[t]], minlength=6) for t in range(dose.shape[0])])
+    counts = crm_posterior_batch(SK6, n, y, model=model)
+    np.testing.assert_allclose(full.ptox, counts.ptox, rtol=0, atol=1e-15)
+
+
+def test_tite_batch_names_bad_input() -> None:
+    with pytest.raises(InvalidTrialDataError, match="weight"):
+        tite_crm_posterior_batch(SK6, [[0, 1]], [[0, 0]], [[1.0, 1.5]])
+    with pytest.raises(InvalidTrialDataError, match="dose_index"):
+        tite_crm_posterior_batch(SK6, [[0, 6]], [[0, 0]], [[1.0, 1.0]])
+    with pytest.raises(InvalidTrialDataError, match="dlt"):
+        tite_crm_posterior_batch(SK6, [[0, 1]], [[0, 0, 0]], [[1.0, 1.0]])
+
+
+@pytest.mark.parametrize("model", ["empiric", "logistic"])
+def test_overdose_thresholds_are_where_the_curve_meets_the_target(model: str) -> None:
+    x = crm_overdose_thresholds(SK6, 0.3, model=model)
+    assert np.all(np.diff(x) > 0)
+    if model == "empiric":
+        np.testing.assert_allclose(np.power(SK6, np.exp(x)), 0.3, rtol=1e-12)
+    else:
+        logit = np.log(np.asarray(SK6) / (1 - np.asarray(SK6))) - 3.0
+        np.testing.assert_allclose(1 / (1 + np.exp(-(3.0 + np.exp(x) * logit))), 0.3, rtol=1e-12)
 
 
 def test_zero_weight_patient_is_left_out_and_dlt_weight_is_one() -> None:

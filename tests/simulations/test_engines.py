@@ -18,6 +18,7 @@ from simulations import (
     GenericEngine,
     PatientBlock,
     TITEBOINEngine,
+    TITECRMEngine,
     TrialOutcomes,
     choose_engine,
 )
@@ -387,3 +388,87 @@ def test_the_fast_crm_engine_declines_what_it_does_not_implement() -> None:
     assert not engine.supports(tite, c)
     design = escalation.CRM(n_doses=6, target=0.3, skeleton=SKELETON)
     assert not engine.supports(design, Conduct(decision_timing="arrival"))
+
+
+TITE_CRM_CASES = [
+    # the default TITE-CRM (safety stop on): half of the DLTs late, TITEgBOIN's conduct
+    (
+        "default-lost-weibull",
+        dict(target=0.3, skeleton=SKELETON),
+        Conduct(suspended_arrivals="lost", dlt_time=WEIBULL_LATE),
+        S1,
+    ),
+    # toxic: the safety stop acts on the weighted posterior
+    (
+        "default-toxic-fast-accrual",
+        dict(target=0.3, skeleton=SKELETON),
+        Conduct(dlt_time=WEIBULL_LATE, accrual_per_month=4),
+        np.array([0.45, 0.55, 0.65, 0.75, 0.8, 0.85]),
+    ),
+    (
+        "logistic-nstop-startup-maxstep-mincomplete2",
+        dict(
+            target=0.25,
+            skeleton=SKELETON,
+            model="logistic",
+            n_stop=12,
+            startup=True,
+            max_step=1,
+            coherence=False,
+            escalation_min_complete=2,
+        ),
+        Conduct(accrual_per_month=6, dlt_time=WEIBULL_LATE),
+        S2,
+    ),
+    (
+        "overdose-control-cohort2-start2-safety0.8",
+        dict(
+            target=0.25,
+            skeleton=SKELETON[:5],
+            model="logistic",
+            overdose_control=0.55,
+            n_stop=8,
+            cohort_size=2,
+            max_patients=24,
+            safety_stop_prob=0.8,
+            start_level=2,
+        ),
+        Conduct(accrual_per_month=5),
+        np.array([0.15, 0.3, 0.45, 0.6, 0.75]),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "conduct", "probs"), TITE_CRM_CASES, ids=[c[0] for c in TITE_CRM_CASES]
+)
+def test_fast_tite_crm_gives_the_generic_engine_s_trials(
+    name: str, options: dict[str, object], conduct: Conduct, probs: np.ndarray
+) -> None:
+    """Weighted posteriors at every arrival (pending patients by their follow-up), late-onset DLTs,
+    the safety stop and overdose control on the weighted posterior: the same trials."""
+    design = escalation.TITECRM(n_doses=probs.size, **options)  # type: ignore[arg-type]
+    block = PatientBlock(
+        seed=29, scenario_index=0, block_index=0, n_trials=100, capacity=31, conduct=conduct
+    )
+    assert TITECRMEngine().supports(design, conduct)
+    fast = TITECRMEngine().run(design, probs, block, conduct)
+    assert_same(fast, GenericEngine().run(design, probs, block, conduct))
+    if design.safety_stop_prob is not None and probs[0] > design.target:
+        assert (fast.stopped_early & (fast.selected_index == -1)).any()
+    if design.n_stop is not None:
+        assert fast.stopped_early.any()
+
+
+def test_the_fast_tite_crm_engine_declines_what_it_does_not_implement() -> None:
+    engine, c = TITECRMEngine(), Conduct()
+    design = escalation.TITECRM(n_doses=6, target=0.3, skeleton=SKELETON)
+    assert engine.supports(design, c)
+    assert choose_engine(design, c).name == "fast-tite-crm"
+    adaptive = escalation.TITECRM(n_doses=6, target=0.3, skeleton=SKELETON, weights="adaptive")
+    assert not engine.supports(adaptive, c)
+    assert choose_engine(adaptive, c).name == "generic"
+    extra = escalation.TITECRM(n_doses=6, target=0.3, skeleton=SKELETON, stopping=StopAtN(12))
+    assert not engine.supports(extra, c)
+    assert not engine.supports(design, Conduct(decision_timing="complete"))
+    assert not engine.supports(escalation.CRM(n_doses=6, target=0.3, skeleton=SKELETON), c)

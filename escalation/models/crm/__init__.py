@@ -54,7 +54,13 @@ Examples
 from __future__ import annotations
 
 from escalation.models.crm._curves import DEFAULT_INTERCEPT, DEFAULT_PRIOR_SD, CRMModel
-from escalation.models.crm.posterior import crm_posterior, crm_posterior_batch, crm_posterior_counts
+from escalation.models.crm.posterior import (
+    crm_overdose_thresholds,
+    crm_posterior,
+    crm_posterior_batch,
+    crm_posterior_counts,
+    tite_crm_posterior_batch,
+)
 from escalation.models.crm.results import CRMPosterior, CRMPosteriorBatch, select_mtd_index
 from escalation.models.crm.weights import adaptive_weights, linear_weights
 
@@ -65,9 +71,11 @@ __all__ = [
     "CRMPosterior",
     "CRMPosteriorBatch",
     "adaptive_weights",
+    "crm_overdose_thresholds",
     "crm_posterior",
     "crm_posterior_batch",
     "crm_posterior_counts",
     "linear_weights",
     "select_mtd_index",
+    "tite_crm_posterior_batch",
 ]

@@ -131,3 +131,43 @@ def _check_count_matrix(counts: npt.ArrayLike, name: str, n_doses: int) -> IntAr
         t, d = (int(v) for v in np.argwhere(arr < 0)[0])
         raise InvalidTrialDataError(f"negative count {arr[t, d]}", field=f"{name}[{t}, {d}]")
     return arr
+
+
+def _check_patient_matrices(
+    dose_index: npt.ArrayLike, dlt: npt.ArrayLike, weight: npt.ArrayLike, n_doses: int
+) -> tuple[IntArray, BoolArray, FloatArray]:
+    """(T, K) patient matrices of the batch: dose indices (-1: no patient), DLTs, weights."""
+    doses = np.asarray(dose_index)
+    if doses.ndim != 2:
+        raise InvalidTrialDataError(f"must be 2-D, got shape {doses.shape}", field="dose_index")
+    if doses.size and doses.dtype.kind not in "iu":
+        raise InvalidTrialDataError(
+            f"must hold integer dose indices, got dtype {doses.dtype}", field="dose_index"
+        )
+    doses = doses.astype(np.int64)
+    bad = np.argwhere((doses < -1) | (doses >= n_doses))
+    if bad.size:
+        t, k = (int(v) for v in bad[0])
+        raise InvalidTrialDataError(
+            f"dose index {doses[t, k]} is not among the {n_doses} doses (0 to {n_doses - 1}; -1 "
+            "for no patient)",
+            field=f"dose_index[{t}, {k}]",
+        )
+    toxic = np.asarray(dlt)
+    weights = np.asarray(weight, dtype=np.float64)
+    for name, arr in (("dlt", toxic), ("weight", weights)):
+        if arr.shape != doses.shape:
+            raise InvalidTrialDataError(
+                f"shape {arr.shape} differs from dose_index's {doses.shape}", field=name
+            )
+    if toxic.size and (toxic.dtype.kind not in "biuf" or not np.all((toxic == 0) | (toxic == 1))):
+        t, k = (int(v) for v in np.argwhere(~((toxic == 0) | (toxic == 1)))[0])
+        raise InvalidTrialDataError(
+            f"must be 0/1 or a bool, got {toxic[t, k]!r}", field=f"dlt[{t}, {k}]"
+        )
+    bad = np.argwhere((doses >= 0) & ~((weights >= 0.0) & (weights <= 1.0)))
+    if bad.size:
+        t, k = (int(v) for v in bad[0])
+        raise InvalidTrialDataError(f"{weights[t, k]} is not in [0, 1]", field=f"weight[{t}, {k}]")
+    toxic = np.asarray(toxic == 1, dtype=np.bool_) & (doses >= 0)
+    return doses, toxic, np.where(toxic, 1.0, weights)

@@ -98,6 +98,67 @@ class _Sums:
     hi: IntArray
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _PartialTerms:
+    """Per row of data, TITE-CRM's terms sum_k log(1 - w_k p_{d_k}(a)) of its partially followed
+    patients (0 < w_k < 1), evaluated at any nodes from a table of the distinct (dose, weight)
+    pairs.
+
+    ``index`` (rows, K) points into the pairs (K: the most partial patients of any row; a row with
+    fewer points the rest at a zero row); ``count`` is each row's number. Each term is computed as
+    :class:`~escalation.models.crm._single._SinglePosterior` computes it, and the terms are added
+    in the order of ``index`` as numpy's ``sum`` over them adds them, so that a row's TITE terms
+    are those of :func:`~escalation.models.crm.crm_posterior` on the same patients given in the
+    same order, bit for bit (the rest of the log posterior, a matrix product over many rows,
+    agrees to rounding).
+    """
+
+    pair_dose: IntArray  # (U,)
+    pair_weight: FloatArray  # (U,)
+    index: IntArray  # (rows, K), U: no patient
+    count: IntArray  # (rows,)
+
+    def table(self, log_q: FloatArray) -> FloatArray:
+        """The terms of each pair at the nodes where log(1 - p_d) is ``log_q`` (D, G), and a zero
+        row: shape (U + 1, G)."""
+        w = self.pair_weight[:, None]
+        terms = np.log(w * np.exp(log_q[self.pair_dose]) + (1.0 - w))
+        return np.concatenate([terms, np.zeros((1, log_q.shape[1]))], axis=0)
+
+    def sums(self, terms: FloatArray, rows: IntArray) -> FloatArray:
+        """Each of ``rows``' sum of its terms (``terms`` from :meth:`table`): (len(rows), G)."""
+        index, count = self.index[rows], self.count[rows]
+        out = np.zeros((rows.size, terms.shape[1]))
+        short = count < 8  # numpy adds fewer than 8 numbers one after the other (zeros add nothing)
+        if short.all():
+            for k in range(min(index.shape[1], 7)):
+                out += terms[index[:, k]]
+            return out
+        rows_short = np.flatnonzero(short)
+        for k in range(min(index.shape[1], 7)):
+            out[rows_short] += terms[index[rows_short, k]]
+        for n in np.unique(count[~short]).tolist():
+            these = np.flatnonzero(count == n)
+            out[these] = _pairwise_sum([terms[index[these, k]] for k in range(n)])
+        return out
+
+
+def _pairwise_sum(parts: list[FloatArray]) -> FloatArray:
+    """parts[0] + ... + parts[n - 1] (n >= 8) in the order numpy's pairwise summation adds n numbers
+    (eight running sums, combined in pairs, then the remainder; n < 128)."""
+    n = len(parts)
+    acc = [parts[j].copy() for j in range(8)]
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            acc[j] += parts[i + j]
+        i += 8
+    res = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    for k in range(i, n):
+        res += parts[k]
+    return res
+
+
 def _posterior_sums(
     counts: IntArray,
     table: _GridTable,
@@ -106,10 +167,12 @@ def _posterior_sums(
     *,
     want_density: bool = False,
     tight_log: float | None = None,
+    partial: _PartialTerms | None = None,
 ) -> _Sums:
     """Apply the rule to rows of counts [y_d, n_d - y_d] (T, 2D).
 
-    ``extra`` (G,) is added to every row's log-likelihood (the TITE partial-weight terms).
+    ``extra`` (G,) is added to every row's log-likelihood (the TITE partial-weight terms of one
+    trial); ``partial``, each row's own terms (many trials).
 
     Two passes: the log posterior at the coarse nodes gives each row its shift (the coarse
     maximum, within a few units of the true one, so exp cannot overflow) and the span of nodes
@@ -129,6 +192,10 @@ def _posterior_sums(
     coarse = rows[:, :-1] @ table.coarse
     if extra is not None:
         coarse += extra[table.coarse_index]
+    terms = None
+    if partial is not None:
+        terms = partial.table(np.ascontiguousarray(table.log_q.T))
+        coarse += partial.sums(terms[:, table.coarse_index], np.arange(n_rows))
     shift = coarse.max(axis=1)
     rows[:, -1] = -shift
     alive = coarse >= (shift - _WINDOW_LOG)[:, None]
@@ -152,6 +219,8 @@ def _posterior_sums(
         values = rows[chunk] @ table.design[:, span]
         if extra is not None:
             values += extra[span]
+        if partial is not None and terms is not None:
+            values += partial.sums(terms[:, span], order[chunk])
         np.maximum(values, _EXP_FLOOR, out=values)
         np.exp(values, out=values)
         sorted_sums[chunk] = values @ rule.moment_weights[span]
@@ -275,9 +344,14 @@ def _tail_table(curves: _DoseCurves, rule: _Rule, target: float) -> _TailTable:
 
 
 def _overdose_probabilities(
-    counts: IntArray, result: _Sums, tails: _TailTable, rule: _Rule
+    counts: IntArray,
+    result: _Sums,
+    tails: _TailTable,
+    rule: _Rule,
+    partial: _PartialTerms | None = None,
 ) -> FloatArray:
-    """Pr(a < x_d | data) for rows of counts [y_d, n_d - y_d] (T, 2D), shape (T, D).
+    """Pr(a < x_d | data) for rows of counts [y_d, n_d - y_d] (T, 2D), shape (T, D), and each
+    row's TITE terms ``partial``.
 
     Each row is evaluated over the span ``result`` gives (the cells where the posterior is above
     e^-36 of its peak, and their neighbours: what lies outside moves no probability by 1e-15), with
@@ -294,15 +368,24 @@ def _overdose_probabilities(
     hi = np.searchsorted(tails.nodes, rule.nodes[result.hi - 1], side="right")
     order = np.argsort(lo + hi, kind="stable")
     mass = np.empty((n_rows, tails.weights.shape[1]))
+    n_doses = (tails.design.shape[0] - 2) // 2
+    terms = None
+    if partial is not None:
+        terms = partial.table(np.ascontiguousarray(tails.design[n_doses : 2 * n_doses]))
     for start in range(0, n_rows, _TAIL_CHUNK):
         chunk = order[start : start + _TAIL_CHUNK]
         span = slice(int(lo[chunk].min()), int(hi[chunk].max()))
         values = rows[chunk] @ tails.design[:, span]
+        if partial is not None and terms is not None:
+            values += partial.sums(terms[:, span], chunk)
         np.maximum(values, _EXP_FLOOR, out=values)
         np.exp(values, out=values)
         mass[chunk] = values @ tails.weights[span]
     if tails.far_weights.shape[0]:
         values = rows @ tails.far_design
+        if partial is not None:
+            far_q = np.ascontiguousarray(tails.far_design[n_doses : 2 * n_doses])
+            values += partial.sums(partial.table(far_q), np.arange(n_rows))
         np.maximum(values, _EXP_FLOOR, out=values)
         mass += np.exp(values) @ tails.far_weights
     total = mass[:, :1]

@@ -19,6 +19,7 @@ from escalation.errors import InvalidTrialDataError
 from escalation.models._counts import unique_rows
 from escalation.models.crm._checks import (
     _check_count_matrix,
+    _check_patient_matrices,
     _check_patients,
     _check_prior_sd,
     _check_probability,
@@ -35,6 +36,7 @@ from escalation.models.crm._grid import (
     _grid_table,
     _mean_var,
     _overdose_probabilities,
+    _PartialTerms,
     _posterior_sums,
     _tail_table,
 )
@@ -42,7 +44,15 @@ from escalation.models.crm._quadrature import _n_intervals, _rule
 from escalation.models.crm._single import _SinglePosterior
 from escalation.models.crm.results import CRMPosterior, CRMPosteriorBatch
 
-__all__ = ["crm_posterior", "crm_posterior_batch", "crm_posterior_counts"]
+__all__ = [
+    "crm_overdose_thresholds",
+    "crm_posterior",
+    "crm_posterior_batch",
+    "crm_posterior_counts",
+    "tite_crm_posterior_batch",
+]
+
+IntArray = npt.NDArray[np.int64]
 
 
 def crm_posterior(
@@ -295,3 +305,180 @@ def crm_posterior_batch(
         target=None if target is None else float(target),
         prob_overdose=None if overdose is None else _frozen(overdose[inverse]),
     )
+
+
+def tite_crm_posterior_batch(
+    skeleton: npt.ArrayLike,
+    dose_index: npt.ArrayLike,
+    dlt: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    *,
+    model: CRMModel = "empiric",
+    intercept: float = DEFAULT_INTERCEPT,
+    prior_sd: float = DEFAULT_PRIOR_SD,
+    target: float | None = None,
+) -> CRMPosteriorBatch:
+    """dfcrm's estimate, post.var and ptox for many trials with TITE-CRM weights, vectorized.
+
+    Row t of the (T, K) arrays holds trial t's patients, as :func:`crm_posterior` takes them for
+    one trial (``dose_index`` -1 where a row has fewer than K patients). Patients with a DLT or a
+    weight of 1 are counted per dose; those with a weight strictly between 0 and 1 add
+    log(1 - w p_d(a)) each, added in the order of dose index then weight (the order in which
+    :class:`escalation.TITECRM` gives its patients to :func:`crm_posterior`, so that the two
+    compute the same terms and add them alike: they agree to rounding, about 1e-15 in ptox and
+    the overdose probabilities); weight 0 adds nothing. Each row is integrated with the rule
+    :func:`crm_posterior` uses for its number of patients, and with a ``target`` the result
+    carries Pr(p_d > target | data) as :func:`crm_posterior_batch` computes it. The terms are
+    computed once per distinct (dose, weight) pair (follow-up in whole days makes few), and
+    identical trials once.
+
+    Parameters
+    ----------
+    skeleton : array_like
+        Prior guesses of the DLT probabilities, strictly increasing in (0, 1), shape (D,).
+    dose_index : array_like of int
+        Shape (T, K): each patient's 0-based dose index, -1 for no patient.
+    dlt : array_like of bool
+        Shape (T, K): whether a DLT was observed.
+    weight : array_like of float
+        Shape (T, K): the TITE-CRM weight in [0, 1] (:func:`linear_weights`); patients with a DLT
+        weigh 1 whatever is given.
+    model, intercept, prior_sd, target
+        As in :func:`crm_posterior_batch`.
+
+    Returns
+    -------
+    CRMPosteriorBatch
+
+    Raises
+    ------
+    InvalidDesignError
+        For a skeleton, model, intercept, prior or target that is not valid.
+    InvalidTrialDataError
+        For arrays of different shapes, unknown doses or weights outside [0, 1].
+
+    References
+    ----------
+    Cheung & Chappell (2000), Biometrics 56:1177, equation (2); dfcrm 0.2-2.1 ``titecrm``.
+
+    Examples
+    --------
+    >>> batch = tite_crm_posterior_batch(
+    ...     [0.1, 0.2, 0.3], [[0, 0, 1, -1], [0, 0, 0, 1]], [[0, 1, 0, 0], [0, 0, 0, 0]],
+    ...     [[1.0, 0.5, 0.3, 0.0], [1.0, 1.0, 1.0, 0.4]], target=0.2)
+    >>> one = crm_posterior([0.1, 0.2, 0.3], [0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 0.4], target=0.2)
+    >>> bool(abs(batch.posterior_mean[1] - one.posterior_mean) < 1e-12)
+    True
+    """
+    curves = _dose_curves(skeleton, model, intercept)
+    _check_prior_sd(prior_sd)
+    if target is not None:
+        _check_probability(target, "target")
+    n_doses = curves.skeleton.size
+    doses, toxic, weights = _check_patient_matrices(dose_index, dlt, weight, n_doses)
+    n_rows = doses.shape[0]
+    has = doses >= 0
+    complete = has & (toxic | (weights >= 1.0))
+    partial = has & ~complete & (weights > 0.0)
+
+    flat = np.arange(n_rows)[:, None] * n_doses + np.maximum(doses, 0)
+    n_at = np.bincount(flat[complete], minlength=n_rows * n_doses).reshape(n_rows, n_doses)
+    y_at = np.bincount(flat[has & toxic], minlength=n_rows * n_doses).reshape(n_rows, n_doses)
+    # the partial patients of each row, by dose then weight, as distinct (dose, weight) pairs
+    order = np.lexsort((np.where(partial, weights, 0.0), np.where(partial, doses, n_doses)))
+    count = partial.sum(axis=1)
+    width = int(count.max(initial=0))
+    order = order[:, :width]
+    sorted_dose = np.take_along_axis(doses, order, axis=1)
+    sorted_weight = np.take_along_axis(weights, order, axis=1)
+    used = np.arange(width) < count[:, None]
+    distinct_weights, weight_code = np.unique(sorted_weight[used], return_inverse=True)
+    codes, pair_index = np.unique(
+        sorted_dose[used] * distinct_weights.size + weight_code.reshape(-1), return_inverse=True
+    )
+    pair_dose = codes // max(distinct_weights.size, 1)
+    pair_weight = distinct_weights[codes % max(distinct_weights.size, 1)]
+    index = np.full((n_rows, width), codes.size, dtype=np.int64)
+    index[used] = pair_index.reshape(-1)
+
+    # identical trials once: counts, partial patients and number of patients
+    key = np.concatenate([y_at, n_at - y_at, index, has.sum(axis=1)[:, None]], axis=1).astype(
+        np.int64
+    )
+    unique_key, inverse = _distinct_rows(key)
+    counts = unique_key[:, : 2 * n_doses]
+    u_index = unique_key[:, 2 * n_doses : 2 * n_doses + width]
+    u_count = (u_index < codes.size).sum(axis=1)
+    n_total = unique_key[:, -1]
+    terms = _PartialTerms(
+        pair_dose=np.asarray(pair_dose, dtype=np.int64),
+        pair_weight=np.asarray(pair_weight, dtype=np.float64),
+        index=u_index,
+        count=u_count,
+    )
+
+    sums = np.empty((counts.shape[0], 3))
+    overdose = None if target is None else np.empty((counts.shape[0], n_doses))
+    levels = _n_intervals(n_total, curves.model, curves.intercept, float(prior_sd))
+    for level in np.unique(levels):
+        rows = np.flatnonzero(levels == level)
+        rule = _rule(int(level), float(prior_sd))
+        table = _grid_table(curves, rule)
+        these = _PartialTerms(
+            pair_dose=terms.pair_dose,
+            pair_weight=terms.pair_weight,
+            index=terms.index[rows],
+            count=terms.count[rows],
+        )
+        tight = None if target is None else _TAIL_WINDOW_LOG
+        result = _posterior_sums(counts[rows], table, rule, tight_log=tight, partial=these)
+        sums[rows] = result.sums
+        if overdose is not None and target is not None:
+            tails = _tail_table(curves, rule, float(target))
+            overdose[rows] = _overdose_probabilities(counts[rows], result, tails, rule, these)
+    mean, var = _mean_var(sums)
+    ptox = curves.tox(mean)
+    return CRMPosteriorBatch(
+        posterior_mean=_frozen(mean[inverse]),
+        posterior_var=_frozen(var[inverse]),
+        ptox=_frozen(ptox[inverse]),
+        target=None if target is None else float(target),
+        prob_overdose=None if overdose is None else _frozen(overdose[inverse]),
+    )
+
+
+def _distinct_rows(key: IntArray) -> tuple[IntArray, IntArray]:
+    """Distinct rows of an integer matrix and the inverse index, by a 64-bit hash of each row
+    (checked: rows that share a hash but differ are told apart by :func:`unique_rows`)."""
+    if key.shape[0] == 0:
+        return key, np.zeros(0, dtype=np.int64)
+    multipliers = np.random.default_rng(0x7E11).integers(1, 2**62, key.shape[1], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        hashed = (key.astype(np.uint64) * multipliers).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if not np.array_equal(key[first][inverse], key):
+        return unique_rows(key)
+    return key[first], inverse
+
+
+def crm_overdose_thresholds(
+    skeleton: npt.ArrayLike,
+    target: float,
+    *,
+    model: CRMModel = "empiric",
+    intercept: float = DEFAULT_INTERCEPT,
+) -> npt.NDArray[np.float64]:
+    """Per dose, the value x_d of the model parameter a at which p_d(a) = target.
+
+    p_d decreases in a, so Pr(p_d > target | data) = Pr(a < x_d | data); -inf where p_d never
+    exceeds the target (the logistic model with expit(intercept) <= target).
+
+    Examples
+    --------
+    >>> crm_overdose_thresholds([0.1, 0.2, 0.3], 0.2).round(4).tolist()
+    [-0.3581, 0.0, 0.2903]
+    """
+    curves = _dose_curves(skeleton, model, intercept)
+    _check_probability(target, "target")
+    return _frozen(curves.overdose_threshold(float(target)))
