@@ -12,11 +12,25 @@ References for scale: R's BOIN::get.oc takes about 8 s for 10,000 trials and sim
 (tests/data/reference/simfastboin_timing.json); dfcrm's crmsim about 9 ms a trial
 (tests/data/reference/crm_sim.json).
 
-Run: ``.venv/bin/python benchmarks/simulation_speed.py [DESIGN ...]`` (default: every design below;
-e.g. ``BOIN 3+3`` for those two only).
+"ratios" (issue 11): the time-to-event designs against their plain counterparts on one and the
+same run, 10,000 trials of S1 (6 doses, 10 cohorts of 3) with Weibull DLT times, half of the DLTs
+in the second half of the window, and arrivals lost while accrual is suspended (TITEgBOIN's
+conduct), one worker, BLAS on one thread; the CPU time per trial and its ratio (targets: TITE-BOIN
+at most 5 x BOIN, TITE-CRM at most 5 x CRM). ``--generic N`` adds the same designs forced onto the
+generic engine (per-trial, N trials: the time before the fast engines).
+
+Run: ``.venv/bin/python benchmarks/simulation_speed.py [DESIGN ...] [ratios] [--generic N]``
+(default: every design below and the ratios; e.g. ``BOIN 3+3`` for those two only, ``ratios`` for
+the ratios only).
 """
 
 from __future__ import annotations
+
+import os
+
+# one core: BLAS products stay on one thread (set before numpy is imported)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import sys
 import time
@@ -64,12 +78,81 @@ def measure(spec: dict[str, Any], workers: int) -> tuple[float, float, str]:
     return best_wall, best_cpu, engine
 
 
+#: the time-to-event comparison: TITEgBOIN's conduct, the same for every design
+TITE_CONDUCT: dict[str, Any] = {
+    "dlt_time": {"distribution": "weibull", "late_onset_share": 0.5},
+    "suspended_arrivals": "lost",
+}
+#: (name, design block, its reference's name): each design's time per trial against the reference's
+RATIOS: list[tuple[str, dict[str, Any], str | None]] = [
+    ("BOIN", DESIGNS["BOIN"], None),
+    (
+        "TITE-BOIN",
+        {"method": "tite-boin", "target": 0.3, "cohort_size": 3, "max_patients": 30},
+        "BOIN",
+    ),
+    ("CRM", DESIGNS["CRM"], None),
+    ("TITE-CRM", {**DESIGNS["CRM"], "method": "tite-crm"}, "CRM"),
+]
+RATIO_TRIALS = 10_000
+RATIO_TARGET = 5.0
+
+
+def ratios(generic_trials: int) -> None:
+    """Time per trial of each design of :data:`RATIOS` on one run of the TITE conduct, one worker."""
+    print(f"\nratios: S1, {RATIO_TRIALS:,} trials, Weibull DLT times (half late), arrivals lost")
+    print(f"{'design':10} {'engine':15} {'trials':>7} {'cpu s':>8} {'us/trial':>10} {'ratio':>22}")
+    per_trial: dict[str, float] = {}
+    runs = [(name, design, ref, "auto", RATIO_TRIALS) for name, design, ref in RATIOS]
+    if generic_trials:
+        runs += [(name, design, None, "generic", generic_trials) for name, design, _ in RATIOS]
+    for name, design, ref, engine, trials in runs:
+        spec = {
+            "design": design | ({"engine": engine} if engine != "auto" else {}),
+            "scenarios": [{"name": "S1", "true_dlt_probs": S1}],
+            "trials": trials,
+            "seed": 1,
+            **TITE_CONDUCT,
+        }
+        best_cpu, used = float("inf"), ""
+        for _ in range(REPEATS if engine == "auto" else 1):
+            cpu = time.process_time()
+            out = run_simulation(spec, workers=1)
+            best_cpu = min(best_cpu, time.process_time() - cpu)
+            used = out["results"][0]["engine"]
+        us = best_cpu / trials * 1e6
+        if engine == "auto":
+            per_trial[name] = us
+        ratio = ""
+        if ref is not None and ref in per_trial:
+            r = us / per_trial[ref]
+            ratio = (
+                f"{r:5.2f} x {ref} ({'ok' if r <= RATIO_TARGET else 'over'} <= {RATIO_TARGET:g})"
+            )
+        print(f"{name:10} {used:15} {trials:7d} {best_cpu:8.3f} {us:10.1f} {ratio:>22}")
+
+
 def main() -> None:
     cores = available_cores()
-    chosen = sys.argv[1:] or list(DESIGNS)
+    args = sys.argv[1:]
+    generic_trials = 0
+    if "--generic" in args:
+        at = args.index("--generic")
+        generic_trials = int(args[at + 1])
+        del args[at : at + 2]
+    want_ratios = not args or "ratios" in args
+    chosen = [a for a in args if a != "ratios"] or ([] if args else list(DESIGNS))
     unknown = sorted(set(chosen) - set(DESIGNS))
     if unknown:
-        sys.exit(f"unknown design(s) {unknown}; known: {', '.join(DESIGNS)}")
+        sys.exit(f"unknown design(s) {unknown}; known: {', '.join(DESIGNS)}, ratios")
+    if chosen:
+        plain(chosen, cores)
+    if want_ratios:
+        ratios(generic_trials)
+
+
+def plain(chosen: list[str], cores: int) -> None:
+    """The designs' speed on S1 and on random scenarios, one worker and every worker."""
     rows = []
     for name in chosen:
         design = DESIGNS[name]
