@@ -474,6 +474,25 @@ def crm_overdose_thresholds(
     p_d decreases in a, so Pr(p_d > target | data) = Pr(a < x_d | data); -inf where p_d never
     exceeds the target (the logistic model with expit(intercept) <= target).
 
+    Parameters
+    ----------
+    skeleton : array_like
+        Prior guesses of the DLT probabilities, strictly increasing in (0, 1), shape (D,).
+    target : float
+        Target DLT probability, in (0, 1).
+    model, intercept
+        As in :func:`crm_posterior`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (D,), increasing with the dose.
+
+    References
+    ----------
+    Cheung (2011), Dose Finding by the Continual Reassessment Method, section 3.2 (the working
+    models); dfcrm 0.2-2.1 ``crm``.
+
     Examples
     --------
     >>> crm_overdose_thresholds([0.1, 0.2, 0.3], 0.2).round(4).tolist()
