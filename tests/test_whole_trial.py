@@ -385,6 +385,79 @@ def test_select_uses_expansion_data_where_it_matters() -> None:
     assert 2 in whole.eliminated and 2 not in escalation_only.eliminated
 
 
+def stopping_doc(method: str) -> dict[str, Any]:
+    """:func:`test_select_uses_expansion_data_where_it_matters`'s trial, with max_patients = 6
+    escalation patients reached: the escalation decision is to stop (3+3: 0/3 at the top dose
+    without the rule's 6 patients there is not a stop, so it gets a third dose-2 cohort)."""
+    raw = expansion_doc([True, True, True, True, True, False], method=method)
+    for k in range(3):
+        raw["patients"].append(
+            {"id": f"F{k}", "dose_level": 2, "infused_on": "2026-01-20", "dlt": False}
+        )
+    raw["design"]["max_patients"] = 6
+    if method == "3+3":
+        raw["design"].pop("max_patients")
+        raw["design"]["allow_deescalation"] = False
+        raw["doses"] = raw["doses"][:2]
+        for k in range(3):
+            raw["patients"].append(
+                {
+                    "id": f"G{k}",
+                    "dose_level": 2,
+                    "infused_on": "2026-01-25",
+                    "dlt": k == 0,
+                    **({"dlt_on": "2026-02-01"} if k == 0 else {}),
+                }
+            )
+    return raw
+
+
+# The final selection inside a stop decision is the design's select on all the data (issue 12,
+# point 5): before, it used the escalation and backfill patients only.
+@pytest.mark.parametrize("method", sorted(DESIGNS))
+def test_stop_decision_selects_from_all_data(method: str) -> None:
+    doc = parse_document(stopping_doc(method))
+    decision = doc.design.decide(doc.data)
+    assert decision.action == "stop", decision.reason
+    assert decision.selection == doc.design.select(doc.data)
+    n_escalation = 9 if method == "3+3" else 6
+    assert decision.selection.data_used == {
+        "escalation": n_escalation,
+        "backfill": 0,
+        "expansion": 6,
+    }
+    assert decision.reason.endswith(
+        f"The final selection uses all the data ({n_escalation} escalation, 6 expansion patients)."
+    )
+    assert sum(d.n for d in decision.selection.doses) == n_escalation + 6
+    # the escalation decision itself still ignores the expansion patients
+    assert [d.n for d in decision.doses][:2] == [3, n_escalation - 3]
+
+
+def test_stop_decision_selection_changes_with_expansion_data() -> None:
+    # BOIN: on the escalation data alone level 2 would be selected (0/3, 0/3); the expansion's
+    # 5 DLTs in 6 at level 2 eliminate it (5 in 9, BOIN's table), so the stop selects level 1
+    doc = parse_document(stopping_doc("boin"))
+    decision = doc.design.decide(doc.data)
+    escalation_only = doc.design.select(doc.data.escalation_data())
+    assert escalation_only.dose_level == 2
+    assert decision.selection is not None and decision.selection.dose_level == 1
+    assert 2 in decision.selection.eliminated
+    payload = decision_to_json(decision, doc)["final_selection"]
+    assert payload["dose"] == 1
+    assert payload["data_used"] == {"escalation": 6, "backfill": 0, "expansion": 6}
+
+
+def test_stop_decision_without_other_cohorts_is_unchanged() -> None:
+    raw = stopping_doc("crm")
+    raw["patients"] = [p for p in raw["patients"] if p.get("cohort") != "expansion"]
+    doc = parse_document(raw)
+    decision = doc.design.decide(doc.data)
+    assert decision.action == "stop"
+    assert "final selection uses all the data" not in decision.reason
+    assert decision.selection == doc.design.select(doc.data)
+
+
 def test_selection_reports_indications_and_responses() -> None:
     doc = parse_document(example())
     payload = selection_to_json(doc.design.select(doc.data), doc)

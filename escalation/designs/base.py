@@ -15,8 +15,10 @@ pipeline combines them the same way for every design. Precedence, highest first:
 The escalation decision uses the escalation and backfill patients only: expansion patients do not
 drive the escalation model (DESIGN.md section 7 lets the recommended regimen, not each escalation
 step, use all the data). The decision also reports the monitoring status of every expansion
-cohort (:mod:`escalation.expansion`). The final selection (:meth:`Design.select`) uses every
-patient -- escalation, backfill and expansion -- and says how many of each it used.
+cohort (:mod:`escalation.expansion`). The final selection -- :meth:`Design.select`, and the one
+inside a stop decision, which is the same -- uses every patient (escalation, backfill and
+expansion: isotonic regression on all data for the BOIN family, the model fitted to all data for
+CRM, TITE-CRM and BLRM) and says how many of each it used.
 
 Every rule's outcome is kept in the decision with its label. The safety review committee's own
 decision is recorded beside the recommendation (by the service), never inside it.
@@ -318,6 +320,18 @@ class Design(ABC):
             indications=indication_estimates(data),
         )
 
+    def _final_selection(
+        self, all_data: TrialData, escalation_data: TrialData, fit: ModelFit
+    ) -> Selection:
+        """The final selection of a stop decision: :meth:`select`'s, on all the data.
+
+        ``fit`` is the model's fit to ``escalation_data`` (the decision's); it is reused when
+        there are no other patients, else the model is fitted again to every patient.
+        """
+        if all_data is escalation_data:
+            return self._selection(all_data, fit)
+        return self._selection(all_data, self.fit(all_data))
+
     def posterior_bands(self, data: TrialData) -> PosteriorBands | None:
         """The posterior dose-toxicity curve with 50% and 95% bands, for a picture.
 
@@ -358,7 +372,7 @@ class Design(ABC):
         """
         self.check_data(data)
         expansion = () if self.expansion is None else expansion_status(self.expansion, data)
-        data = data.escalation_data()
+        all_data, data = data, data.escalation_data()
         fit = self.fit(data)
         rules = self.rules()
         current = data.current_dose_level
@@ -404,17 +418,19 @@ class Design(ABC):
             return Decision(
                 action=Action.STOP,
                 next_level=None,
-                reason=f"Stop the trial: every dose level is too toxic. {detail}",
-                selection=self._selection(data, fit),
+                reason=f"Stop the trial: every dose level is too toxic. {detail}"
+                + _data_used_note(all_data, data),
+                selection=self._final_selection(all_data, data, fit),
                 **common,
             )
         if stop:
-            selection = self._selection(data, fit)
+            selection = self._final_selection(all_data, data, fit)
             why = " ".join(o.detail for o in stop_outcomes if o.triggered)
             return Decision(
                 action=Action.STOP,
                 next_level=None,
-                reason=f"Stop the trial: {why} {selection.reason}",
+                reason=f"Stop the trial: {why} {selection.reason}"
+                + _data_used_note(all_data, data),
                 selection=selection,
                 **common,
             )
@@ -502,6 +518,15 @@ class Design(ABC):
                 )
             )
         return tuple(out)
+
+
+def _data_used_note(all_data: TrialData, escalation_data: TrialData) -> str:
+    """The sentence a stop decision gets when its final selection used more than the escalation
+    data ("" when every patient is an escalation or backfill patient)."""
+    if all_data is escalation_data:
+        return ""
+    used = ", ".join(f"{n} {cohort}" for cohort, n in all_data.n_by_cohort().items() if n)
+    return f" The final selection uses all the data ({used} patients)."
 
 
 def _jsonable(value: Any) -> Any:
