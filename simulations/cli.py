@@ -19,6 +19,7 @@ from typing import Any
 
 from simulations.errors import InvalidSpecError
 from simulations.executors import available_cores
+from simulations.report import whole_trial_tables
 
 __all__ = ["register", "render_text"]
 
@@ -248,6 +249,12 @@ def render_text(results: dict[str, Any]) -> str:
         ]
         lines += _render(header, table)
         lines.append("")
+        whole = whole_trial_tables(mine)
+        if whole:
+            lines.append("Whole trial (expansion per indication; final selection on all the data):")
+            for header, table in whole:
+                lines += _render(header, table)
+                lines.append("")
     lines.append(
         "Monte Carlo standard errors and the risks (overdose60/80, poor allocation, high "
         "toxicity): --json, --csv or --report."

@@ -52,6 +52,7 @@ Clin Cancer Res 24:4357-4364 (risk of poor allocation and of high toxicity).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -59,10 +60,17 @@ import numpy as np
 import numpy.typing as npt
 
 from simulations.engines.base import TrialOutcomes
+from simulations.expansion import (
+    WholeTrialOutcomes,
+    WholeTrialSummary,
+    summarize_whole_trial,
+    whole_trial_characteristics,
+)
 
 __all__ = [
     "POOR_ALLOCATION_N",
     "BlockSummary",
+    "WholeTrialSummary",
     "benchmark_selection",
     "operating_characteristics",
     "summarize_block",
@@ -191,10 +199,14 @@ class BlockSummary:
     lost_sq: int
     benchmark_selected: IntArray  # (D + 1,): per level, then none
     benchmark_correct: int
+    whole: WholeTrialSummary | None = None  # the whole trial (an expansion stage), if any
 
     def __add__(self, other: BlockSummary) -> BlockSummary:
+        def add(a: Any, b: Any) -> Any:
+            return None if a is None and b is None else a + b
+
         return BlockSummary(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+            **{f.name: add(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)}
         )
 
 
@@ -205,12 +217,14 @@ def summarize_block(
     benchmark: IntArray,
     target: float,
     max_patients: int,
+    whole: WholeTrialOutcomes | None = None,
 ) -> BlockSummary:
     """The sums of one block's trials.
 
     ``mtd_indices`` are the true MTD dose indices (empty: no dose is acceptable, and selecting none
     is correct); ``benchmark`` the benchmark's selected index per trial (-1: none); ``target`` and
-    ``max_patients`` the design's (high toxicity and overdose risks).
+    ``max_patients`` the design's (high toxicity and overdose risks); ``whole`` the same trials'
+    expansion stage and final selection on all the data, if the simulation has one.
     """
     n_doses = out.n_at_dose.shape[1]
     sel = np.bincount(
@@ -271,6 +285,7 @@ def summarize_block(
             np.where(benchmark < 0, n_doses, benchmark), minlength=n_doses + 1
         ).astype(np.int64),
         benchmark_correct=right(benchmark),
+        whole=None if whole is None else summarize_whole_trial(whole, mtd_indices=mtd_indices),
     )
 
 
@@ -299,8 +314,12 @@ def _ratio(
     return r, math.sqrt(resid / trials) / mean_y
 
 
-def operating_characteristics(s: BlockSummary) -> dict[str, Any]:
-    """The operating characteristics and their Monte Carlo standard errors (percentages 0-100)."""
+def operating_characteristics(s: BlockSummary, indications: Sequence[str] = ()) -> dict[str, Any]:
+    """The operating characteristics and their Monte Carlo standard errors (percentages 0-100).
+
+    With a whole trial (``s.whole``; ``indications`` its expansion indications, in order), the
+    keys of :func:`simulations.expansion.whole_trial_characteristics` are added.
+    """
     t = s.trials
     n_doses = s.n_sum.size
     sel = [_pct(float(c), t) for c in s.selected[:n_doses]]
@@ -357,4 +376,9 @@ def operating_characteristics(s: BlockSummary) -> dict[str, Any]:
             for key, v in stats.items()
         }
 
-    return {"trials": t, **part(0), "se": part(1)}
+    values, errors = part(0), part(1)
+    if s.whole is not None:
+        whole, whole_se = whole_trial_characteristics(s.whole, t, indications, n_mean)
+        values |= whole
+        errors |= whole_se
+    return {"trials": t, **values, "se": errors}

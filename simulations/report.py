@@ -26,6 +26,7 @@ __all__ = [
     "csv_rows",
     "patients_figure",
     "selection_figure",
+    "whole_trial_tables",
     "write_csv",
     "write_report",
 ]
@@ -74,13 +75,65 @@ _TABLE_METRICS = (
 )
 
 
+#: whole-trial metrics (a simulation with an expansion stage): (key, column, digits)
+WHOLE_TRIAL_METRICS = (
+    ("expansion_pct", "Expansion %", 1),
+    ("final_correct_selection_pct", "Final correct %", 1),
+    ("final_none_pct", "Final no dose %", 1),
+    ("n_total_mean", "Mean n, whole trial", 1),
+    ("duration_total_mean_days", "Whole duration (days)", 0),
+)
+#: per-indication metrics of the expansion stage: (key, column, digits)
+INDICATION_METRICS = (
+    ("patients_mean", "Mean n", 1),
+    ("dlt_mean", "Mean DLTs", 2),
+    ("stop_toxicity_pct", "Toxicity stop %", 1),
+)
+
+
+def whole_trial_tables(
+    rows: Sequence[Mapping[str, Any]], *, with_se: bool = False
+) -> list[tuple[list[str], list[list[str]]]]:
+    """The whole trial's tables of one scenario's rows (none without an expansion stage): the
+    whole-trial metrics per design, then the expansion's metrics per design and indication, each
+    as (header, rows) of strings (with standard errors in brackets when ``with_se``)."""
+    if not rows or "expansion_pct" not in rows[0]:
+        return []
+
+    def cell(value: Any, error: Any, digits: int) -> str:
+        if value is None:
+            return "-"
+        text = f"{value:.{digits}f}"
+        return f"{text} ({error:.{digits}f})" if with_se else text
+
+    whole = (
+        ["Design", *(c for _, c, _ in WHOLE_TRIAL_METRICS)],
+        [
+            [r["design"]] + [cell(r[k], r["se"][k], d) for k, _, d in WHOLE_TRIAL_METRICS]
+            for r in rows
+        ],
+    )
+    per_indication = (
+        ["Design", "Indication", *(c for _, c, _ in INDICATION_METRICS)],
+        [
+            [r["design"], row["indication"]]
+            + [cell(row[k], err[k], d) for k, _, d in INDICATION_METRICS]
+            for r in rows
+            for row, err in zip(
+                r["expansion_indications"], r["se"]["expansion_indications"], strict=True
+            )
+        ],
+    )
+    return [whole, per_indication]
+
+
 def csv_digits(key: str) -> int:
     """Decimals a CSV column keeps: percentages 2, days 1, counts per trial 3; standard errors
     one more (Monte Carlo error is rarely below these)."""
     if key.startswith("se_"):
         return csv_digits(key[3:]) + 1
     base = key.split("_L")[0] if "_L" in key else key
-    if base.endswith("_pct"):
+    if base.endswith("_pct") or "_pct_" in base:  # per indication: stop_toxicity_pct_SLE
         return 2
     if base.endswith("_days"):
         return 1
@@ -102,6 +155,16 @@ def csv_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict
     for key in per_level:
         header += [f"se_{key}_L{k + 1}" for k in range(levels)]
     header += [f"se_{m}" for m in _METRICS]
+    whole = [m for m, _, _ in WHOLE_TRIAL_METRICS]
+    indications = list(
+        dict.fromkeys(
+            row["indication"] for r in results for row in r.get("expansion_indications", ())
+        )
+    )
+    per_indication = [f"{k}_{name}" for name in indications for k, _, _ in INDICATION_METRICS]
+    if any("expansion_pct" in r for r in results):
+        header += [f"final_selection_pct_L{k + 1}" for k in range(levels)]
+        header += whole + per_indication + [f"se_{m}" for m in whole + per_indication]
     rows = []
     for r in results:
         row: dict[str, Any] = {
@@ -121,6 +184,17 @@ def csv_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict
         for m in _METRICS:
             row[m] = r.get(m)
             row[f"se_{m}"] = r["se"].get(m)
+        if "expansion_pct" in r:
+            for level, v in enumerate(r["final_selection_pct"], start=1):
+                row[f"final_selection_pct_L{level}"] = v
+            for m in whole:
+                row[m], row[f"se_{m}"] = r[m], r["se"][m]
+            for values, errors in zip(
+                r["expansion_indications"], r["se"]["expansion_indications"], strict=True
+            ):
+                for metric, _, _ in INDICATION_METRICS:
+                    key = f"{metric}_{values['indication']}"
+                    row[key], row[f"se_{key}"] = values[metric], errors[metric]
         rows.append(
             {
                 k: ("" if v is None else round(v, csv_digits(k)) if isinstance(v, float) else v)
@@ -378,6 +452,13 @@ def _scenario_tables(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                 ],
             )
         )
+        for header, body in whole_trial_tables(mine, with_se=True):
+            parts.append(
+                _table(
+                    [html.escape(h) for h in header],
+                    [[html.escape(c) for c in row] for row in body],
+                )
+            )
     return parts
 
 

@@ -26,6 +26,7 @@ from escalation import __version__
 from simulations.engines import choose_engine
 from simulations.engines.base import IntArray
 from simulations.executors import run_jobs
+from simulations.expansion import simulate_expansion
 from simulations.metrics import (
     BlockSummary,
     benchmark_selection,
@@ -89,6 +90,21 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
                 design.target, unacceptable_ratio=spec.unacceptable_ratio
             )
         )
+        whole = (
+            None
+            if spec.expansion is None
+            else simulate_expansion(
+                spec.expansion,
+                design,
+                scenario.true_dlt_probs,
+                outcomes,
+                spec.conduct,
+                seed=spec.seed,
+                scenario_index=job.scenario_index,
+                block_index=job.block_index,
+                first_trial=job.first,
+            )
+        )
         key = (target, design.max_patients)
         if key not in benchmarks:
             benchmarks[key] = benchmark_selection(
@@ -105,6 +121,7 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
                 benchmark=benchmarks[key],
                 target=target,
                 max_patients=design.max_patients,
+                whole=whole,
             )
         )
     return out
@@ -272,7 +289,9 @@ def run_simulation(
                         )
                     ),
                     "max_patients": design.max_patients,
-                    **operating_characteristics(summary),
+                    **operating_characteristics(
+                        summary, () if parsed.expansion is None else parsed.expansion.names
+                    ),
                 }
             )
     elapsed = time.perf_counter() - start

@@ -29,6 +29,8 @@
   ``decision_timing`` (``auto`` | ``complete`` | ``arrival``; see
   :class:`simulations.patients.Conduct`), ``dlt_window_days`` (30), ``trials`` (1000) and ``seed``
   (a fresh one, reported in the results, when absent).
+* ``expansion``: an expansion stage per indication after escalation, and the final selection on
+  all the data (:mod:`simulations.expansion`).
 
 An invalid specification raises :class:`~simulations.errors.InvalidSpecError` naming every problem's
 field.
@@ -47,6 +49,7 @@ import numpy as np
 from escalation import LIMITS, Design, InvalidDesignError, Problem, parse_design, whole_numbers
 from simulations.engines import ENGINES
 from simulations.errors import InvalidSpecError
+from simulations.expansion import ExpansionStage, parse_expansion_stage
 from simulations.metrics import BENCHMARK_TIES, BenchmarkTies
 from simulations.patients import SCENARIO_TAG, Conduct, DltTime
 from simulations.scenarios import GENERATORS, UNACCEPTABLE_RATIO, Scenario
@@ -68,6 +71,7 @@ _KEYS = {
     "seed",
     "benchmark_ties",
     "unacceptable_ratio",
+    "expansion",
 }
 _RANDOM_KEYS = {"generator", "count", "target", "levels", "mu", "gap", "sigma0", "sigma", "seed"}
 #: the options of each random generator beyond generator, count, target, levels and seed
@@ -109,6 +113,7 @@ class SimulationSpec:
     designs_by_levels: Mapping[tuple[int, int], Design]
     benchmark_ties: BenchmarkTies = "lower"
     unacceptable_ratio: float = UNACCEPTABLE_RATIO
+    expansion: ExpansionStage | None = None
 
     @classmethod
     def from_objects(
@@ -122,6 +127,7 @@ class SimulationSpec:
         name: str | None = None,
         benchmark_ties: BenchmarkTies = "lower",
         unacceptable_ratio: float = UNACCEPTABLE_RATIO,
+        expansion: ExpansionStage | None = None,
     ) -> SimulationSpec:
         """A specification from Python objects: named designs, scenarios and the conduct.
 
@@ -173,6 +179,7 @@ class SimulationSpec:
             designs_by_levels={(i, d.n_doses): d for i, d in enumerate(designs.values())},
             benchmark_ties=benchmark_ties,
             unacceptable_ratio=unacceptable_ratio,
+            expansion=expansion,
         )
 
     def design(self, index: int, n_levels: int) -> Design:
@@ -212,6 +219,8 @@ class SimulationSpec:
             "benchmark_ties": self.benchmark_ties,
             "unacceptable_ratio": self.unacceptable_ratio,
         }
+        if self.expansion is not None:
+            out["expansion"] = self.expansion.as_json()
         return out
 
 
@@ -510,6 +519,12 @@ def parse_spec(spec: Any) -> SimulationSpec:
     else:
         scenarios, random = _scenarios(spec["scenarios"], cast(int, seed), out)
     conduct = _conduct(spec, out)
+    expansion: ExpansionStage | None = None
+    if "expansion" in spec:
+        expansion, problems = parse_expansion_stage(
+            spec["expansion"], n_levels=sorted({s.n_levels for s in scenarios})
+        )
+        out.problems += problems
     amounts = _dose_amounts(spec.get("dose_amounts"), scenarios, out)
     built: dict[tuple[int, int], Design] = {}
     for i, (field, entry) in enumerate(entries):
@@ -541,6 +556,7 @@ def parse_spec(spec: Any) -> SimulationSpec:
         designs_by_levels=built,
         benchmark_ties=ties,
         unacceptable_ratio=float(ratio),
+        expansion=expansion,
     )
 
 

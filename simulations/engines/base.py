@@ -51,6 +51,9 @@ class TrialOutcomes:
         Days by which cohorts started after their first patient was ready (designs that wait).
     lost : numpy.ndarray
         Patients who arrived during a suspension and were lost (``suspended_arrivals: lost``).
+    last_index : numpy.ndarray or None
+        The dose index of the last cohort treated (-1: none), the current dose when the trial
+        ended (the whole trial's final selection needs it for 3+3).
     """
 
     selected_index: IntArray
@@ -60,6 +63,7 @@ class TrialOutcomes:
     duration_days: IntArray
     delay_days: IntArray
     lost: IntArray
+    last_index: IntArray | None = None
 
     @property
     def n_trials(self) -> int:

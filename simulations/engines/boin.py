@@ -175,4 +175,5 @@ class BOINEngine:
             duration_days=cal.duration_days(),
             delay_days=cal.delay,
             lost=cal.lost,
+            last_index=cur.copy(),
         )

@@ -220,4 +220,5 @@ class CRMEngine:
             duration_days=cal.duration_days(),
             delay_days=cal.delay,
             lost=cal.lost,
+            last_index=cur.copy(),
         )

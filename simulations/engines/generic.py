@@ -58,6 +58,7 @@ class GenericEngine:
         duration = np.zeros(n_trials, dtype=np.int64)
         delay = np.zeros(n_trials, dtype=np.int64)
         lost = np.zeros(n_trials, dtype=np.int64)
+        last = np.full(n_trials, -1, dtype=np.int64)
         for t in range(n_trials):
             r = simulate_trial(design, probs, block, t, conduct)
             selected[t] = r.selected_index
@@ -68,6 +69,7 @@ class GenericEngine:
                 r.delay_days,
                 r.lost,
             )
+            last[t] = r.last_index
         return TrialOutcomes(
             selected_index=selected,
             n_at_dose=n_at,
@@ -76,6 +78,7 @@ class GenericEngine:
             duration_days=duration,
             delay_days=delay,
             lost=lost,
+            last_index=last,
         )
 
 
@@ -114,6 +117,7 @@ class _TrialResult:
         "delay_days",
         "dlt_at_dose",
         "duration_days",
+        "last_index",
         "lost",
         "n_at_dose",
         "selected_index",
@@ -128,6 +132,7 @@ class _TrialResult:
         self.duration_days = 0
         self.delay_days = 0
         self.lost = 0
+        self.last_index = -1
 
 
 def _data(
@@ -217,5 +222,6 @@ def simulate_trial(
     else:
         final = TrialData(n_doses=design.n_doses, dlt_window_days=window)
     selection = design.select(final)
+    result.last_index = -1 if level is None else level - 1
     result.selected_index = -1 if selection.dose_level is None else selection.dose_level - 1
     return result

@@ -116,4 +116,5 @@ class ThreePlusThreeEngine:
             duration_days=cal.duration_days(),
             delay_days=cal.delay,
             lost=cal.lost,
+            last_index=cur.copy(),
         )

@@ -222,4 +222,5 @@ class TITEBOINEngine:
             duration_days=cal.duration_days(),
             delay_days=cal.delay,
             lost=cal.lost,
+            last_index=cur.copy(),
         )

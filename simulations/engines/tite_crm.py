@@ -324,4 +324,5 @@ class TITECRMEngine:
             duration_days=cal.duration_days(),
             delay_days=cal.delay,
             lost=cal.lost,
+            last_index=cur.copy(),
         )

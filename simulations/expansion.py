@@ -1,0 +1,617 @@
+"""The whole trial: an expansion stage per indication after escalation, and the final selection.
+
+A specification's optional ``expansion`` block adds, after each simulated escalation, expansion
+cohorts per indication (DESIGN.md section 7):
+
+.. code-block:: json
+
+    "expansion": {
+      "dose_levels": "selected",
+      "max_per_indication": 12,
+      "monitoring": {"p0": 0.25, "alpha": 0.1, "prior": [0.5, 1.5]},
+      "timing": "arrival",
+      "indications": [
+        {"name": "SLE", "accrual_per_month": 1.0, "true_dlt_probs": [0.02, 0.05, 0.1, 0.2]},
+        {"name": "AAV", "accrual_per_month": 0.5}
+      ]
+    }
+
+* ``dose_levels``: ``"selected"`` (the default: the level the escalation selected) or a list of
+  levels; the expansion runs only in trials whose escalation selected a dose (a trial stopped with
+  no tolerable dose has no expansion).
+* ``indications``: each with its accrual rate (patients per month, Poisson arrivals starting when
+  the escalation ends: the end of its last patient's DLT window, when its selection is final) and
+  optionally its own true DLT probabilities per level (default: the scenario's). With several
+  dose levels, an indication's arrivals are assigned to the levels at random with equal
+  probability: each cohort (indication, level) receives independent Poisson arrivals at
+  ``accrual_per_month / len(dose_levels)``.
+* ``max_per_indication`` and ``monitoring``: as the design option ``expansion``
+  (:class:`escalation.ExpansionPlan`): each cohort treats at most ``max_per_indication`` patients
+  and is watched by the beta-binomial toxicity monitoring rule (:class:`escalation.ToxicityMonitor`),
+  calibrated over ``max_per_indication`` evaluable patients.
+* ``timing``: ``"arrival"`` (the default): a patient is treated on arrival, and the monitoring rule
+  is checked on the evaluable patients (a DLT, or a complete window) each day an outcome becomes
+  known; ``"complete"``: the next patient of a cohort is treated only once every treated patient's
+  outcome is known, so the rule sees the patients one at a time, in order -- the sequence its exact
+  operating characteristics (:meth:`escalation.ToxicityMonitor.operating_characteristics`) assume.
+
+A cohort stops for toxicity the first day its evaluable patients reach the boundary (then no
+further patient is treated; the treated ones complete their window); otherwise it ends when
+``max_per_indication`` patients are treated and their windows are over (the rule is checked
+until then: a boundary reached by the last outcomes also counts as a toxicity stop). The whole
+trial ends when its last patient's window ends. The final selection is the design's ``select`` on
+every patient -- escalation and expansion, all with complete follow-up -- as
+:meth:`escalation.Design.select` (the escalation patients enter as their counts per level, with the
+escalation's last level as the current level).
+
+Randomness. Each trial draws its expansion patients from its own ``SeedSequence`` child,
+``spawn_key=(3, scenario, block, trial)``, so the results depend on the seed only (not on how
+blocks are cut into jobs), and every design of a comparison sees the same expansion patients
+(common random numbers: an expansion patient of indication i with tolerance u has a DLT at level d
+iff u < p_i[d]).
+
+References
+----------
+Geller NL, Follmann D, Leifer ES, Carter SL (2003). Design of early trials in stem cell
+transplantation: a hybrid frequentist-Bayesian approach. In: Advances in Clinical Trial
+Biostatistics, Marcel Dekker, 289-314.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from escalation import (
+    Design,
+    ExpansionPlan,
+    InvalidDesignError,
+    Patient,
+    Problem,
+    ToxicityMonitor,
+    TrialData,
+    monitoring_problems,
+)
+from simulations.engines.base import TrialOutcomes
+from simulations.patients import DAYS_PER_MONTH, Conduct
+
+__all__ = [
+    "EXPANSION_TAG",
+    "ExpansionStage",
+    "IndicationStage",
+    "WholeTrialOutcomes",
+    "WholeTrialSummary",
+    "parse_expansion_stage",
+    "simulate_expansion",
+    "summarize_whole_trial",
+    "whole_trial_characteristics",
+]
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+#: spawn-key tag of the expansion patients' SeedSequence children (after patients.INFERENCE_TAG)
+EXPANSION_TAG = 3
+_KEYS = ("dose_levels", "max_per_indication", "monitoring", "timing", "indications")
+_INDICATION_KEYS = ("name", "accrual_per_month", "true_dlt_probs")
+_MONITORING_KEYS = ("p0", "alpha", "prior")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndicationStage:
+    """One indication's expansion: its accrual rate and (optionally) its true DLT probabilities."""
+
+    name: str
+    accrual_per_month: float
+    true_dlt_probs: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpansionStage:
+    """The expansion stage of a simulated trial (see the module docstring)."""
+
+    indications: tuple[IndicationStage, ...]
+    max_per_indication: int
+    p0: float
+    alpha: float
+    prior: tuple[float, float]
+    dose_levels: tuple[int, ...] | None = None  # None: the escalation's selected level
+    timing: Literal["arrival", "complete"] = "arrival"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.indications)
+
+    @property
+    def monitor(self) -> ToxicityMonitor:
+        """The monitoring rule (its calibration is cached)."""
+        return ToxicityMonitor(
+            p0=self.p0, alpha=self.alpha, prior=self.prior, max_n=self.max_per_indication
+        )
+
+    @property
+    def n_slots(self) -> int:
+        """Cohorts per indication."""
+        return 1 if self.dose_levels is None else len(self.dose_levels)
+
+    def plan(self, dose_levels: tuple[int, ...]) -> ExpansionPlan:
+        """The design option ``expansion`` for these dose levels (for the final selection)."""
+        return ExpansionPlan(
+            indications=self.names,
+            dose_levels=dose_levels,
+            max_per_indication=self.max_per_indication,
+            p0=self.p0,
+            alpha=self.alpha,
+            prior=self.prior,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dose_levels": "selected" if self.dose_levels is None else list(self.dose_levels),
+            "max_per_indication": self.max_per_indication,
+            "monitoring": {"p0": self.p0, "alpha": self.alpha, "prior": list(self.prior)},
+            "timing": self.timing,
+            "indications": [
+                {"name": i.name, "accrual_per_month": i.accrual_per_month}
+                | (
+                    {"true_dlt_probs": list(i.true_dlt_probs)}
+                    if i.true_dlt_probs is not None
+                    else {}
+                )
+                for i in self.indications
+            ],
+        }
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def parse_expansion_stage(
+    block: Any, *, n_levels: Sequence[int], where: str = "expansion"
+) -> tuple[ExpansionStage | None, list[Problem]]:
+    """The expansion stage from a specification's block, or ``None`` with every problem.
+
+    ``n_levels`` are the scenarios' numbers of dose levels (levels and probabilities are checked
+    against each).
+    """
+    problems: list[Problem] = []
+
+    def bad(field: str, message: str) -> None:
+        problems.append(Problem(field=f"{where}{field}", message=message))
+
+    if not isinstance(block, Mapping):
+        bad("", f"expected an object with fields {', '.join(_KEYS)}, got {block!r}")
+        return None, problems
+    for key in block:
+        if key not in _KEYS:
+            bad(f".{key}", f"unknown field (fields: {', '.join(_KEYS)})")
+    fewest = min(n_levels, default=1)
+    levels_value = block.get("dose_levels", "selected")
+    dose_levels: tuple[int, ...] | None = None
+    if levels_value != "selected":
+        if not isinstance(levels_value, list) or not levels_value:
+            bad(".dose_levels", f'expected "selected" or a list of levels, got {levels_value!r}')
+        else:
+            for k, level in enumerate(levels_value):
+                if not _is_int(level) or not 1 <= level <= fewest:
+                    bad(f".dose_levels[{k}]", f"must be a level from 1 to {fewest}, got {level!r}")
+                elif level in levels_value[:k]:
+                    bad(f".dose_levels[{k}]", f"{level} appears twice")
+            dose_levels = tuple(levels_value)
+    max_n: Any = block.get("max_per_indication")
+    monitoring: Any = block.get("monitoring")
+    if "max_per_indication" not in block:
+        bad(".max_per_indication", "missing")
+    if not isinstance(monitoring, Mapping):
+        bad(".monitoring", f"expected an object with p0, alpha and prior, got {monitoring!r}")
+        monitoring = {}
+    else:
+        for key in monitoring:
+            if key not in _MONITORING_KEYS:
+                bad(f".monitoring.{key}", f"unknown field (fields: {', '.join(_MONITORING_KEYS)})")
+        for key in _MONITORING_KEYS:
+            if key not in monitoring:
+                bad(f".monitoring.{key}", "missing")
+    if "max_per_indication" in block and all(k in monitoring for k in _MONITORING_KEYS):
+        for p in monitoring_problems(
+            p0=monitoring["p0"],
+            alpha=monitoring["alpha"],
+            prior=monitoring["prior"],
+            max_n=max_n,
+            where="",
+        ):
+            key = "max_per_indication" if p.field == "max_n" else f"monitoring.{p.field}"
+            bad(f".{key}", p.message)
+    timing: Any = block.get("timing", "arrival")
+    if timing not in ("arrival", "complete"):
+        bad(".timing", f"expected 'arrival' or 'complete', got {timing!r}")
+    indications: list[IndicationStage] = []
+    items = block.get("indications")
+    if not isinstance(items, list) or not items:
+        bad(".indications", f"expected a non-empty list of indications, got {items!r}")
+        items = []
+    seen: set[str] = set()
+    for k, item in enumerate(items):
+        field = f".indications[{k}]"
+        if not isinstance(item, Mapping):
+            bad(field, "expected an object with name and accrual_per_month")
+            continue
+        for key in item:
+            if key not in _INDICATION_KEYS:
+                bad(f"{field}.{key}", f"unknown field (fields: {', '.join(_INDICATION_KEYS)})")
+        name: Any = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            bad(f"{field}.name", f"expected a name, got {name!r}")
+            continue
+        if name in seen:
+            bad(f"{field}.name", f"{name!r} appears twice")
+            continue
+        seen.add(name)
+        rate: Any = item.get("accrual_per_month")
+        if not _is_number(rate) or not 0.01 <= rate <= 1000:
+            bad(f"{field}.accrual_per_month", f"expected a number from 0.01 to 1000, got {rate!r}")
+            continue
+        probs: Any = item.get("true_dlt_probs")
+        if probs is not None:
+            if not isinstance(probs, list) or not all(_is_number(p) and 0 <= p <= 1 for p in probs):
+                bad(f"{field}.true_dlt_probs", f"expected probabilities in [0, 1], got {probs!r}")
+                continue
+            if any(len(probs) != n for n in n_levels):
+                bad(
+                    f"{field}.true_dlt_probs",
+                    f"{len(probs)} probabilities, but the scenarios have "
+                    f"{' or '.join(str(n) for n in sorted(set(n_levels)))} levels",
+                )
+                continue
+        indications.append(
+            IndicationStage(
+                name=name,
+                accrual_per_month=float(rate),
+                true_dlt_probs=None if probs is None else tuple(float(p) for p in probs),
+            )
+        )
+    if problems:
+        return None, problems
+    prior = monitoring["prior"]
+    return (
+        ExpansionStage(
+            indications=tuple(indications),
+            max_per_indication=max_n,
+            p0=float(monitoring["p0"]),
+            alpha=float(monitoring["alpha"]),
+            prior=(float(prior[0]), float(prior[1])),
+            dose_levels=dose_levels,
+            timing=timing,
+        ),
+        [],
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WholeTrialOutcomes:
+    """Per-trial results of the whole trial (arrays by trial; indications in the stage's order).
+
+    ``expanded``: the trial had an expansion stage; ``n_expansion``, ``dlt_expansion``: patients
+    and DLTs per indication (all its cohorts); ``stop_toxicity``: a cohort of the indication was
+    stopped by the monitoring rule; ``final_index``: the final selection on all the data (-1 none);
+    ``n_all_at_dose``: patients per level, escalation and expansion; ``duration_days``: day 0 to
+    the end of the whole trial's last DLT window.
+    """
+
+    expanded: BoolArray
+    n_expansion: IntArray
+    dlt_expansion: IntArray
+    stop_toxicity: BoolArray
+    final_index: IntArray
+    n_all_at_dose: IntArray
+    duration_days: IntArray
+
+
+def _cohort(
+    bounds: Sequence[int | None],
+    *,
+    start: int,
+    gaps: FloatArray,
+    tolerance: FloatArray,
+    onset: FloatArray,
+    prob: float,
+    conduct: Conduct,
+    complete: bool,
+) -> tuple[list[tuple[int, bool, int]], bool]:
+    """One cohort: its treated patients (infusion day, DLT, DLT day) and whether it stopped.
+
+    ``bounds[n - 1]`` is the monitoring boundary at n evaluable patients (None: no stop).
+    """
+    window = conduct.dlt_window_days
+    arrivals = np.floor(start + np.cumsum(gaps)).astype(np.int64)
+    offsets = conduct.dlt_time.offset_days(onset, prob, window)
+    treated: list[tuple[int, bool, int]] = []
+    events: list[tuple[int, bool]] = []  # (day the outcome is known, DLT)
+    checked = -1  # outcomes known up to this day have been checked
+
+    def crosses(until: int) -> bool:
+        nonlocal checked
+        days = sorted({e for e, _ in events if checked < e <= until})
+        for day in days:
+            n = sum(1 for e, _ in events if e <= day)
+            y = sum(1 for e, d in events if d and e <= day)
+            bound = bounds[n - 1]
+            if bound is not None and y >= bound:
+                return True
+        checked = max(checked, until)
+        return False
+
+    for j in range(len(gaps)):
+        day = int(arrivals[j])
+        if complete and events:
+            day = max(day, max(e for e, _ in events))
+        if crosses(day):
+            return treated, True
+        dlt = bool(tolerance[j] < prob)
+        dlt_day = day + int(offsets[j])
+        treated.append((day, dlt, dlt_day))
+        events.append((dlt_day if dlt else day + window, dlt))
+    return treated, crosses(max(e for e, _ in events))
+
+
+def simulate_expansion(
+    stage: ExpansionStage,
+    design: Design,
+    scenario_probs: Sequence[float],
+    outcomes: TrialOutcomes,
+    conduct: Conduct,
+    *,
+    seed: int,
+    scenario_index: int,
+    block_index: int,
+    first_trial: int = 0,
+) -> WholeTrialOutcomes:
+    """The expansion stage and the final selection of every trial of a block (module docstring).
+
+    ``outcomes`` are the block's escalation results (any engine); trial t of them is trial
+    ``first_trial + t`` of its block (its expansion patients' SeedSequence child).
+    """
+    n_trials = outcomes.n_at_dose.shape[0]
+    names = stage.names
+    n_ind, slots, max_n = len(names), stage.n_slots, stage.max_per_indication
+    bounds = stage.monitor.stop_at_least
+    window = conduct.dlt_window_days
+    probs_of = [
+        np.asarray(i.true_dlt_probs or scenario_probs, dtype=np.float64) for i in stage.indications
+    ]
+    gap_days = [DAYS_PER_MONTH * slots / i.accrual_per_month for i in stage.indications]
+    expanded = np.zeros(n_trials, dtype=np.bool_)
+    n_exp = np.zeros((n_trials, n_ind), dtype=np.int64)
+    y_exp = np.zeros((n_trials, n_ind), dtype=np.int64)
+    stop_tox = np.zeros((n_trials, n_ind), dtype=np.bool_)
+    final = outcomes.selected_index.copy()
+    n_all = outcomes.n_at_dose.copy()
+    duration = outcomes.duration_days.copy()
+    designs: dict[tuple[int, ...], Design] = {}
+    for t in range(n_trials):
+        selected = int(outcomes.selected_index[t])
+        if selected < 0:
+            continue
+        levels = (selected + 1,) if stage.dose_levels is None else stage.dose_levels
+        seq = np.random.SeedSequence(
+            seed, spawn_key=(EXPANSION_TAG, scenario_index, block_index, first_trial + t)
+        )
+        rng = np.random.Generator(np.random.PCG64(seq))
+        shape = (n_ind, slots, max_n)
+        tolerance, onset = rng.random(shape), rng.random(shape)
+        gaps = rng.standard_exponential(shape)
+        start = int(outcomes.duration_days[t])
+        expanded[t] = True
+        patients: list[Patient] = []
+        end = start
+        for i in range(n_ind):
+            for k, level in enumerate(levels):
+                treated, stopped = _cohort(
+                    bounds,
+                    start=start,
+                    gaps=gaps[i, k] * gap_days[i],
+                    tolerance=tolerance[i, k],
+                    onset=onset[i, k],
+                    prob=float(probs_of[i][level - 1]),
+                    conduct=conduct,
+                    complete=stage.timing == "complete",
+                )
+                stop_tox[t, i] |= stopped
+                n_exp[t, i] += len(treated)
+                for day, dlt, dlt_day in treated:
+                    y_exp[t, i] += dlt
+                    n_all[t, level - 1] += 1
+                    end = max(end, day + window)
+                    patients.append(
+                        Patient(
+                            patient_id=f"X{len(patients) + 1:04d}",
+                            dose_level=level,
+                            infused_day=day,
+                            dlt=dlt,
+                            dlt_day=dlt_day if dlt else None,
+                            cohort="expansion",
+                            indication=names[i],
+                        )
+                    )
+        duration[t] = end
+        if levels not in designs:
+            designs[levels] = replace(design, expansion=stage.plan(levels))
+        final[t] = _final_index(designs[levels], outcomes, t, patients, end, window, names)
+    return WholeTrialOutcomes(
+        expanded=expanded,
+        n_expansion=n_exp,
+        dlt_expansion=y_exp,
+        stop_toxicity=stop_tox,
+        final_index=final,
+        n_all_at_dose=n_all,
+        duration_days=duration,
+    )
+
+
+def _final_index(
+    design: Design,
+    outcomes: TrialOutcomes,
+    t: int,
+    expansion: list[Patient],
+    end: int,
+    window: int,
+    names: tuple[str, ...],
+) -> int:
+    """The design's final selection on all the data of trial t (dose index, -1 for none)."""
+    escalation = [
+        Patient(
+            patient_id=f"E{d + 1}-{k + 1}",
+            dose_level=d + 1,
+            infused_day=0,
+            dlt=k < int(outcomes.dlt_at_dose[t, d]),
+            dlt_day=1 if k < int(outcomes.dlt_at_dose[t, d]) else None,
+        )
+        for d in range(outcomes.n_at_dose.shape[1])
+        for k in range(int(outcomes.n_at_dose[t, d]))
+    ]
+    last = None if outcomes.last_index is None else int(outcomes.last_index[t])
+    data = TrialData(
+        n_doses=design.n_doses,
+        patients=(*escalation, *expansion),
+        as_of_day=max(end, window),
+        dlt_window_days=window,
+        current_level=None if last is None or last < 0 else last + 1,
+        indications=names,
+    )
+    try:
+        selection = design.select(data)
+    except InvalidDesignError as e:  # pragma: no cover - the plan is checked when parsed
+        raise RuntimeError(f"expansion plan: {e}") from e
+    return -1 if selection.dose_level is None else selection.dose_level - 1
+
+
+@dataclass(slots=True, kw_only=True)
+class WholeTrialSummary:
+    """Integer sums of the whole trial over a block's trials (add with ``+``)."""
+
+    expanded: int
+    n_expansion_sum: IntArray  # per indication
+    n_expansion_sq: IntArray
+    dlt_expansion_sum: IntArray
+    dlt_expansion_sq: IntArray
+    stop_toxicity: IntArray  # trials, per indication
+    final_selected: IntArray  # (D + 1,): per level, then none
+    final_correct: int
+    n_exp_total_sum: int
+    n_exp_total_sq: int
+    n_all_sum: int
+    n_all_sq: int
+    duration_sum: int
+    duration_sq: int
+
+    def __add__(self, other: WholeTrialSummary) -> WholeTrialSummary:
+        return WholeTrialSummary(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+
+def summarize_whole_trial(
+    whole: WholeTrialOutcomes, *, mtd_indices: tuple[int, ...]
+) -> WholeTrialSummary:
+    """The sums of one block's whole trials (``mtd_indices`` as :func:`summarize_block`)."""
+    n_doses = whole.n_all_at_dose.shape[1]
+    final = whole.final_index
+    exp_total = whole.n_expansion.sum(axis=1)
+    n_all = whole.n_all_at_dose.sum(axis=1)
+    correct = int(np.isin(final, mtd_indices).sum()) if mtd_indices else int((final < 0).sum())
+    return WholeTrialSummary(
+        expanded=int(whole.expanded.sum()),
+        n_expansion_sum=whole.n_expansion.sum(axis=0),
+        n_expansion_sq=(whole.n_expansion**2).sum(axis=0),
+        dlt_expansion_sum=whole.dlt_expansion.sum(axis=0),
+        dlt_expansion_sq=(whole.dlt_expansion**2).sum(axis=0),
+        stop_toxicity=whole.stop_toxicity.sum(axis=0).astype(np.int64),
+        final_selected=np.bincount(
+            np.where(final < 0, n_doses, final), minlength=n_doses + 1
+        ).astype(np.int64),
+        final_correct=correct,
+        n_exp_total_sum=int(exp_total.sum()),
+        n_exp_total_sq=int((exp_total**2).sum()),
+        n_all_sum=int(n_all.sum()),
+        n_all_sq=int((n_all**2).sum()),
+        duration_sum=int(whole.duration_days.sum()),
+        duration_sq=int((whole.duration_days.astype(np.int64) ** 2).sum()),
+    )
+
+
+def _pct(count: float, trials: int) -> tuple[float, float]:
+    p = count / trials
+    return 100.0 * p, 100.0 * math.sqrt(max(p * (1.0 - p), 0.0) / trials)
+
+
+def _mean(total: float, squares: float, trials: int) -> tuple[float, float]:
+    mean = total / trials
+    var = max(squares / trials - mean * mean, 0.0) * trials / max(trials - 1, 1)
+    return mean, math.sqrt(var / trials)
+
+
+def whole_trial_characteristics(
+    s: WholeTrialSummary, trials: int, names: Sequence[str], escalation_n: tuple[float, float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The whole trial's operating characteristics and their standard errors (two dicts with the
+    same keys; percentages of all trials, 0-100).
+
+    ``expansion_pct``: trials with an expansion stage; per indication (``expansion_indications``,
+    a list in the stage's order): ``stop_toxicity_pct`` (a cohort stopped by the monitoring rule),
+    ``patients_mean``, ``dlt_mean``; ``patients_by_cohort_mean`` (escalation: the escalation's
+    ``n_mean``, ``escalation_n``); ``n_total_mean``; ``duration_total_mean_days``;
+    ``final_selection_pct`` per level, ``final_none_pct`` and ``final_correct_selection_pct`` (the
+    final selection on all the data).
+    """
+    n_doses = s.final_selected.size - 1
+    values: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+
+    def put(key: str, pair: tuple[float, float]) -> None:
+        values[key], errors[key] = pair
+
+    put("expansion_pct", _pct(s.expanded, trials))
+    rows, row_errors = [], []
+    for i, name in enumerate(names):
+        stop = _pct(float(s.stop_toxicity[i]), trials)
+        n = _mean(float(s.n_expansion_sum[i]), float(s.n_expansion_sq[i]), trials)
+        y = _mean(float(s.dlt_expansion_sum[i]), float(s.dlt_expansion_sq[i]), trials)
+        rows.append(
+            {
+                "indication": name,
+                "stop_toxicity_pct": stop[0],
+                "patients_mean": n[0],
+                "dlt_mean": y[0],
+            }
+        )
+        row_errors.append(
+            {
+                "indication": name,
+                "stop_toxicity_pct": stop[1],
+                "patients_mean": n[1],
+                "dlt_mean": y[1],
+            }
+        )
+    values["expansion_indications"], errors["expansion_indications"] = rows, row_errors
+    expansion_n = _mean(s.n_exp_total_sum, s.n_exp_total_sq, trials)
+    values["patients_by_cohort_mean"] = {"escalation": escalation_n[0], "expansion": expansion_n[0]}
+    errors["patients_by_cohort_mean"] = {"escalation": escalation_n[1], "expansion": expansion_n[1]}
+    put("n_total_mean", _mean(s.n_all_sum, s.n_all_sq, trials))
+    put("duration_total_mean_days", _mean(s.duration_sum, s.duration_sq, trials))
+    selection = [_pct(float(c), trials) for c in s.final_selected[:n_doses]]
+    values["final_selection_pct"] = [v for v, _ in selection]
+    errors["final_selection_pct"] = [e for _, e in selection]
+    put("final_none_pct", _pct(float(s.final_selected[n_doses]), trials))
+    put("final_correct_selection_pct", _pct(float(s.final_correct), trials))
+    return values, errors

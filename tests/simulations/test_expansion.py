@@ -1,0 +1,183 @@
+"""The whole trial in simulations (issue 12, point 6): the expansion stage per indication after
+escalation, its toxicity monitoring, the final selection on all the data.
+
+The simulated probability that the monitoring rule stops an indication's cohort is checked against
+the rule's exact operating characteristics (dynamic programming over (n, DLTs), themselves checked
+against R's stoppingrule in tests/models), within Monte Carlo error: an independent second method.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from escalation import BOIN, ToxicityMonitor
+from simulations import InvalidSpecError, run_simulation
+from simulations.engines.base import TrialOutcomes
+from simulations.expansion import ExpansionStage, IndicationStage, simulate_expansion
+from simulations.patients import Conduct
+
+MONITORING = {"p0": 0.2, "alpha": 0.1, "prior": [0.6, 2.4]}
+SPEC: dict[str, Any] = {
+    "design": {"method": "boin", "target": 0.3, "max_patients": 12},
+    "scenarios": [{"name": "S1", "true_dlt_probs": [0.05, 0.15, 0.3, 0.5]}],
+    "trials": 200,
+    "seed": 11,
+    "expansion": {
+        "max_per_indication": 10,
+        "monitoring": MONITORING,
+        "indications": [
+            {"name": "SLE", "accrual_per_month": 1.0},
+            {"name": "AAV", "accrual_per_month": 0.5, "true_dlt_probs": [0.1, 0.3, 0.5, 0.7]},
+        ],
+    },
+}
+
+
+def stage(timing: str, rates: tuple[float, float] = (1.0, 1.0)) -> ExpansionStage:
+    return ExpansionStage(
+        indications=(
+            IndicationStage(name="SLE", accrual_per_month=rates[0], true_dlt_probs=(0.2,)),
+            IndicationStage(name="AAV", accrual_per_month=rates[1], true_dlt_probs=(0.45,)),
+        ),
+        max_per_indication=10,
+        p0=0.2,
+        alpha=0.1,
+        prior=(0.6, 2.4),
+        dose_levels=None,
+        timing=timing,  # type: ignore[arg-type]
+    )
+
+
+def escalated(n_trials: int) -> TrialOutcomes:
+    """Escalations of one dose level that all selected it (6 patients, no DLT, 200 days)."""
+    return TrialOutcomes(
+        selected_index=np.zeros(n_trials, dtype=np.int64),
+        n_at_dose=np.full((n_trials, 1), 6, dtype=np.int64),
+        dlt_at_dose=np.zeros((n_trials, 1), dtype=np.int64),
+        stopped_early=np.zeros(n_trials, dtype=np.bool_),
+        duration_days=np.full(n_trials, 200, dtype=np.int64),
+        delay_days=np.zeros(n_trials, dtype=np.int64),
+        lost=np.zeros(n_trials, dtype=np.int64),
+        last_index=np.zeros(n_trials, dtype=np.int64),
+    )
+
+
+def run_stage(the_stage: ExpansionStage, n_trials: int, seed: int = 3) -> Any:
+    return simulate_expansion(
+        the_stage,
+        BOIN(n_doses=1, target=0.3),
+        (0.2,),
+        escalated(n_trials),
+        Conduct(),
+        seed=seed,
+        scenario_index=0,
+        block_index=0,
+    )
+
+
+def test_stop_probability_agrees_with_the_exact_operating_characteristics() -> None:
+    # timing "complete": patients one at a time, in order, as the dynamic programming assumes
+    n_trials = 2000
+    whole = run_stage(stage("complete"), n_trials)
+    monitor = ToxicityMonitor(p0=0.2, alpha=0.1, prior=(0.6, 2.4), max_n=10)
+    for i, p in enumerate((0.2, 0.45)):
+        oc = monitor.operating_characteristics(p)
+        stop = whole.stop_toxicity[:, i].mean()
+        se = math.sqrt(oc.stop_prob * (1 - oc.stop_prob) / n_trials)
+        assert abs(stop - oc.stop_prob) < 4 * se, (p, stop, oc.stop_prob)
+        n = whole.n_expansion[:, i]
+        assert abs(n.mean() - oc.expected_n) < 4 * n.std() / math.sqrt(n_trials)
+        y = whole.dlt_expansion[:, i]
+        assert abs(y.mean() - oc.expected_events) < 4 * y.std() / math.sqrt(n_trials)
+    # the two indications differ: the negative control (0.45 is not 0.2's stop probability)
+    assert whole.stop_toxicity[:, 1].mean() > 3 * monitor.operating_characteristics(0.2).stop_prob
+
+
+def test_slow_accrual_on_arrival_behaves_as_sequential_and_fast_accrual_treats_more() -> None:
+    n_trials = 800
+    slow = run_stage(stage("arrival", rates=(0.02, 0.02)), n_trials)
+    sequential = run_stage(stage("complete"), n_trials)
+    # a mean gap of 1,500 days: almost never a patient pending when the next arrives
+    for i in range(2):
+        a, b = slow.stop_toxicity[:, i].mean(), sequential.stop_toxicity[:, i].mean()
+        assert abs(a - b) < 4 * math.sqrt((a * (1 - a) + b * (1 - b)) / n_trials)
+    fast = run_stage(stage("arrival", rates=(20.0, 20.0)), 300)
+    # 20 a month arrive inside one another's windows: patients are treated before the rule stops
+    assert fast.n_expansion[:, 1].mean() > sequential.n_expansion[:, 1].mean() + 1
+
+
+def test_expansion_patients_and_duration_add_up() -> None:
+    whole = run_stage(stage("arrival"), 200)
+    assert (whole.n_expansion <= 10).all()
+    assert (whole.n_all_at_dose[:, 0] == 6 + whole.n_expansion.sum(axis=1)).all()
+    assert (whole.duration_days >= 200 + 30).all()
+    assert whole.expanded.all()
+
+
+def test_run_simulation_reports_the_whole_trial() -> None:
+    out = run_simulation(SPEC)
+    r = out["results"][0]
+    assert r["expansion_pct"] == pytest.approx(100 - r["none_pct"])
+    assert [row["indication"] for row in r["expansion_indications"]] == ["SLE", "AAV"]
+    by_cohort = r["patients_by_cohort_mean"]
+    assert by_cohort["escalation"] == r["n_mean"]
+    assert r["n_total_mean"] == pytest.approx(by_cohort["escalation"] + by_cohort["expansion"])
+    assert r["n_total_mean"] == pytest.approx(
+        sum(row["patients_mean"] for row in r["expansion_indications"]) + r["n_mean"]
+    )
+    assert r["duration_total_mean_days"] > r["duration_mean_days"]
+    assert sum(r["final_selection_pct"]) + r["final_none_pct"] == pytest.approx(100)
+    # AAV is more toxic: its cohorts stop more often
+    sle, aav = r["expansion_indications"]
+    assert aav["stop_toxicity_pct"] > sle["stop_toxicity_pct"]
+    assert set(r["se"]["expansion_indications"][0]) == set(sle)
+    assert out["spec"]["expansion"]["dose_levels"] == "selected"
+
+
+def test_the_whole_trial_depends_on_the_seed_only_not_on_the_engine_or_parts() -> None:
+    fast = run_simulation(SPEC)["results"][0]
+    spec = copy.deepcopy(SPEC)
+    spec["design"]["engine"] = "generic"  # trials simulated in parts of 100, one at a time
+    generic = run_simulation(spec)["results"][0]
+    assert generic["engine"] == "generic" and fast["engine"] == "fast-boin"
+    for key in ("expansion_indications", "final_selection_pct", "duration_total_mean_days"):
+        assert generic[key] == fast[key], key
+    again = copy.deepcopy(SPEC)
+    again["seed"] = 12
+    assert (
+        run_simulation(again)["results"][0]["expansion_indications"]
+        != (fast["expansion_indications"])
+    )
+
+
+def test_expansion_at_given_levels() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["expansion"]["dose_levels"] = [1, 2]
+    r = run_simulation(spec)["results"][0]
+    # two cohorts per indication: up to 20 patients each
+    assert max(row["patients_mean"] for row in r["expansion_indications"]) > 10
+
+
+def test_the_spec_names_every_problem_of_the_expansion_block() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["expansion"] |= {"dose_levels": [0, 2, 2], "timing": "later", "extra": 1}
+    spec["expansion"]["monitoring"] = {"p0": 1.5, "alpha": 0.1}
+    spec["expansion"]["indications"][1]["true_dlt_probs"] = [0.1, 0.2]
+    spec["expansion"]["indications"].append({"name": "SLE", "accrual_per_month": 1})
+    with pytest.raises(InvalidSpecError) as e:
+        run_simulation(spec)
+    fields = {p.field for p in e.value.problems}
+    assert fields == {
+        "expansion.dose_levels[0]",
+        "expansion.dose_levels[2]",
+        "expansion.timing",
+        "expansion.extra",
+        "expansion.monitoring.prior",
+        "expansion.indications[1].true_dlt_probs",
+        "expansion.indications[2].name",
+    }
