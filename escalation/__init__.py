@@ -62,6 +62,13 @@ from escalation.models.blrm import (
     blrm_posterior,
     blrm_posterior_batch,
 )
+from escalation.models.bop2 import (
+    FutilityCheck,
+    FutilityOC,
+    FutilityRule,
+    calibrate_futility,
+    futility_oc,
+)
 from escalation.models.boundaries import (
     BoundaryRow,
     beta_overdose_prob,
@@ -154,6 +161,9 @@ __all__ = [
     "ExcludeEliminated",
     "ExpansionPlan",
     "ExpansionStatus",
+    "FutilityCheck",
+    "FutilityOC",
+    "FutilityRule",
     "IndicationEstimate",
     "InvalidDesignError",
     "InvalidTrialDataError",
@@ -193,6 +203,7 @@ __all__ = [
     "boin_lambdas",
     "boundary_row",
     "boundary_rows",
+    "calibrate_futility",
     "crm_overdose_thresholds",
     "crm_posterior_batch",
     "date_problem",
@@ -200,6 +211,7 @@ __all__ = [
     "document_to_json",
     "dose_paths",
     "expansion_status",
+    "futility_oc",
     "indication_estimates",
     "linear_weights",
     "monitoring_oc",
