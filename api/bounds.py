@@ -144,6 +144,25 @@ class ExpansionMonitoringIn(BaseModel):
     )
 
 
+class ExpansionFutilityIn(BaseModel):
+    """The expansion cohorts' BOP2 efficacy futility rule (Zhou, Lee & Yuan 2017): lambda and
+    gamma given, or calibrated from response_alt and alpha."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    response_null: float = Field(gt=0, lt=1, description="the response rate not worth pursuing")
+    prior: list[Annotated[float, Field(gt=0)]] | None = Field(
+        default=None, min_length=2, max_length=2, description="Beta prior (a, b)"
+    )
+    looks: list[Annotated[int, Field(ge=1, le=MAX_MONITORED_PATIENTS)]] | None = Field(
+        default=None, min_length=1, description="patients with a known response at each look"
+    )
+    lambda_: float | None = Field(default=None, ge=0, le=1, alias="lambda")
+    gamma: float | None = Field(default=None, ge=0, le=10)
+    response_alt: float | None = Field(default=None, gt=0, lt=1)
+    alpha: float | None = Field(default=None, gt=0, lt=1)
+
+
 class ExpansionIn(BaseModel):
     """Expansion cohorts: one per indication and dose level, each watched by the monitoring rule."""
 
@@ -155,6 +174,7 @@ class ExpansionIn(BaseModel):
     )
     max_per_indication: int = Field(ge=1, le=MAX_MONITORED_PATIENTS)
     monitoring: ExpansionMonitoringIn
+    futility: ExpansionFutilityIn | None = Field(default=None, json_schema_extra=NOT_NULL)
 
 
 # options whose range the schema states: the limit's name, by option (and for a float max_step)

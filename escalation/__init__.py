@@ -44,7 +44,12 @@ from escalation.errors import (
     PosteriorComputationError,
     Problem,
 )
-from escalation.expansion import ExpansionPlan, expansion_status, indication_estimates
+from escalation.expansion import (
+    ExpansionPlan,
+    expansion_status,
+    indication_estimates,
+    parse_futility,
+)
 from escalation.limits import (
     EARLIEST_DATE,
     LATEST_DATE,
@@ -218,6 +223,7 @@ __all__ = [
     "monitoring_problems",
     "parse_design",
     "parse_document",
+    "parse_futility",
     "path_probabilities",
     "paths_to_json",
     "select_isotonic",

@@ -433,6 +433,22 @@ def _expansion_table(decision: Decision, plan: ExpansionPlan) -> str:
     ]
     header = ["Indication", "Level", "Evaluable", "DLTs", "Pending", "Stop if DLTs >="]
     header += [f"Pr(rate > {monitor.p0:g})", "Action"]
+    rule = plan.futility
+    if rule is not None:
+        head += (
+            f"; BOP2 futility, stop when Pr(response rate <= {rule.response_null:g}) > "
+            f"1 - {rule.lambda_:.4g} (n/{rule.max_n})^{rule.gamma:.4g} at looks "
+            f"{', '.join(map(str, rule.looks))}"
+        )
+        header[-1:-1] = ["Responses", "Look", "Continue if resp. >="]
+        for row, st in zip(rows, decision.expansion, strict=True):
+            f = st.futility
+            assert f is not None
+            row[-1:-1] = [
+                f"{f.responses}/{f.n}",
+                _cell(f.look),
+                _cell(f.continue_at_least),
+            ]
     reasons = [f"  {s.indication} (level {s.dose_level}): {s.reason}" for s in decision.expansion]
     return "\n".join([head, "", _render_rows(header, rows), "", *reasons])
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from escalation.models.bop2 import FutilityCheck
+
 __all__ = [
     "Action",
     "Decision",
@@ -119,7 +121,9 @@ class ExpansionStatus:
     those still inside the DLT window, ``withdrawn`` those who left early (not evaluable);
     ``n_treated`` all of them. ``stop_at_least`` is the monitoring boundary at ``n`` (``None``: no
     number of DLTs stops there); ``action`` is ``"stop"`` when the boundary is reached or the
-    cohort is full (``max_per_indication`` patients treated), else ``"continue"``.
+    cohort is full (``max_per_indication`` patients treated), or when the plan's BOP2 futility
+    rule finds the cohort futile (``futility``: its verdict on the known responses, with the
+    boundary at the next look), else ``"continue"``.
     """
 
     indication: str
@@ -133,6 +137,7 @@ class ExpansionStatus:
     posterior_prob: float
     action: str
     reason: str
+    futility: FutilityCheck | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -61,6 +61,7 @@ from escalation.limits import (
     text_problem,
     whole_numbers,
 )
+from escalation.models.bop2 import FutilityCheck
 
 __all__ = [
     "Dose",
@@ -870,6 +871,18 @@ def _status_json(s: ExpansionStatus) -> dict[str, Any]:
         "posterior_prob": _round(s.posterior_prob),
         "action": s.action,
         "reason": s.reason,
+    } | ({} if s.futility is None else {"futility": _futility_json(s.futility)})
+
+
+def _futility_json(f: FutilityCheck) -> dict[str, Any]:
+    return {
+        "n": f.n,
+        "responses": f.responses,
+        "look": f.look,
+        "continue_at_least": f.continue_at_least,
+        "futile": f.futile,
+        "posterior_prob": _round(f.posterior_prob),
+        "reason": f.reason,
     }
 
 
@@ -878,7 +891,11 @@ def expansion_to_json(statuses: Sequence[ExpansionStatus]) -> dict[str, Any]:
 
     With one expansion dose level each indication maps to one object ``{"dose_level", "n",
     "dlt", "pending", "withdrawn", "n_treated", "stop_at_least", "posterior_prob", "action",
-    "reason"}``; with several, to a list of such objects, one per dose level in the plan's order.
+    "reason"}`` (with a futility rule, also ``"futility": {"n", "responses", "look",
+    "continue_at_least", "futile", "posterior_prob", "reason"}``: the known responses, the look
+    that decided or the next one, the fewest responses that continue there, and Pr(response rate
+    <= response_null)); with several, to a list of such objects, one per dose level in the plan's
+    order.
     """
     by_indication: dict[str, list[dict[str, Any]]] = {}
     for s in statuses:

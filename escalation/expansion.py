@@ -10,19 +10,31 @@ been treated in it (the cohort is full); otherwise it continues. The monitoring 
 over ``max_per_indication`` patients, so its type I error (stopping when the DLT rate is ``p0``)
 is at most ``alpha`` per cohort.
 
+Optionally, each cohort is also watched by the BOP2 efficacy futility rule (Zhou, Lee & Yuan 2017;
+:class:`escalation.FutilityRule`) on its patients' responses, in the order the responses became
+known (``response_on``, else the infusion): at each look, a cohort whose responses among its first
+n patients are fewer than the rule's boundary stops for futility. The rule's N is
+``max_per_indication``; its looks default to every patient (1, 2, ..., N); ``lambda`` and
+``gamma`` are given, or calibrated from ``response_alt`` and ``alpha`` (the largest power at
+``response_alt`` with a type I error of at most ``alpha``, as the paper).
+
 Expansion patients do not drive the escalation decisions (``Design.decide`` uses the escalation
 and backfill patients); the final selection (``Design.select``) uses every patient.
 
 The design option, in the trial document::
 
     "expansion": {"indications": ["SLE", "AAV"], "dose_levels": [3], "max_per_indication": 10,
-                  "monitoring": {"p0": 0.2, "alpha": 0.1, "prior": [0.6, 2.4]}}
+                  "monitoring": {"p0": 0.2, "alpha": 0.1, "prior": [0.6, 2.4]},
+                  "futility": {"response_null": 0.2, "looks": [5, 10], "lambda": 0.9,
+                               "gamma": 1.0}}
 
 References
 ----------
 Geller NL, Follmann D, Leifer ES, Carter SL (2003). Design of early trials in stem cell
 transplantation: a hybrid frequentist-Bayesian approach. In: Advances in Clinical Trial
 Biostatistics, Marcel Dekker, 289-314.
+Zhou H, Lee JJ, Yuan Y (2017). BOP2: Bayesian optimal design for phase II clinical trials with
+simple and complex endpoints. Statistics in Medicine 36:3302-3314.
 
 Examples
 --------
@@ -46,6 +58,11 @@ from escalation.data import TrialData
 from escalation.decision import ExpansionStatus, IndicationEstimate
 from escalation.errors import InvalidDesignError, Problem
 from escalation.limits import text_problem
+from escalation.models.bop2 import (
+    FutilityRule,
+    calibrate_futility,
+    futility_problems,
+)
 from escalation.models.monitoring import (
     MAX_MONITORED_PATIENTS,
     ToxicityMonitor,
@@ -58,10 +75,13 @@ __all__ = [
     "expansion_status",
     "indication_estimates",
     "parse_expansion",
+    "parse_futility",
 ]
 
-_KEYS = ("indications", "dose_levels", "max_per_indication", "monitoring")
+_KEYS = ("indications", "dose_levels", "max_per_indication", "monitoring", "futility")
+_REQUIRED = ("indications", "dose_levels", "max_per_indication", "monitoring")
 _MONITORING_KEYS = ("p0", "alpha", "prior")
+_FUTILITY_KEYS = ("response_null", "prior", "looks", "lambda", "gamma", "response_alt", "alpha")
 
 
 def _is_int(v: object) -> bool:
@@ -104,6 +124,8 @@ class ExpansionPlan:
     p0, alpha, prior
         The monitoring rule (:class:`ToxicityMonitor`): guard against DLT rates above ``p0``, with
         a probability of at most ``alpha`` of stopping when the rate is ``p0``; Beta ``prior``.
+    futility
+        The BOP2 futility rule on responses (its last look is ``max_per_indication``), or None.
 
     Raises
     ------
@@ -117,6 +139,7 @@ class ExpansionPlan:
     p0: float
     alpha: float
     prior: tuple[float, float]
+    futility: FutilityRule | None = None
 
     def __post_init__(self) -> None:
         for name in ("indications", "dose_levels"):
@@ -170,9 +193,20 @@ class ExpansionPlan:
                     message=f"must be a whole number from 1 to {MAX_MONITORED_PATIENTS}, got {m!r}",
                 )
             )
-        return problems + monitoring_problems(
+        problems += monitoring_problems(
             p0=self.p0, alpha=self.alpha, prior=self.prior, max_n=1, where=f"{where}.monitoring"
         )
+        if self.futility is not None and self.futility.max_n != m:
+            problems.append(
+                Problem(
+                    field=f"{where}.futility.looks",
+                    message=(
+                        f"the last look must be max_per_indication = {m!r}, got "
+                        f"{self.futility.max_n}"
+                    ),
+                )
+            )
+        return problems
 
     @property
     def monitor(self) -> ToxicityMonitor:
@@ -188,7 +222,101 @@ class ExpansionPlan:
             "dose_levels": list(self.dose_levels),
             "max_per_indication": self.max_per_indication,
             "monitoring": {"p0": self.p0, "alpha": self.alpha, "prior": list(self.prior)},
-        }
+        } | ({} if self.futility is None else {"futility": futility_as_dict(self.futility)})
+
+
+def futility_as_dict(rule: FutilityRule) -> dict[str, Any]:
+    """A futility rule as the ``expansion.futility`` block (lambda and gamma given)."""
+    assert rule.prior is not None
+    return {
+        "response_null": rule.response_null,
+        "prior": list(rule.prior),
+        "looks": list(rule.looks),
+        "lambda": rule.lambda_,
+        "gamma": rule.gamma,
+    }
+
+
+def parse_futility(
+    block: Any, *, max_n: int, where: str
+) -> tuple[FutilityRule | None, list[Problem]]:
+    """The futility rule of an ``expansion.futility`` block (N = ``max_n``), or None with every
+    problem (named ``where.*``). ``lambda`` and ``gamma`` are given, or calibrated from
+    ``response_alt`` and ``alpha`` (default 0.1); ``looks`` default to every patient."""
+    if not isinstance(block, Mapping):
+        return None, [Problem(field=where, message=f"expected an object, got {block!r}")]
+    problems = [
+        Problem(
+            field=f"{where}.{k}", message=f"unknown field (fields: {', '.join(_FUTILITY_KEYS)})"
+        )
+        for k in block
+        if k not in _FUTILITY_KEYS
+    ]
+    if "response_null" not in block:
+        problems.append(Problem(field=f"{where}.response_null", message="missing"))
+    given = [k for k in ("lambda", "gamma") if k in block]
+    if len(given) == 1:
+        other = "gamma" if given == ["lambda"] else "lambda"
+        problems.append(Problem(field=f"{where}.{other}", message="give lambda and gamma together"))
+    elif not given and "response_alt" not in block:
+        problems.append(
+            Problem(
+                field=f"{where}.lambda",
+                message="give lambda and gamma, or response_alt (and alpha) to calibrate them",
+            )
+        )
+    elif given and ("response_alt" in block or "alpha" in block):
+        problems.append(
+            Problem(
+                field=f"{where}.response_alt",
+                message="give lambda and gamma, or response_alt and alpha, not both",
+            )
+        )
+    looks_value: Any = block.get("looks", list(range(1, max_n + 1)))
+    if isinstance(looks_value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in looks_value
+    ):
+        if looks_value and looks_value[-1] > max_n:
+            problems.append(
+                Problem(
+                    field=f"{where}.looks",
+                    message=f"looks are numbers of patients up to max_per_indication = {max_n}",
+                )
+            )
+        elif not looks_value or looks_value[-1] < max_n:
+            looks_value = [*looks_value, max_n]  # the last look is the cohort's end
+    prior: Any = block.get("prior")
+    problems += futility_problems(
+        response_null=block.get("response_null"),
+        looks=looks_value,
+        prior=prior,
+        lambda_=block.get("lambda"),
+        gamma=block.get("gamma"),
+        where=where,
+    )
+    if problems:
+        return None, problems
+    prior_pair = None if prior is None else (float(prior[0]), float(prior[1]))
+    try:
+        if given:
+            rule = FutilityRule(
+                response_null=block["response_null"],
+                looks=tuple(looks_value),
+                lambda_=float(block["lambda"]),
+                gamma=float(block["gamma"]),
+                prior=prior_pair,
+            )
+        else:
+            rule = calibrate_futility(
+                response_null=block["response_null"],
+                response_alt=block["response_alt"],
+                looks=tuple(looks_value),
+                alpha=block.get("alpha", 0.1),
+                prior=prior_pair,
+            )
+    except InvalidDesignError as e:
+        return None, [Problem(field=f"{where}.{p.field}", message=p.message) for p in e.problems]
+    return rule, []
 
 
 def parse_expansion(block: Any, *, where: str) -> tuple[ExpansionPlan | None, list[Problem]]:
@@ -200,7 +328,7 @@ def parse_expansion(block: Any, *, where: str) -> tuple[ExpansionPlan | None, li
         for key in block
         if key not in _KEYS
     ]
-    for key in _KEYS:
+    for key in _REQUIRED:
         if key not in block:
             problems.append(Problem(field=f"{where}.{key}", message="missing"))
     monitoring = block.get("monitoring", {})
@@ -228,9 +356,14 @@ def parse_expansion(block: Any, *, where: str) -> tuple[ExpansionPlan | None, li
         levels = []
     indications = block.get("indications", [])
     prior = monitoring.get("prior", (1.0, 1.0))
-    complete = all(k in block for k in _KEYS) and all(k in monitoring for k in _MONITORING_KEYS)
+    complete = all(k in block for k in _REQUIRED) and all(k in monitoring for k in _MONITORING_KEYS)
     if not complete or not isinstance(levels, list):
         return None, problems
+    futility: FutilityRule | None = None
+    max_n = block["max_per_indication"]
+    if "futility" in block and isinstance(max_n, int) and 1 <= max_n <= MAX_MONITORED_PATIENTS:
+        futility, more = parse_futility(block["futility"], max_n=max_n, where=f"{where}.futility")
+        problems += more
     try:
         plan = ExpansionPlan(
             indications=tuple(indications) if isinstance(indications, list) else indications,
@@ -239,6 +372,7 @@ def parse_expansion(block: Any, *, where: str) -> tuple[ExpansionPlan | None, li
             p0=monitoring["p0"],
             alpha=monitoring["alpha"],
             prior=tuple(prior) if isinstance(prior, list) else prior,
+            futility=futility,
         )
     except InvalidDesignError as e:
         return None, problems + [
@@ -323,8 +457,17 @@ def expansion_status(plan: ExpansionPlan, data: TrialData) -> tuple[ExpansionSta
             withdrawn = sum(state.value == "withdrawn" for state, _ in states)
             check = monitor.check(n=n, dlt=n_dlt)
             full = len(states) >= plan.max_per_indication
+            futility = (
+                None
+                if plan.futility is None
+                else plan.futility.check(_responses(data, indication, level))
+            )
             if check.stop:
                 action, reason = "stop", f"Stop: {check.reason}."
+                if futility is not None and futility.futile:
+                    reason += f" Also {futility.reason}."
+            elif futility is not None and futility.futile:
+                action, reason = "stop", f"Stop for futility: {futility.reason}; {check.reason}."
             elif full:
                 action = "stop"
                 reason = (
@@ -333,6 +476,8 @@ def expansion_status(plan: ExpansionPlan, data: TrialData) -> tuple[ExpansionSta
                 )
             else:
                 action, reason = "continue", f"Continue: {check.reason}."
+            if futility is not None and not futility.futile:
+                reason += f" Futility: {futility.reason}."
             if pending:
                 reason += f" {pending} patient{'s' if pending > 1 else ''} pending."
             out.append(
@@ -348,9 +493,31 @@ def expansion_status(plan: ExpansionPlan, data: TrialData) -> tuple[ExpansionSta
                     posterior_prob=check.posterior_prob,
                     action=action,
                     reason=reason,
+                    futility=futility,
                 )
             )
     return tuple(out)
+
+
+def _responses(data: TrialData, indication: str, level: int) -> list[bool]:
+    """The known responses of a cohort, in the order they became known (``response_on``, else
+    the infusion; then the infusion, then the id)."""
+    known = [
+        p
+        for p in data.patients
+        if p.cohort == "expansion"
+        and p.indication == indication
+        and p.dose_level == level
+        and p.response is not None
+    ]
+    known.sort(
+        key=lambda p: (
+            p.response_day if p.response_day is not None else p.infused_day,
+            p.infused_day,
+            p.patient_id,
+        )
+    )
+    return [bool(p.response) for p in known]
 
 
 def indication_estimates(data: TrialData) -> tuple[IndicationEstimate, ...]:

@@ -29,20 +29,29 @@ cohorts per indication (DESIGN.md section 7):
   (:class:`escalation.ExpansionPlan`): each cohort treats at most ``max_per_indication`` patients
   and is watched by the beta-binomial toxicity monitoring rule (:class:`escalation.ToxicityMonitor`),
   calibrated over ``max_per_indication`` evaluable patients.
+* ``futility`` (optional): the BOP2 efficacy futility rule of the design option ``expansion``
+  (:func:`escalation.parse_futility`: ``response_null``, ``lambda`` and ``gamma`` or
+  ``response_alt`` and ``alpha``, ``looks``, ``prior``), applied to each cohort's responses in the
+  order they become known; each indication then needs ``true_response_probs`` (per level). A
+  patient responds iff an independent U(0, 1) draw is below the level's response probability, and
+  the response is known at the end of the DLT window.
 * ``timing``: ``"arrival"`` (the default): a patient is treated on arrival, and the monitoring rule
   is checked on the evaluable patients (a DLT, or a complete window) each day an outcome becomes
   known; ``"complete"``: the next patient of a cohort is treated only once every treated patient's
   outcome is known, so the rule sees the patients one at a time, in order -- the sequence its exact
   operating characteristics (:meth:`escalation.ToxicityMonitor.operating_characteristics`) assume.
 
-A cohort stops for toxicity the first day its evaluable patients reach the boundary (then no
-further patient is treated; the treated ones complete their window); otherwise it ends when
+A cohort stops for toxicity the first day its evaluable patients reach the boundary, or for
+futility the first day a look of the futility rule fails (then no further patient is treated; the
+treated ones complete their window; toxicity is checked first); otherwise it ends when
 ``max_per_indication`` patients are treated and their windows are over (the rule is checked
-until then: a boundary reached by the last outcomes also counts as a toxicity stop). The whole
+until then: a boundary reached by the last outcomes also counts as a toxicity stop, and failing
+the futility rule's last look, at ``max_per_indication`` patients, as a futility stop: the "no go"
+of BOP2's final analysis). The whole
 trial ends when its last patient's window ends. The final selection is the design's ``select`` on
 every patient -- escalation and expansion, all with complete follow-up -- as
-:meth:`escalation.Design.select` (the escalation patients enter as their counts per level, with the
-escalation's last level as the current level).
+:meth:`escalation.Design.select` (all follow-up complete: the patients enter as their counts per
+level, with the escalation's last level as the current level).
 
 Randomness. Each trial draws its expansion patients from its own ``SeedSequence`` child,
 ``spawn_key=(3, scenario, block, trial)``, so the results depend on the seed only (not on how
@@ -61,7 +70,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -70,12 +79,12 @@ import numpy.typing as npt
 from escalation import (
     Design,
     ExpansionPlan,
-    InvalidDesignError,
-    Patient,
+    FutilityRule,
     Problem,
     ToxicityMonitor,
     TrialData,
     monitoring_problems,
+    parse_futility,
 )
 from simulations.engines.base import TrialOutcomes
 from simulations.patients import DAYS_PER_MONTH, Conduct
@@ -98,18 +107,20 @@ FloatArray = npt.NDArray[np.float64]
 
 #: spawn-key tag of the expansion patients' SeedSequence children (after patients.INFERENCE_TAG)
 EXPANSION_TAG = 3
-_KEYS = ("dose_levels", "max_per_indication", "monitoring", "timing", "indications")
-_INDICATION_KEYS = ("name", "accrual_per_month", "true_dlt_probs")
+_KEYS = ("dose_levels", "max_per_indication", "monitoring", "futility", "timing", "indications")
+_INDICATION_KEYS = ("name", "accrual_per_month", "true_dlt_probs", "true_response_probs")
 _MONITORING_KEYS = ("p0", "alpha", "prior")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IndicationStage:
-    """One indication's expansion: its accrual rate and (optionally) its true DLT probabilities."""
+    """One indication's expansion: its accrual rate and (optionally) its true DLT and response
+    probabilities per level."""
 
     name: str
     accrual_per_month: float
     true_dlt_probs: tuple[float, ...] | None = None
+    true_response_probs: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +134,7 @@ class ExpansionStage:
     prior: tuple[float, float]
     dose_levels: tuple[int, ...] | None = None  # None: the escalation's selected level
     timing: Literal["arrival", "complete"] = "arrival"
+    futility: FutilityRule | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -149,19 +161,29 @@ class ExpansionStage:
             p0=self.p0,
             alpha=self.alpha,
             prior=self.prior,
+            futility=self.futility,
         )
 
     def as_json(self) -> dict[str, Any]:
+        futility = (
+            {} if self.futility is None else {"futility": self.plan((1,)).as_dict()["futility"]}
+        )
         return {
             "dose_levels": "selected" if self.dose_levels is None else list(self.dose_levels),
             "max_per_indication": self.max_per_indication,
             "monitoring": {"p0": self.p0, "alpha": self.alpha, "prior": list(self.prior)},
+            **futility,
             "timing": self.timing,
             "indications": [
                 {"name": i.name, "accrual_per_month": i.accrual_per_month}
                 | (
                     {"true_dlt_probs": list(i.true_dlt_probs)}
                     if i.true_dlt_probs is not None
+                    else {}
+                )
+                | (
+                    {"true_response_probs": list(i.true_response_probs)}
+                    if i.true_response_probs is not None
                     else {}
                 )
                 for i in self.indications
@@ -262,25 +284,36 @@ def parse_expansion_stage(
         if not _is_number(rate) or not 0.01 <= rate <= 1000:
             bad(f"{field}.accrual_per_month", f"expected a number from 0.01 to 1000, got {rate!r}")
             continue
-        probs: Any = item.get("true_dlt_probs")
-        if probs is not None:
-            if not isinstance(probs, list) or not all(_is_number(p) and 0 <= p <= 1 for p in probs):
-                bad(f"{field}.true_dlt_probs", f"expected probabilities in [0, 1], got {probs!r}")
+        found: dict[str, tuple[float, ...] | None] = {}
+        for key in ("true_dlt_probs", "true_response_probs"):
+            probs: Any = item.get(key)
+            found[key] = None
+            if probs is None:
+                if key == "true_response_probs" and "futility" in block:
+                    bad(f"{field}.{key}", "needed with a futility rule (one per level)")
                 continue
-            if any(len(probs) != n for n in n_levels):
+            if not isinstance(probs, list) or not all(_is_number(p) and 0 <= p <= 1 for p in probs):
+                bad(f"{field}.{key}", f"expected probabilities in [0, 1], got {probs!r}")
+            elif any(len(probs) != n for n in n_levels):
                 bad(
-                    f"{field}.true_dlt_probs",
+                    f"{field}.{key}",
                     f"{len(probs)} probabilities, but the scenarios have "
                     f"{' or '.join(str(n) for n in sorted(set(n_levels)))} levels",
                 )
-                continue
+            else:
+                found[key] = tuple(float(p) for p in probs)
         indications.append(
             IndicationStage(
                 name=name,
                 accrual_per_month=float(rate),
-                true_dlt_probs=None if probs is None else tuple(float(p) for p in probs),
+                true_dlt_probs=found["true_dlt_probs"],
+                true_response_probs=found["true_response_probs"],
             )
         )
+    futility: FutilityRule | None = None
+    if "futility" in block and _is_int(max_n) and 1 <= max_n <= 1000:
+        futility, more = parse_futility(block["futility"], max_n=max_n, where=f"{where}.futility")
+        problems += more
     if problems:
         return None, problems
     prior = monitoring["prior"]
@@ -293,6 +326,7 @@ def parse_expansion_stage(
             prior=(float(prior[0]), float(prior[1])),
             dose_levels=dose_levels,
             timing=timing,
+            futility=futility,
         ),
         [],
     )
@@ -304,7 +338,8 @@ class WholeTrialOutcomes:
 
     ``expanded``: the trial had an expansion stage; ``n_expansion``, ``dlt_expansion``: patients
     and DLTs per indication (all its cohorts); ``stop_toxicity``: a cohort of the indication was
-    stopped by the monitoring rule; ``final_index``: the final selection on all the data (-1 none);
+    stopped by the monitoring rule; ``stop_futility``: a cohort of the indication failed the
+    futility rule (stopped early, or "no go" at its last look); ``final_index``: the final selection on all the data (-1 none);
     ``n_all_at_dose``: patients per level, escalation and expansion; ``duration_days``: day 0 to
     the end of the whole trial's last DLT window.
     """
@@ -313,56 +348,91 @@ class WholeTrialOutcomes:
     n_expansion: IntArray
     dlt_expansion: IntArray
     stop_toxicity: BoolArray
+    stop_futility: BoolArray
     final_index: IntArray
     n_all_at_dose: IntArray
     duration_days: IntArray
 
 
+@dataclass(slots=True)
+class _Treated:
+    day: int
+    dlt: bool
+    dlt_day: int
+    response: bool
+
+
+def _futile(rule: FutilityRule, responses: Sequence[bool]) -> bool:
+    """``rule.check(responses).futile``, without the words (the simulation's inner loop)."""
+    for look, bound in zip(rule.looks, rule.continue_at_least, strict=True):
+        if look > len(responses):
+            return False
+        if sum(responses[:look]) < bound:
+            return True
+    return False
+
+
 def _cohort(
     bounds: Sequence[int | None],
+    futility: FutilityRule | None,
     *,
     start: int,
     gaps: FloatArray,
     tolerance: FloatArray,
     onset: FloatArray,
+    response_draw: FloatArray,
     prob: float,
+    response_prob: float,
     conduct: Conduct,
     complete: bool,
-) -> tuple[list[tuple[int, bool, int]], bool]:
-    """One cohort: its treated patients (infusion day, DLT, DLT day) and whether it stopped.
-
-    ``bounds[n - 1]`` is the monitoring boundary at n evaluable patients (None: no stop).
-    """
+) -> tuple[list[_Treated], str | None]:
+    """One cohort: its treated patients and why it stopped (``"toxicity"``, ``"futility"``, or
+    None). ``bounds[n - 1]`` is the monitoring boundary at n evaluable patients (None: no stop)."""
     window = conduct.dlt_window_days
     arrivals = np.floor(start + np.cumsum(gaps)).astype(np.int64)
     offsets = conduct.dlt_time.offset_days(onset, prob, window)
-    treated: list[tuple[int, bool, int]] = []
-    events: list[tuple[int, bool]] = []  # (day the outcome is known, DLT)
+    treated: list[_Treated] = []
     checked = -1  # outcomes known up to this day have been checked
 
-    def crosses(until: int) -> bool:
+    def verdict(until: int) -> str | None:
         nonlocal checked
-        days = sorted({e for e, _ in events if checked < e <= until})
+        days = sorted(
+            {
+                e
+                for t in treated
+                for e in (t.dlt_day if t.dlt else t.day + window, t.day + window)
+                if checked < e <= until
+            }
+        )
         for day in days:
-            n = sum(1 for e, _ in events if e <= day)
-            y = sum(1 for e, d in events if d and e <= day)
-            bound = bounds[n - 1]
-            if bound is not None and y >= bound:
-                return True
+            known = [t for t in treated if (t.dlt_day if t.dlt else t.day + window) <= day]
+            bound = bounds[len(known) - 1] if known else None
+            if bound is not None and sum(t.dlt for t in known) >= bound:
+                return "toxicity"
+            if futility is not None:
+                responses = [t.response for t in treated if t.day + window <= day]  # in order
+                if _futile(futility, responses):
+                    return "futility"
         checked = max(checked, until)
-        return False
+        return None
 
     for j in range(len(gaps)):
         day = int(arrivals[j])
-        if complete and events:
-            day = max(day, max(e for e, _ in events))
-        if crosses(day):
-            return treated, True
+        if complete and treated:
+            day = max(day, max(t.day for t in treated) + window)
+        why = verdict(day)
+        if why is not None:
+            return treated, why
         dlt = bool(tolerance[j] < prob)
-        dlt_day = day + int(offsets[j])
-        treated.append((day, dlt, dlt_day))
-        events.append((dlt_day if dlt else day + window, dlt))
-    return treated, crosses(max(e for e, _ in events))
+        treated.append(
+            _Treated(
+                day=day,
+                dlt=dlt,
+                dlt_day=day + int(offsets[j]),
+                response=bool(response_draw[j] < response_prob),
+            )
+        )
+    return treated, verdict(max(t.day for t in treated) + window)
 
 
 def simulate_expansion(
@@ -390,15 +460,20 @@ def simulate_expansion(
     probs_of = [
         np.asarray(i.true_dlt_probs or scenario_probs, dtype=np.float64) for i in stage.indications
     ]
+    response_of = [
+        np.asarray(i.true_response_probs or (0.0,) * len(scenario_probs), dtype=np.float64)
+        for i in stage.indications
+    ]
     gap_days = [DAYS_PER_MONTH * slots / i.accrual_per_month for i in stage.indications]
     expanded = np.zeros(n_trials, dtype=np.bool_)
     n_exp = np.zeros((n_trials, n_ind), dtype=np.int64)
     y_exp = np.zeros((n_trials, n_ind), dtype=np.int64)
     stop_tox = np.zeros((n_trials, n_ind), dtype=np.bool_)
+    stop_fut = np.zeros((n_trials, n_ind), dtype=np.bool_)
     final = outcomes.selected_index.copy()
     n_all = outcomes.n_at_dose.copy()
+    y_all = outcomes.dlt_at_dose.copy()
     duration = outcomes.duration_days.copy()
-    designs: dict[tuple[int, ...], Design] = {}
     for t in range(n_trials):
         selected = int(outcomes.selected_index[t])
         if selected < 0:
@@ -411,88 +486,62 @@ def simulate_expansion(
         shape = (n_ind, slots, max_n)
         tolerance, onset = rng.random(shape), rng.random(shape)
         gaps = rng.standard_exponential(shape)
+        response_draw = rng.random(shape)
         start = int(outcomes.duration_days[t])
         expanded[t] = True
-        patients: list[Patient] = []
         end = start
         for i in range(n_ind):
             for k, level in enumerate(levels):
-                treated, stopped = _cohort(
+                treated, why = _cohort(
                     bounds,
+                    stage.futility,
                     start=start,
                     gaps=gaps[i, k] * gap_days[i],
                     tolerance=tolerance[i, k],
                     onset=onset[i, k],
+                    response_draw=response_draw[i, k],
                     prob=float(probs_of[i][level - 1]),
+                    response_prob=float(response_of[i][level - 1]),
                     conduct=conduct,
                     complete=stage.timing == "complete",
                 )
-                stop_tox[t, i] |= stopped
+                stop_tox[t, i] |= why == "toxicity"
+                stop_fut[t, i] |= why == "futility"
                 n_exp[t, i] += len(treated)
-                for day, dlt, dlt_day in treated:
-                    y_exp[t, i] += dlt
+                for p in treated:
+                    y_exp[t, i] += p.dlt
                     n_all[t, level - 1] += 1
-                    end = max(end, day + window)
-                    patients.append(
-                        Patient(
-                            patient_id=f"X{len(patients) + 1:04d}",
-                            dose_level=level,
-                            infused_day=day,
-                            dlt=dlt,
-                            dlt_day=dlt_day if dlt else None,
-                            cohort="expansion",
-                            indication=names[i],
-                        )
-                    )
+                    y_all[t, level - 1] += p.dlt
+                    end = max(end, p.day + window)
         duration[t] = end
-        if levels not in designs:
-            designs[levels] = replace(design, expansion=stage.plan(levels))
-        final[t] = _final_index(designs[levels], outcomes, t, patients, end, window, names)
+        last = None if outcomes.last_index is None else int(outcomes.last_index[t])
+        final[t] = _final_index(design, n_all[t], y_all[t], last)
     return WholeTrialOutcomes(
         expanded=expanded,
         n_expansion=n_exp,
         dlt_expansion=y_exp,
         stop_toxicity=stop_tox,
+        stop_futility=stop_fut,
         final_index=final,
         n_all_at_dose=n_all,
         duration_days=duration,
     )
 
 
-def _final_index(
-    design: Design,
-    outcomes: TrialOutcomes,
-    t: int,
-    expansion: list[Patient],
-    end: int,
-    window: int,
-    names: tuple[str, ...],
-) -> int:
-    """The design's final selection on all the data of trial t (dose index, -1 for none)."""
-    escalation = [
-        Patient(
-            patient_id=f"E{d + 1}-{k + 1}",
-            dose_level=d + 1,
-            infused_day=0,
-            dlt=k < int(outcomes.dlt_at_dose[t, d]),
-            dlt_day=1 if k < int(outcomes.dlt_at_dose[t, d]) else None,
-        )
-        for d in range(outcomes.n_at_dose.shape[1])
-        for k in range(int(outcomes.n_at_dose[t, d]))
-    ]
-    last = None if outcomes.last_index is None else int(outcomes.last_index[t])
-    data = TrialData(
-        n_doses=design.n_doses,
-        patients=(*escalation, *expansion),
-        as_of_day=max(end, window),
-        dlt_window_days=window,
+def _final_index(design: Design, n_all: IntArray, y_all: IntArray, last: int | None) -> int:
+    """The design's final selection on all the data of a trial (dose index, -1 for none).
+
+    Every patient's follow-up is complete, so the data are given as counts per level (escalation
+    and expansion patients together, the escalation's last level as the current one): the same
+    selection as on the patients one by one (tests/test_counts_and_patients_forms.py,
+    tests/test_whole_trial.py's selection on relabelled data), at O(levels) cost.
+    """
+    data = TrialData.from_counts(
+        [int(v) for v in n_all],
+        [int(v) for v in y_all],
         current_level=None if last is None or last < 0 else last + 1,
-        indications=names,
     )
-    try:
-        selection = design.select(data)
-    except InvalidDesignError as e:  # pragma: no cover - the plan is checked when parsed
-        raise RuntimeError(f"expansion plan: {e}") from e
+    selection = design.select(data)
     return -1 if selection.dose_level is None else selection.dose_level - 1
 
 
@@ -506,6 +555,7 @@ class WholeTrialSummary:
     dlt_expansion_sum: IntArray
     dlt_expansion_sq: IntArray
     stop_toxicity: IntArray  # trials, per indication
+    stop_futility: IntArray
     final_selected: IntArray  # (D + 1,): per level, then none
     final_correct: int
     n_exp_total_sum: int
@@ -537,6 +587,7 @@ def summarize_whole_trial(
         dlt_expansion_sum=whole.dlt_expansion.sum(axis=0),
         dlt_expansion_sq=(whole.dlt_expansion**2).sum(axis=0),
         stop_toxicity=whole.stop_toxicity.sum(axis=0).astype(np.int64),
+        stop_futility=whole.stop_futility.sum(axis=0).astype(np.int64),
         final_selected=np.bincount(
             np.where(final < 0, n_doses, final), minlength=n_doses + 1
         ).astype(np.int64),
@@ -562,14 +613,20 @@ def _mean(total: float, squares: float, trials: int) -> tuple[float, float]:
 
 
 def whole_trial_characteristics(
-    s: WholeTrialSummary, trials: int, names: Sequence[str], escalation_n: tuple[float, float]
+    s: WholeTrialSummary,
+    trials: int,
+    names: Sequence[str],
+    escalation_n: tuple[float, float],
+    *,
+    futility: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The whole trial's operating characteristics and their standard errors (two dicts with the
     same keys; percentages of all trials, 0-100).
 
     ``expansion_pct``: trials with an expansion stage; per indication (``expansion_indications``,
     a list in the stage's order): ``stop_toxicity_pct`` (a cohort stopped by the monitoring rule),
-    ``patients_mean``, ``dlt_mean``; ``patients_by_cohort_mean`` (escalation: the escalation's
+    with a futility rule (``futility``) ``stop_futility_pct`` (a cohort failed it, early or at its
+    last look), ``patients_mean``, ``dlt_mean``; ``patients_by_cohort_mean`` (escalation: the escalation's
     ``n_mean``, ``escalation_n``); ``n_total_mean``; ``duration_total_mean_days``;
     ``final_selection_pct`` per level, ``final_none_pct`` and ``final_correct_selection_pct`` (the
     final selection on all the data).
@@ -584,25 +641,17 @@ def whole_trial_characteristics(
     put("expansion_pct", _pct(s.expanded, trials))
     rows, row_errors = [], []
     for i, name in enumerate(names):
-        stop = _pct(float(s.stop_toxicity[i]), trials)
-        n = _mean(float(s.n_expansion_sum[i]), float(s.n_expansion_sq[i]), trials)
-        y = _mean(float(s.dlt_expansion_sum[i]), float(s.dlt_expansion_sq[i]), trials)
-        rows.append(
-            {
-                "indication": name,
-                "stop_toxicity_pct": stop[0],
-                "patients_mean": n[0],
-                "dlt_mean": y[0],
-            }
+        stats = {"stop_toxicity_pct": _pct(float(s.stop_toxicity[i]), trials)}
+        if futility:
+            stats["stop_futility_pct"] = _pct(float(s.stop_futility[i]), trials)
+        stats["patients_mean"] = _mean(
+            float(s.n_expansion_sum[i]), float(s.n_expansion_sq[i]), trials
         )
-        row_errors.append(
-            {
-                "indication": name,
-                "stop_toxicity_pct": stop[1],
-                "patients_mean": n[1],
-                "dlt_mean": y[1],
-            }
+        stats["dlt_mean"] = _mean(
+            float(s.dlt_expansion_sum[i]), float(s.dlt_expansion_sq[i]), trials
         )
+        rows.append({"indication": name} | {k: v for k, (v, _) in stats.items()})
+        row_errors.append({"indication": name} | {k: e for k, (_, e) in stats.items()})
     values["expansion_indications"], errors["expansion_indications"] = rows, row_errors
     expansion_n = _mean(s.n_exp_total_sum, s.n_exp_total_sq, trials)
     values["patients_by_cohort_mean"] = {"escalation": escalation_n[0], "expansion": expansion_n[0]}

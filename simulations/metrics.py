@@ -314,11 +314,14 @@ def _ratio(
     return r, math.sqrt(resid / trials) / mean_y
 
 
-def operating_characteristics(s: BlockSummary, indications: Sequence[str] = ()) -> dict[str, Any]:
+def operating_characteristics(
+    s: BlockSummary, indications: Sequence[str] = (), *, futility: bool = False
+) -> dict[str, Any]:
     """The operating characteristics and their Monte Carlo standard errors (percentages 0-100).
 
     With a whole trial (``s.whole``; ``indications`` its expansion indications, in order), the
-    keys of :func:`simulations.expansion.whole_trial_characteristics` are added.
+    keys of :func:`simulations.expansion.whole_trial_characteristics` are added (``futility``:
+    the expansion has a futility rule).
     """
     t = s.trials
     n_doses = s.n_sum.size
@@ -378,7 +381,9 @@ def operating_characteristics(s: BlockSummary, indications: Sequence[str] = ()) 
 
     values, errors = part(0), part(1)
     if s.whole is not None:
-        whole, whole_se = whole_trial_characteristics(s.whole, t, indications, n_mean)
+        whole, whole_se = whole_trial_characteristics(
+            s.whole, t, indications, n_mean, futility=futility
+        )
         values |= whole
         errors |= whole_se
     return {"trials": t, **values, "se": errors}

@@ -88,6 +88,7 @@ INDICATION_METRICS = (
     ("patients_mean", "Mean n", 1),
     ("dlt_mean", "Mean DLTs", 2),
     ("stop_toxicity_pct", "Toxicity stop %", 1),
+    ("stop_futility_pct", "Futility stop %", 1),  # with a futility rule
 )
 
 
@@ -113,11 +114,11 @@ def whole_trial_tables(
             for r in rows
         ],
     )
+    metrics = [m for m in INDICATION_METRICS if m[0] in rows[0]["expansion_indications"][0]]
     per_indication = (
-        ["Design", "Indication", *(c for _, c, _ in INDICATION_METRICS)],
+        ["Design", "Indication", *(c for _, c, _ in metrics)],
         [
-            [r["design"], row["indication"]]
-            + [cell(row[k], err[k], d) for k, _, d in INDICATION_METRICS]
+            [r["design"], row["indication"]] + [cell(row[k], err[k], d) for k, _, d in metrics]
             for r in rows
             for row, err in zip(
                 r["expansion_indications"], r["se"]["expansion_indications"], strict=True
@@ -193,6 +194,8 @@ def csv_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict
                 r["expansion_indications"], r["se"]["expansion_indications"], strict=True
             ):
                 for metric, _, _ in INDICATION_METRICS:
+                    if metric not in values:
+                        continue
                     key = f"{metric}_{values['indication']}"
                     row[key], row[f"se_{key}"] = values[metric], errors[metric]
         rows.append(

@@ -290,7 +290,10 @@ def run_simulation(
                     ),
                     "max_patients": design.max_patients,
                     **operating_characteristics(
-                        summary, () if parsed.expansion is None else parsed.expansion.names
+                        summary,
+                        () if parsed.expansion is None else parsed.expansion.names,
+                        futility=parsed.expansion is not None
+                        and parsed.expansion.futility is not None,
                     ),
                 }
             )

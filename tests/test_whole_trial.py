@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from escalation import (
     DESIGNS,
     ExpansionPlan,
+    FutilityRule,
     InvalidDesignError,
     InvalidTrialDataError,
     Patient,
@@ -539,3 +540,117 @@ def test_decision_plot_uses_the_decision_data(
     other = parse_document(without)
     assert seen[0] == other.design.posterior_bands(other.data)
     assert seen[0] != doc.design.posterior_bands(doc.data)
+
+
+# ---- 3. the BOP2 futility rule of the expansion cohorts ---------------------------------------------
+FUTILITY = {"response_null": 0.2, "looks": [5, 10], "lambda": 0.9, "gamma": 1.0}
+
+
+def futility_doc(responses: list[bool | None], **futility: Any) -> dict[str, Any]:
+    """:func:`expansion_doc` with no DLT, the given responses (None: unknown) and a futility rule."""
+    raw = expansion_doc([False] * len(responses), max_per_indication=10)
+    raw["design"]["expansion"]["futility"] = FUTILITY | futility
+    expansion = [p for p in raw["patients"] if p.get("cohort") == "expansion"]
+    for k, (p, r) in enumerate(zip(expansion, responses, strict=True)):
+        if r is not None:
+            p["response"] = r
+            p["response_on"] = f"2026-03-{k + 1:02d}"
+    return raw
+
+
+def test_futility_stops_a_cohort_below_the_bop2_boundary() -> None:
+    rule = FutilityRule(response_null=0.2, looks=(5, 10), lambda_=0.9, gamma=1.0)
+    need = rule.continue_at_least[0]
+    assert need >= 1
+    # fewer responses than needed in the first 5 known: futile
+    raw = futility_doc([True] * (need - 1) + [False] * (6 - need))
+    doc = parse_document(raw)
+    sle, aav = doc.design.decide(doc.data).expansion
+    assert sle.futility is not None and sle.futility.futile
+    assert sle.action == "stop" and sle.reason.startswith("Stop for futility: ")
+    assert aav.action == "continue" and aav.futility is not None and aav.futility.look == 5
+    payload = decision_to_json(doc.design.decide(doc.data), doc)["expansion"]["SLE"]
+    assert payload["futility"]["futile"] is True
+    assert payload["futility"]["continue_at_least"] == need
+    assert payload["futility"]["look"] == 5
+
+
+def test_futility_looks_at_responses_in_the_order_they_were_known() -> None:
+    rule = FutilityRule(response_null=0.2, looks=(5, 10), lambda_=0.9, gamma=1.0)
+    need = rule.continue_at_least[0]
+    # enough responses among the first 5 known, later non-responders do not undo the look
+    raw = futility_doc([True] * need + [False] * (5 - need) + [False])
+    doc = parse_document(raw)
+    sle = doc.design.decide(doc.data).expansion[0]
+    assert sle.futility is not None and not sle.futility.futile
+    assert sle.action == "continue" and sle.futility.look == 10
+    assert "Futility: " in sle.reason
+    # the same responses known in the reverse order: the first 5 known are the non-responders
+    for p in raw["patients"]:
+        if "response_on" in p:
+            day = int(p["response_on"][-2:])
+            p["response_on"] = f"2026-03-{20 - day:02d}"
+    other = parse_document(raw)
+    assert other.design.decide(other.data).expansion[0].futility.futile  # type: ignore[union-attr]
+
+
+def test_unknown_responses_are_not_counted() -> None:
+    doc = parse_document(futility_doc([None] * 6))
+    sle = doc.design.decide(doc.data).expansion[0]
+    assert sle.futility is not None and sle.futility.n == 0 and not sle.futility.futile
+
+
+def test_futility_block_round_trips_and_is_calibrated_when_asked() -> None:
+    doc = parse_document(futility_doc([True]))
+    again = parse_document(document_to_json(doc))
+    assert again.design == doc.design
+    plan = doc.design.expansion
+    assert plan is not None and plan.futility is not None and plan.futility.looks == (5, 10)
+    raw = futility_doc([True])
+    raw["design"]["expansion"]["futility"] = {
+        "response_null": 0.2,
+        "response_alt": 0.4,
+        "alpha": 0.1,
+        "looks": [5],
+    }
+    calibrated = parse_document(raw).design.expansion
+    assert calibrated is not None and calibrated.futility is not None
+    rule = calibrated.futility
+    assert rule.looks == (5, 10)  # the last look is max_per_indication
+    assert rule.operating_characteristics(0.2).go_prob <= 0.1
+    assert document_to_json(parse_document(raw))["design"]["expansion"]["futility"]["lambda"] == (
+        rule.lambda_
+    )
+
+
+def test_futility_problems_are_named() -> None:
+    raw = futility_doc([True])
+    raw["design"]["expansion"]["futility"] = {
+        "response_null": 1.2,
+        "looks": [5, 40],
+        "lambda": 0.9,
+        "extra": 1,
+    }
+    fields = {f for f, _ in fields_of(raw)}
+    assert {
+        "design.expansion.futility.response_null",
+        "design.expansion.futility.looks",
+        "design.expansion.futility.gamma",
+        "design.expansion.futility.extra",
+    } <= fields
+
+
+def test_recommend_cli_shows_the_futility_boundary(tmp_path: Path) -> None:
+    from escalation.cli import main
+
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(futility_doc([False] * 6)))
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["recommend", str(path)])
+    text = out.getvalue()
+    assert "BOP2 futility" in text and "Continue if resp. >=" in text
+    assert "Stop for futility" in text

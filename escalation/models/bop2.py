@@ -296,7 +296,7 @@ class FutilityRule:
         --------
         >>> rule = FutilityRule(response_null=0.2, looks=(10, 20), lambda_=0.9, gamma=1.0)
         >>> rule.check([False] * 10).reason
-        'futile: 0 responses in the first 10 patients, fewer than the 3 needed to continue (Pr(response rate <= 0.2) = 0.9914 > C(10) = 0.5500)'
+        '0 responses in the first 10 patients, fewer than the 3 needed to continue (Pr(response rate <= 0.2) = 0.9914 > C(10) = 0.5500)'
         """
         n = len(outcomes)
         counts = np.cumsum(np.asarray(outcomes, dtype=np.int64)) if n else np.zeros(0, int)
@@ -327,7 +327,7 @@ class FutilityRule:
                     futile=True,
                     posterior_prob=prob,
                     reason=(
-                        f"futile: {x} response{'' if x == 1 else 's'} in the first {look} "
+                        f"{x} response{'' if x == 1 else 's'} in the first {look} "
                         f"patients, fewer than the {bound} needed to continue (Pr(response rate "
                         f"<= {self.response_null:g}) = {prob:.4f} > C({look}) = {c:.4f})"
                     ),

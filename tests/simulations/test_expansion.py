@@ -132,6 +132,8 @@ def test_run_simulation_reports_the_whole_trial() -> None:
     )
     assert r["duration_total_mean_days"] > r["duration_mean_days"]
     assert sum(r["final_selection_pct"]) + r["final_none_pct"] == pytest.approx(100)
+    # the expansion's DLTs move the final selection (AAV's rates are those of the next level up)
+    assert r["final_selection_pct"] != r["selection_pct"]
     # AAV is more toxic: its cohorts stop more often
     sle, aav = r["expansion_indications"]
     assert aav["stop_toxicity_pct"] > sle["stop_toxicity_pct"]
@@ -181,3 +183,61 @@ def test_the_spec_names_every_problem_of_the_expansion_block() -> None:
         "expansion.indications[1].true_dlt_probs",
         "expansion.indications[2].name",
     }
+
+
+def test_futility_stop_probability_agrees_with_the_exact_bop2_operating_characteristics() -> None:
+    from escalation import FutilityRule
+
+    rule = FutilityRule(response_null=0.2, looks=(4, 7, 10), lambda_=0.9, gamma=1.0)
+    futile_stage = ExpansionStage(
+        indications=(
+            IndicationStage(
+                name="SLE", accrual_per_month=1.0, true_dlt_probs=(0.0,), true_response_probs=(0.2,)
+            ),
+            IndicationStage(
+                name="AAV", accrual_per_month=3.0, true_dlt_probs=(0.0,), true_response_probs=(0.4,)
+            ),
+        ),
+        max_per_indication=10,
+        p0=0.2,
+        alpha=0.1,
+        prior=(0.6, 2.4),
+        timing="complete",
+        futility=rule,
+    )
+    n_trials = 1500
+    whole = run_stage(futile_stage, n_trials, seed=5)
+    assert not whole.stop_toxicity.any()  # no DLT at all
+    for i, q in enumerate((0.2, 0.4)):
+        oc = rule.operating_characteristics(q)
+        futile = 1 - oc.go_prob
+        se = math.sqrt(futile * (1 - futile) / n_trials)
+        assert abs(whole.stop_futility[:, i].mean() - futile) < 4 * se, (q, futile)
+        n = whole.n_expansion[:, i]
+        assert abs(n.mean() - oc.expected_n) < 4 * n.std() / math.sqrt(n_trials)
+
+
+def test_run_simulation_reports_futility_stops() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["expansion"]["futility"] = {"response_null": 0.2, "looks": [5], "lambda": 0.9, "gamma": 1}
+    spec["expansion"]["indications"][0]["true_response_probs"] = [0.1, 0.1, 0.1, 0.1]
+    spec["expansion"]["indications"][1]["true_response_probs"] = [0.5, 0.5, 0.5, 0.5]
+    out = run_simulation(spec)
+    sle, aav = out["results"][0]["expansion_indications"]
+    assert sle["stop_futility_pct"] > 50 > aav["stop_futility_pct"]
+    assert out["spec"]["expansion"]["futility"]["looks"] == [5, 10]
+    del spec["expansion"]["indications"][1]["true_response_probs"]
+    with pytest.raises(InvalidSpecError) as e:
+        run_simulation(spec)
+    assert [p.field for p in e.value.problems] == ["expansion.indications[1].true_response_probs"]
+
+
+def test_the_simulation_s_futility_check_is_the_rule_s() -> None:
+    from escalation import FutilityRule
+    from simulations.expansion import _futile
+
+    rule = FutilityRule(response_null=0.3, looks=(3, 6, 9), lambda_=0.8, gamma=0.5)
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        responses = list(rng.random(int(rng.integers(0, 10))) < 0.3)
+        assert _futile(rule, responses) == rule.check(responses).futile
