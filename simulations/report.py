@@ -162,7 +162,10 @@ def csv_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict
             row["indication"] for r in results for row in r.get("expansion_indications", ())
         )
     )
-    per_indication = [f"{k}_{name}" for name in indications for k, _, _ in INDICATION_METRICS]
+    present = {k for r in results for row in r.get("expansion_indications", ()) for k in row}
+    per_indication = [
+        f"{k}_{name}" for name in indications for k, _, _ in INDICATION_METRICS if k in present
+    ]
     if any("expansion_pct" in r for r in results):
         header += [f"final_selection_pct_L{k + 1}" for k in range(levels)]
         header += whole + per_indication + [f"se_{m}" for m in whole + per_indication]

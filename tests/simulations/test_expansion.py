@@ -241,3 +241,19 @@ def test_the_simulation_s_futility_check_is_the_rule_s() -> None:
     for _ in range(300):
         responses = list(rng.random(int(rng.integers(0, 10))) < 0.3)
         assert _futile(rule, responses) == rule.check(responses).futile
+
+
+def test_csv_and_html_report_show_the_whole_trial(tmp_path: Any) -> None:
+    from simulations.report import csv_rows, write_report
+
+    spec = copy.deepcopy(SPEC)
+    spec["trials"] = 50
+    spec["design"]["engine"] = "generic"
+    spec["expansion"]["dose_levels"] = [2]
+    results = run_simulation(spec)
+    header, rows = csv_rows(results["results"])
+    for key in ("expansion_pct", "final_correct_selection_pct", "stop_toxicity_pct_AAV"):
+        assert key in header and rows[0][key] != ""
+    assert "se_stop_toxicity_pct_SLE" in header and "stop_futility_pct_SLE" not in header
+    page = write_report(results, tmp_path).read_text()
+    assert "Toxicity stop %" in page and "Whole duration (days)" in page
