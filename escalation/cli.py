@@ -1,7 +1,7 @@
 """The ``escalation`` command line.
 
 Commands: ``table`` (the protocol's decision table), ``recommend`` (the next decision for a trial
-document), ``select`` (the final recommended dose), ``monitor`` (a toxicity monitoring rule),
+document), ``select`` (the final recommended dose), ``monitor`` (a toxicity monitoring rule), ``futility`` (the BOP2 futility rule),
 ``paths`` (the dose-transition pathways of the next cohorts). Every command has ``--help``; ``--json``
 prints machine-readable output. Bad input exits with status 2, every problem on stderr, nothing on
 stdout.
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from escalation import __version__
+from escalation._cli_futility import add_futility_command
 from escalation._cli_monitor import add_monitor_command
 from escalation.decision import Decision, Selection
 from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
@@ -768,6 +769,7 @@ def _parser() -> argparse.ArgumentParser:
     paths.add_argument("--json", action="store_true", help="JSON output")
     paths.set_defaults(handler=_paths_command)
     add_monitor_command(sub)
+    add_futility_command(sub)
     _add_plugin_commands(sub)
     return parser
 
