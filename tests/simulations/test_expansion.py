@@ -80,6 +80,7 @@ def run_stage(the_stage: ExpansionStage, n_trials: int, seed: int = 3) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_stop_probability_agrees_with_the_exact_operating_characteristics() -> None:
     # timing "complete": patients one at a time, in order, as the dynamic programming assumes
     n_trials = 2000
@@ -98,6 +99,7 @@ def test_stop_probability_agrees_with_the_exact_operating_characteristics() -> N
     assert whole.stop_toxicity[:, 1].mean() > 3 * monitor.operating_characteristics(0.2).stop_prob
 
 
+@pytest.mark.slow
 def test_slow_accrual_on_arrival_behaves_as_sequential_and_fast_accrual_treats_more() -> None:
     n_trials = 800
     slow = run_stage(stage("arrival", rates=(0.02, 0.02)), n_trials)
@@ -185,6 +187,7 @@ def test_the_spec_names_every_problem_of_the_expansion_block() -> None:
     }
 
 
+@pytest.mark.slow
 def test_futility_stop_probability_agrees_with_the_exact_bop2_operating_characteristics() -> None:
     from escalation import FutilityRule
 
