@@ -395,3 +395,65 @@ def test_off_path_data_never_select_an_untried_dose_below_a_toxic_one(deesc: boo
     decision = design.decide(after)
     assert decision.action is Action.STOP and decision.selection is not None
     assert decision.selection.dose_level == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=6),
+)
+def test_whole_trial_mtd_is_korns_on_the_algorithms_data(cells: list[tuple[int, int]]) -> None:
+    """With at most 6 patients at every dose the rate reading changes nothing."""
+    import numpy as np
+
+    from escalation.models.three_plus_three import korn_mtd, whole_trial_mtd
+
+    n = np.array([[c[0] for c in cells]])
+    y = np.array([[min(c) for c in cells]])
+    assert whole_trial_mtd(n, y)[0] == korn_mtd(n, y)[0]
+
+
+def test_whole_trial_selection_reads_the_counts_as_rates() -> None:
+    """Expansion patients at the 3+3 MTD: 4 DLTs in 20 (20 %) keep it, 7 in 20 (35 %) do not, and
+    the dose below with 1 DLT in 6 becomes the regimen; the escalation-only rule would have
+    dismissed the dose at the second DLT."""
+    design = ThreePlusThree(n_doses=4)
+    kept = design.select(TrialData.from_counts([3, 6, 20, 3], [0, 1, 4, 2], current_level=4))
+    assert kept.dose_level == 3 and "rate below 1/3" in kept.reason
+    assert kept.eliminated == (4,)
+    cut = design.select(TrialData.from_counts([3, 6, 20, 3], [0, 1, 7, 2], current_level=4))
+    assert cut.dose_level == 2 and cut.eliminated == (3, 4)
+    none = design.select(TrialData.from_counts([3, 3, 20, 0], [0, 0, 7, 0], current_level=3))
+    assert none.dose_level is None and "there is none" in none.reason
+
+
+def test_whole_trial_selection_with_expansion_patients() -> None:
+    """Patients marked as expansion switch to the whole-trial reading even under 6 per dose."""
+    esc = [_patient(f"E{i}", 1, i) for i in range(3)] + [
+        _patient(f"F{i}", 2, 40 + i, dlt=(i == 0)) for i in range(6)
+    ]
+    exp = [
+        dataclasses.replace(
+            _patient(f"X{i}", 2, 90 + i, dlt=(i < 1)), cohort="expansion", indication="SLE"
+        )
+        for i in range(4)
+    ]
+    data = TrialData(
+        n_doses=3,
+        patients=(*esc, *exp),
+        as_of_day=200,
+        dlt_window_days=30,
+        indications=("SLE",),
+    )
+    from escalation.expansion import ExpansionPlan
+
+    plan = ExpansionPlan(
+        indications=("SLE",),
+        dose_levels=(2,),
+        max_per_indication=10,
+        p0=0.2,
+        alpha=0.1,
+        prior=(0.6, 2.4),
+    )
+    sel = ThreePlusThree(n_doses=3, expansion=plan).select(data)
+    # dose 2: 2 DLTs in 10 (20 %): the escalation-only rule would have eliminated it
+    assert sel.dose_level == 2 and "beyond the 3+3 algorithm" in sel.reason

@@ -62,6 +62,7 @@ from escalation.models.three_plus_three import (
     ThreePlusThreeStep,
     three_plus_three_select,
     three_plus_three_step,
+    whole_trial_mtd,
 )
 from escalation.rules.constraints import ExcludeEliminated, NoSkipping
 from escalation.rules.context import DecisionContext
@@ -259,14 +260,32 @@ class ThreePlusThree(Design):
     def choose(self, data: TrialData, fit: ModelFit) -> Selection:
         """The MTD: the 3+3 rule's own when it stops the trial on these data; otherwise (the trial
         ended before the rule stopped it) the highest dose with at least 6 evaluable patients and at
-        most 1 DLT, below every dose with 2 DLTs (none if no dose has)."""
+        most 1 DLT, below every dose with 2 DLTs (none if no dose has). On data beyond the
+        algorithm's (backfill or expansion patients, or more than 6 at a dose: the final regimen
+        from all the data), the same MTD read as rates (:func:`whole_trial_mtd`)."""
         s = data.summary
         n, y = s.n_complete, s.n_dlt
         current = data.current_dose_level
         estimates = tuple(_maybe(v) for v in fit.estimate)
         eliminated, _ = EliminateWhenDLTs(n_dlt=2).apply(n, y, fit.prob_overdose, self.target)
+        beyond = int(n.max(initial=0)) > EXPANDED or any(
+            p.cohort != "escalation" for p in data.patients
+        )
         if current is None or not n.any():
             mtd, reason = -1, "No dose is recommended: no patient has completed the DLT window."
+        elif beyond:
+            # backfill, expansion or more than 6 at a dose: the algorithm's own stop no longer
+            # describes the data; Korn's MTD read as rates (equal to it on the algorithm's data)
+            mtd = int(whole_trial_mtd(n[None, :], y[None, :])[0])
+            toxic = (y >= 2) & (3 * y >= n)
+            eliminated = toxic
+            reason = (
+                "The data go beyond the 3+3 algorithm's (backfill, expansion or more than "
+                f"{EXPANDED} patients at a dose); over all of them the MTD is the highest dose with "
+                f"at least {EXPANDED} evaluable patients and an observed DLT rate below 1/3, below "
+                "every dose with at least 2 DLTs making a rate of at least 1/3"
+                + (f": dose level {mtd + 1}." if mtd >= 0 else ": there is none.")
+            )
         else:
             cur = current - 1
             mtd = int(

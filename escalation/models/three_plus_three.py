@@ -60,6 +60,7 @@ __all__ = [
     "korn_mtd",
     "three_plus_three_select",
     "three_plus_three_step",
+    "whole_trial_mtd",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -112,6 +113,32 @@ def korn_mtd(n_at_dose: IntArray, dlt_at_dose: IntArray) -> IntArray:
     n_doses = n_at_dose.shape[-1]
     below = np.arange(n_doses) < first_too_toxic(dlt_at_dose)[..., None]
     ok = (n_at_dose >= EXPANDED) & (dlt_at_dose <= 1) & below
+    highest = n_doses - 1 - np.argmax(ok[..., ::-1], axis=-1)
+    return np.where(ok.any(axis=-1), highest, -1).astype(np.int64)
+
+
+def whole_trial_mtd(n_at_dose: IntArray, dlt_at_dose: IntArray) -> IntArray:
+    """Per trial, the MTD over data beyond the 3+3 algorithm's (backfill, expansion, or more than 6
+    patients at a dose): Korn's MTD with its counts read as rates. A dose is too toxic with at
+    least 2 DLTs making an observed rate of at least 1/3; the MTD is the highest dose with at least
+    6 evaluable patients and an observed rate below 1/3, below every too-toxic dose; -1 when there
+    is none.
+
+    On data the algorithm produced (at most 6 patients at a dose) this is :func:`korn_mtd` exactly:
+    with n <= 6, 2 DLTs are always a rate of at least 1/3, and with n = 6 a rate below 1/3 is at
+    most 1 DLT. With 20 patients at a dose, 4 DLTs (20 %) keep it; 7 (35 %) do not.
+
+    References
+    ----------
+    Korn EL et al. (1994). Stat Med 13:1799-1806 (the MTD: at most 1 of 6, below 2 of at most 6).
+    """
+    n = np.asarray(n_at_dose, dtype=np.int64)
+    y = np.asarray(dlt_at_dose, dtype=np.int64)
+    n_doses = n.shape[-1]
+    toxic = (y >= TOO_TOXIC) & (3 * y >= n)
+    first = np.where(toxic.any(axis=-1), np.argmax(toxic, axis=-1), n_doses)
+    below = np.arange(n_doses) < first[..., None]
+    ok = (n >= EXPANDED) & (3 * y < n) & below
     highest = n_doses - 1 - np.argmax(ok[..., ::-1], axis=-1)
     return np.where(ok.any(axis=-1), highest, -1).astype(np.int64)
 
