@@ -7,8 +7,11 @@ Patient i of a simulated trial (counted in order of arrival) draws three numbers
 * an onset quantile v_i ~ U(0, 1): if the patient has a DLT at dose d it happens ``Q_d(v_i)``
   windows after the infusion, Q_d the quantile function of the time to DLT given a DLT in the
   window;
-* an arrival time: Poisson arrivals at ``accrual_per_month`` patients per 30 days, the first patient
-  on day 0.
+* an arrival time: arrivals at ``accrual_per_month`` patients per 30 days, the first patient on
+  day 0; ``accrual: poisson`` (the default) draws exponential inter-arrival times, ``uniform``
+  draws them from U(0, 2 / rate) (mean 1 / rate, as R bfboin and the BF-BOIN Shiny app);
+* a response quantile r_i ~ U(0, 1): the patient responds at dose d iff r_i < q_d, q_d the
+  scenario's ``true_response_probs`` (independent of the DLT).
 
 The core counts whole days: arrivals fall on day floor(t) and a DLT ``ceil(W Q_d(v))`` days after the
 infusion (between day 1 and day W of the window W).
@@ -41,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ACCRUALS",
     "DAYS_PER_MONTH",
     "Conduct",
     "DltTime",
@@ -52,6 +56,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 DAYS_PER_MONTH = 30.0
+#: the accrual processes: exponential or uniform inter-arrival times
+ACCRUALS = ("poisson", "uniform")
 #: probabilities this close to 1 are treated as 1 - 1e-12 by the Weibull time model
 _P_MAX = 1.0 - 1e-12
 
@@ -117,7 +123,10 @@ class Conduct:
     Parameters
     ----------
     accrual_per_month
-        Poisson arrivals per 30 days.
+        Arrivals per 30 days.
+    accrual
+        ``"poisson"`` (exponential inter-arrival times, the default) or ``"uniform"``
+        (inter-arrival times U(0, 2 / rate), as R bfboin's ``accrual = "uniform"``).
     dlt_window_days
         Length of the DLT window.
     dlt_time
@@ -134,6 +143,7 @@ class Conduct:
     """
 
     accrual_per_month: float = 2.0
+    accrual: Literal["poisson", "uniform"] = "poisson"
     dlt_window_days: int = 30
     dlt_time: DltTime = field(default_factory=DltTime)
     suspended_arrivals: Literal["wait", "lost"] = "wait"
@@ -142,6 +152,8 @@ class Conduct:
     def __post_init__(self) -> None:
         if not self.accrual_per_month > 0:
             raise ValueError(f"accrual_per_month: must be > 0, got {self.accrual_per_month}")
+        if self.accrual not in ACCRUALS:
+            raise ValueError(f"accrual: 'poisson' or 'uniform', got {self.accrual!r}")
         if self.dlt_window_days < 1:
             raise ValueError(f"dlt_window_days: must be >= 1, got {self.dlt_window_days}")
         if self.suspended_arrivals not in ("wait", "lost"):
@@ -179,6 +191,8 @@ class PatientBlock:
         Arrival times in days (continuous), the first 0.
     arrival_day : numpy.ndarray
         floor(arrival_time).
+    response : numpy.ndarray
+        r_i ~ U(0, 1); a response at dose d iff r_i < q_d (:meth:`responds`).
     """
 
     def __init__(
@@ -191,8 +205,15 @@ class PatientBlock:
         capacity: int,
         conduct: Conduct,
         rows: tuple[int, int] | None = None,
+        true_response_probs: npt.ArrayLike | None = None,
     ) -> None:
         self.seed = seed
+        #: the scenario's response probability per dose (``None``: responses are not simulated)
+        self.true_response_probs = (
+            None
+            if true_response_probs is None
+            else np.asarray(true_response_probs, dtype=np.float64)
+        )
         self.scenario_index = scenario_index
         self.block_index = block_index
         self._block_trials = n_trials
@@ -207,6 +228,7 @@ class PatientBlock:
         self.onset = np.empty((self.n_trials, 0))
         self.arrival_time = np.empty((self.n_trials, 0))
         self.arrival_day = np.empty((self.n_trials, 0), dtype=np.int64)
+        self.response = np.empty((self.n_trials, 0))
         self._draw(self._chunk, block_seed(seed, scenario_index, block_index))
 
     @property
@@ -218,7 +240,11 @@ class PatientBlock:
         shape = (self._block_trials, columns)  # the whole block's draws, then this part's rows
         tolerance = rng.random(shape)[self._rows]
         onset = rng.random(shape)[self._rows]
-        gaps = rng.exponential(self.conduct.mean_gap_days, size=shape)[self._rows]
+        mean_gap = self.conduct.mean_gap_days
+        if self.conduct.accrual == "uniform":
+            gaps = rng.uniform(0.0, 2.0 * mean_gap, size=shape)[self._rows]
+        else:
+            gaps = rng.exponential(mean_gap, size=shape)[self._rows]
         if self.capacity == 0:
             gaps[:, 0] = 0.0  # the first patient arrives on day 0
             start = np.zeros(self.n_trials)
@@ -229,6 +255,15 @@ class PatientBlock:
         self.onset = np.concatenate([self.onset, onset], axis=1)
         self.arrival_time = np.concatenate([self.arrival_time, times], axis=1)
         self.arrival_day = np.floor(self.arrival_time).astype(np.int64)
+        # drawn after the others, so that adding responses left every earlier draw unchanged
+        self.response = np.concatenate([self.response, rng.random(shape)[self._rows]], axis=1)
+
+    def responds(self, trial: int, patient: int, dose_index: int) -> bool | None:
+        """Whether patient ``patient`` of trial ``trial`` responds at the dose (``None`` when the
+        scenario gives no response probabilities)."""
+        if self.true_response_probs is None:
+            return None
+        return bool(self.response[trial, patient] < self.true_response_probs[dose_index])
 
     def ensure(self, columns: int) -> None:
         """Make at least ``columns`` patients available in every trial of the block."""

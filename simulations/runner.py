@@ -74,6 +74,7 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
         capacity=spec.capacity,
         conduct=spec.conduct,
         rows=(job.first, job.first + job.n_trials),
+        true_response_probs=scenario.true_response_probs,
     )
     out = []
     # the benchmark sees only the block's first max_patients tolerances (drawn up front, never

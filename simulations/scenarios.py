@@ -109,11 +109,15 @@ class Scenario:
 
     ``target`` is the target the true MTD is judged by (by default that of the design being
     simulated; a random scenario records the target it was generated for).
+    ``true_response_probs`` (optional) gives each level's response probability: simulated patients
+    then respond at dose d with that probability, independently of their DLT (designs that use
+    responses, such as backfill's opening rule, need it).
     """
 
     name: str
     true_dlt_probs: tuple[float, ...]
     target: float | None = None
+    true_response_probs: tuple[float, ...] | None = None
 
     @property
     def n_levels(self) -> int:

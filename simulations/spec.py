@@ -18,14 +18,15 @@
   ``name``): any design block of the trial document (``escalation.parse_design``), plus an optional
   ``engine`` (``"auto"``, the default; ``"generic"`` forces the per-trial engine).
 * ``scenarios``: a list of ``{"name", "true_dlt_probs"}`` (probabilities in [0, 1], one per dose
-  level), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap", "count",
+  level; optionally ``true_response_probs``, one per level, for designs that use responses), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap", "count",
   "target", "levels"}}`` (liu-yuan also takes ``mu``, ``sigma0``, ``sigma``; probit-gap ``gap``,
   ``sigma0``, ``sigma``; each may take its own ``seed``).
 * ``benchmark_ties`` (``"lower"``, the default, or ``"higher"``): which of two levels equally close
   to the target the optimal benchmark selects; ``unacceptable_ratio`` (1.4): no dose is the correct
   selection when every true DLT probability is above this ratio x the target (see
   :mod:`simulations.metrics`).
-* ``accrual_per_month`` (2), ``dlt_time`` (uniform), ``suspended_arrivals`` (``wait`` | ``lost``),
+* ``accrual_per_month`` (2), ``accrual`` (``poisson``, the default, or ``uniform``: inter-arrival
+  times U(0, 2 / rate) months, as R bfboin), ``dlt_time`` (uniform), ``suspended_arrivals`` (``wait`` | ``lost``),
   ``decision_timing`` (``auto`` | ``complete`` | ``arrival``; see
   :class:`simulations.patients.Conduct`), ``dlt_window_days`` (30), ``trials`` (1000) and ``seed``
   (a fresh one, reported in the results, when absent).
@@ -51,7 +52,7 @@ from simulations.engines import ENGINES
 from simulations.errors import InvalidSpecError
 from simulations.expansion import ExpansionStage, parse_expansion_stage
 from simulations.metrics import BENCHMARK_TIES, BenchmarkTies
-from simulations.patients import SCENARIO_TAG, Conduct, DltTime
+from simulations.patients import ACCRUALS, SCENARIO_TAG, Conduct, DltTime
 from simulations.scenarios import GENERATORS, UNACCEPTABLE_RATIO, Scenario
 
 __all__ = ["DesignEntry", "SimulationSpec", "parse_spec"]
@@ -62,6 +63,7 @@ _KEYS = {
     "designs",
     "scenarios",
     "accrual_per_month",
+    "accrual",
     "dlt_time",
     "suspended_arrivals",
     "decision_timing",
@@ -73,6 +75,7 @@ _KEYS = {
     "unacceptable_ratio",
     "expansion",
 }
+_SCENARIO_KEYS = ("name", "true_dlt_probs", "true_response_probs")
 _RANDOM_KEYS = {"generator", "count", "target", "levels", "mu", "gap", "sigma0", "sigma", "seed"}
 #: the options of each random generator beyond generator, count, target, levels and seed
 _GENERATOR_OPTIONS = {
@@ -156,6 +159,14 @@ class SimulationSpec:
         for i, s in enumerate(scenarios):
             if any(not 0.0 <= p <= 1.0 for p in s.true_dlt_probs):
                 out.add(f"scenarios[{i}].true_dlt_probs", "probabilities must be in [0, 1]")
+            if s.true_response_probs is not None and (
+                len(s.true_response_probs) != s.n_levels
+                or any(not 0.0 <= p <= 1.0 for p in s.true_response_probs)
+            ):
+                out.add(
+                    f"scenarios[{i}].true_response_probs",
+                    "expected probabilities in [0, 1], one per dose level",
+                )
             for k, (label, design) in enumerate(designs.items()):
                 if design.n_doses != s.n_levels:
                     out.add(
@@ -205,11 +216,18 @@ class SimulationSpec:
             out["scenarios"] = {"random": dict(self.random)}
         else:
             out["scenarios"] = [
-                {"name": s.name, "true_dlt_probs": list(s.true_dlt_probs)} for s in self.scenarios
+                {"name": s.name, "true_dlt_probs": list(s.true_dlt_probs)}
+                | (
+                    {"true_response_probs": list(s.true_response_probs)}
+                    if s.true_response_probs is not None
+                    else {}
+                )
+                for s in self.scenarios
             ]
         c = self.conduct
         out |= {
             "accrual_per_month": c.accrual_per_month,
+            "accrual": c.accrual,
             "dlt_time": c.dlt_time.as_json(),
             "suspended_arrivals": c.suspended_arrivals,
             "decision_timing": c.decision_timing,
@@ -295,9 +313,11 @@ def _designs(spec: Mapping[str, Any], out: _Collector) -> list[tuple[str, Design
     return entries
 
 
-def _probabilities(value: Any, field: str, out: _Collector) -> tuple[float, ...] | None:
+def _probabilities(
+    value: Any, field: str, out: _Collector, *, what: str = "DLT"
+) -> tuple[float, ...] | None:
     if not isinstance(value, list) or not value:
-        out.add(field, "expected a non-empty list of DLT probabilities, one per dose level")
+        out.add(field, f"expected a non-empty list of {what} probabilities, one per dose level")
         return None
     ok = True
     for k, p in enumerate(value):
@@ -326,8 +346,8 @@ def _scenarios(
             out.add(field, "expected an object with name and true_dlt_probs")
             continue
         for key in s:
-            if key not in ("name", "true_dlt_probs"):
-                out.add(f"{field}.{key}", "unknown field (fields: name, true_dlt_probs)")
+            if key not in _SCENARIO_KEYS:
+                out.add(f"{field}.{key}", f"unknown field (fields: {', '.join(_SCENARIO_KEYS)})")
         name = s.get("name", f"S{i + 1}")
         if not isinstance(name, str) or not name:
             out.add(f"{field}.name", f"expected a non-empty string, got {name!r}")
@@ -339,8 +359,17 @@ def _scenarios(
             continue
         seen[name] = i
         probs = _probabilities(s.get("true_dlt_probs"), f"{field}.true_dlt_probs", out)
+        responses = None
+        if "true_response_probs" in s:
+            where = f"{field}.true_response_probs"
+            responses = _probabilities(s["true_response_probs"], where, out, what="response")
+            if responses is not None and probs is not None and len(responses) != len(probs):
+                out.add(where, f"{len(responses)} probabilities for {len(probs)} dose levels")
+                responses = None
         if probs is not None:
-            scenarios.append(Scenario(name=name, true_dlt_probs=probs))
+            scenarios.append(
+                Scenario(name=name, true_dlt_probs=probs, true_response_probs=responses)
+            )
     return scenarios, None
 
 
@@ -424,6 +453,10 @@ def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
     if (why := LIMITS["dlt_window_days"].check(window)) is not None:
         out.add("dlt_window_days", f"days of follow-up: {why}")
         window = 30
+    accrual_kind = spec.get("accrual", "poisson")
+    if accrual_kind not in ACCRUALS:
+        out.add("accrual", f"expected 'poisson' or 'uniform', got {accrual_kind!r}")
+        accrual_kind = "poisson"
     suspended = spec.get("suspended_arrivals", "wait")
     if suspended not in ("wait", "lost"):
         out.add("suspended_arrivals", f"expected 'wait' or 'lost', got {suspended!r}")
@@ -459,6 +492,7 @@ def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
             out.add("dlt_time.distribution", f"expected 'uniform' or 'weibull', got {dist!r}")
     return Conduct(
         accrual_per_month=float(accrual),
+        accrual=accrual_kind,
         dlt_window_days=window,
         dlt_time=dlt_time,
         suspended_arrivals=suspended,
