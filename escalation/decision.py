@@ -17,6 +17,7 @@ from escalation.models.bop2 import FutilityCheck
 
 __all__ = [
     "Action",
+    "BackfillStatus",
     "Decision",
     "DoseEstimate",
     "ExpansionStatus",
@@ -141,6 +142,31 @@ class ExpansionStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BackfillStatus:
+    """Which lower dose levels take backfill patients now, and why the others do not.
+
+    ``open_levels`` are the dose levels open for backfill (ascending); ``closed`` maps every other
+    level below the current dose to the reason it is closed; ``assign`` is the plan's rule for
+    choosing among the open levels (``"highest"``, ``"lowest"`` or ``"random"``) and
+    ``assign_level`` the level it picks (``None`` when no level is open or the rule is random).
+    See :mod:`escalation.backfill`.
+    """
+
+    open_levels: tuple[int, ...]
+    closed: Mapping[int, str]
+    assign: str
+    assign_level: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "open_levels": list(self.open_levels),
+            "closed": {str(k): v for k, v in sorted(self.closed.items())},
+            "assign": self.assign,
+            "assign_level": self.assign_level,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IndicationEstimate:
     """What all the patients of one indication say: counts, observed DLT rate and responses.
 
@@ -197,7 +223,8 @@ class Decision:
     dose) or ``wait`` (then ``wait_until_day`` says until when: the day accrual may resume at the
     latest). The escalation decision uses the escalation and backfill patients; ``expansion``
     gives the monitoring status of each expansion cohort (indication and dose level), in the
-    plan's order. ``prob_overdose_definition`` says what each dose's ``prob_overdose`` is (which event,
+    plan's order; ``backfill`` which lower levels take backfill patients (designs with the
+    ``backfill`` option). ``prob_overdose_definition`` says what each dose's ``prob_overdose`` is (which event,
     under which posterior); ``interval_level`` is the level of ``prob_tox_interval`` (``None`` for
     a design without credible intervals).
     """
@@ -215,6 +242,7 @@ class Decision:
     model: Mapping[str, float] | None = None
     diagnostics: Mapping[str, object] = field(default_factory=dict)
     expansion: tuple[ExpansionStatus, ...] = ()
+    backfill: BackfillStatus | None = None
     prob_overdose_definition: str = ""
     interval_level: float | None = None
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from escalation.backfill import parse_backfill
 from escalation.data import (
     COHORTS,
     DEFAULT_DLT_WINDOW_DAYS,
@@ -276,6 +277,11 @@ def parse_design(
         if name == "expansion":
             if block[name] is not None:
                 kwargs[name], found = parse_expansion(block[name], where=f"{field}.expansion")
+                out.problems += found
+            continue
+        if name == "backfill":
+            if block[name] is not None:
+                kwargs[name], found = parse_backfill(block[name], where=f"{field}.backfill")
                 out.problems += found
             continue
         try:
@@ -825,6 +831,7 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
         "model": dict(decision.model) if decision.model is not None else None,
         "diagnostics": _jsonable(decision.diagnostics),
         **({"expansion": expansion_to_json(decision.expansion)} if doc.design.expansion else {}),
+        **({"backfill": decision.backfill.as_dict()} if decision.backfill is not None else {}),
         "patients": None
         if doc.from_counts
         else [

@@ -9,7 +9,9 @@ BOIN's phi2, 1.4 x target by default; :func:`simulations.scenarios.mtd_levels`).
   selected level is a true MTD level, or no dose is selected when no dose is acceptable; each with
   s.e. 100 sqrt(p (1 - p) / T);
 * mean patients and DLTs per level, ``n_mean`` (patients treated), ``duration_mean_days``, mean
-  delay and lost patients, each with s.e. sd / sqrt(T);
+  delay and lost patients, each with s.e. sd / sqrt(T); for a design with backfill also
+  ``escalation_mean`` and ``backfill_mean`` (patients by cohort type, adding up to ``n_mean``)
+  and ``backfill_unevaluated_mean`` (backfill patients still inside their window at the end);
 * ``above_mtd_pct``: patients treated above the highest true MTD level (every patient when no dose
   is acceptable), and ``dlt_rate_pct``, DLTs per patient treated: ratios of totals (sum over trials
   / sum of patients, as R's BOIN reports them), with delta-method s.e.;
@@ -200,6 +202,13 @@ class BlockSummary:
     benchmark_selected: IntArray  # (D + 1,): per level, then none
     benchmark_correct: int
     whole: WholeTrialSummary | None = None  # the whole trial (an expansion stage), if any
+    backfill_blocks: int = 0  # blocks of a design with backfill (the backfill sums below count)
+    backfill_sum: int = 0
+    backfill_sq: int = 0
+    unevaluated_sum: int = 0
+    unevaluated_sq: int = 0
+    escalation_sum: int = 0
+    escalation_sq: int = 0
 
     def __add__(self, other: BlockSummary) -> BlockSummary:
         def add(a: Any, b: Any) -> Any:
@@ -286,7 +295,29 @@ def summarize_block(
         ).astype(np.int64),
         benchmark_correct=right(benchmark),
         whole=None if whole is None else summarize_whole_trial(whole, mtd_indices=mtd_indices),
+        **_backfill_sums(out, total_n),
     )
+
+
+def _backfill_sums(out: TrialOutcomes, total_n: IntArray) -> dict[str, int]:
+    """The sums of the patients by cohort type, for a design with backfill (none otherwise)."""
+    if out.n_backfill is None:
+        return {}
+    unevaluated = (
+        out.backfill_unevaluated
+        if out.backfill_unevaluated is not None
+        else np.zeros_like(out.n_backfill)
+    )
+    escalation = total_n - out.n_backfill
+    return {
+        "backfill_blocks": 1,
+        "backfill_sum": int(out.n_backfill.sum()),
+        "backfill_sq": int((out.n_backfill.astype(np.int64) ** 2).sum()),
+        "unevaluated_sum": int(unevaluated.sum()),
+        "unevaluated_sq": int((unevaluated.astype(np.int64) ** 2).sum()),
+        "escalation_sum": int(escalation.sum()),
+        "escalation_sq": int((escalation.astype(np.int64) ** 2).sum()),
+    }
 
 
 def _pct(count: float, trials: int) -> tuple[float, float]:
@@ -372,6 +403,10 @@ def operating_characteristics(
         "benchmark_none_pct": _pct(float(s.benchmark_selected[n_doses]), t),
         "benchmark_correct_pct": bench_correct,
     }
+    if s.backfill_blocks:
+        stats["escalation_mean"] = _mean(s.escalation_sum, s.escalation_sq, t)
+        stats["backfill_mean"] = _mean(s.backfill_sum, s.backfill_sq, t)
+        stats["backfill_unevaluated_mean"] = _mean(s.unevaluated_sum, s.unevaluated_sq, t)
 
     def part(j: int) -> dict[str, Any]:
         return {

@@ -232,6 +232,11 @@ class PatientBlock:
         self._draw(self._chunk, block_seed(seed, scenario_index, block_index))
 
     @property
+    def first_row(self) -> int:
+        """The row in the whole block of this part's first trial."""
+        return int(self._rows.start)
+
+    @property
     def capacity(self) -> int:
         return int(self.tolerance.shape[1])
 

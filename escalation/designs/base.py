@@ -34,9 +34,11 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from escalation.backfill import BackfillPlan, model_backfill_status
 from escalation.data import TrialData
 from escalation.decision import (
     Action,
+    BackfillStatus,
     Decision,
     DoseEstimate,
     PosteriorBands,
@@ -54,7 +56,7 @@ from escalation.expansion import (
 from escalation.limits import LIMITS
 from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateToxicDoses
-from escalation.rules.stopping import StoppingRule
+from escalation.rules.stopping import StopAtN, StoppingRule
 from escalation.rules.waiting import Stagger
 
 __all__ = ["Design", "DesignRules", "ModelFit"]
@@ -197,6 +199,9 @@ class Design(ABC):
     uses_target: ClassVar[bool] = True
     #: what the per-dose estimates of the final selection are, for a table's column
     selection_estimate: ClassVar[str] = "Isotonic DLT estimate"
+    #: which backfill opening rule the design applies (``None``: the design takes no backfill
+    #: option); see :mod:`escalation.backfill`
+    backfill_kind: ClassVar[str | None] = None
     #: fields that are not options of the trial document
     _not_options: ClassVar[frozenset[str]] = frozenset({"n_doses", "stopping"})
 
@@ -207,6 +212,7 @@ class Design(ABC):
     start_level: int = 1
     stagger_days: int | None = None
     expansion: ExpansionPlan | None = None
+    backfill: BackfillPlan | None = None
     stopping: StoppingRule | None = None
 
     # ---- construction -------------------------------------------------------------------
@@ -236,6 +242,8 @@ class Design(ABC):
                 "start_level",
                 f"must be a dose level from 1 to {self.n_doses}, got {self.start_level}",
             )
+        if self.backfill is not None and self.backfill_kind is None:
+            bad("backfill", f"method {self.method!r} takes no backfill option")
         if self.expansion is not None:
             problems += [
                 p
@@ -250,12 +258,41 @@ class Design(ABC):
         return tuple(f.name for f in fields(cls) if f.init and f.name not in cls._not_options)
 
     def options(self) -> dict[str, Any]:
-        """The full design as a document block, defaults filled in (``expansion`` only if set)."""
+        """The full design as a document block, defaults filled in (``expansion`` and
+        ``backfill`` only if set)."""
         return {"method": self.method} | {
             name: _jsonable(getattr(self, name))
             for name in self.option_names()
-            if not (name == "expansion" and self.expansion is None)
+            if not (name in ("expansion", "backfill") and getattr(self, name) is None)
         }
+
+    def max_patients_rule(self) -> StopAtN:
+        """Stop at ``max_patients``: every patient, or with backfill the escalation patients only
+        (the backfill patients come on top, at most ``backfill.max_per_dose`` per level)."""
+        if self.backfill is None:
+            return StopAtN(self.max_patients)
+        return StopAtN(self.max_patients, cohort="escalation")
+
+    def backfill_status(
+        self, data: TrialData, fit: ModelFit, eliminated: npt.NDArray[np.bool_], index: int
+    ) -> BackfillStatus | None:
+        """Which lower levels take backfill patients (``None`` without the backfill option).
+
+        ``index`` is the dose index the pipeline recommends after the dose-change limits. Designs
+        with ``backfill_kind`` set override this with their opening rule
+        (:mod:`escalation.backfill`); model-based designs (``backfill_kind = "model"``) use
+        :func:`escalation.backfill.model_backfill_status` with the recommended ``index``.
+        """
+        if self.backfill is None or self.backfill_kind != "model":
+            return None
+        current = data.current_dose_level
+        return model_backfill_status(
+            self.backfill,
+            data,
+            current_index=None if current is None else current - 1,
+            eliminated=eliminated.tolist(),
+            recommended_index=None if eliminated.all() else index,
+        )
 
     # ---- what a design supplies ------------------------------------------------------------
     @abstractmethod
@@ -388,6 +425,7 @@ class Design(ABC):
             index, out = constraint.apply(ctx, index)
             limits.append(out)
         ctx = replace(ctx, next_index=index)
+        backfill = self.backfill_status(data, fit, eliminated, index)
 
         stop, stop_outcomes = (
             rules.stopping.evaluate(ctx) if rules.stopping is not None else (False, ())
@@ -410,6 +448,7 @@ class Design(ABC):
             "model": fit.model,
             "diagnostics": fit.diagnostics,
             "expansion": expansion,
+            "backfill": backfill,
             "prob_overdose_definition": self.prob_overdose_definition(),
             "interval_level": self.interval_level,
         }
@@ -537,7 +576,7 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, ExpansionPlan):
+    if isinstance(value, ExpansionPlan | BackfillPlan):
         return value.as_dict()
     return value
 

@@ -95,7 +95,6 @@ from escalation.models.blrm import (
 )
 from escalation.rules.constraints import ExcludeEliminated, MaxAmountStep, NoSkipping
 from escalation.rules.elimination import EliminateToxicDoses, eliminate_from_first
-from escalation.rules.stopping import StopAtN
 from escalation.rules.waiting import WaitForPending
 
 __all__ = ["BLRM", "OverdoseControl"]
@@ -214,6 +213,7 @@ class BLRM(Design):
     """
 
     method: ClassVar[str] = "blrm"
+    backfill_kind: ClassVar[str | None] = "model"
     interval_level: ClassVar[float | None] = 0.95
     selection_estimate: ClassVar[str] = "Posterior median DLT"
     #: the document parser passes the doses' amounts to designs that declare this
@@ -536,7 +536,7 @@ class BLRM(Design):
                 overdose_bound=self.target_interval[1],
                 from_first_outcome=True,
             ),
-            stopping=StopAtN(self.max_patients),
+            stopping=self.max_patients_rule(),
             waiting=() if self.tite else (WaitForPending(),),
             constraints=(
                 NoSkipping(),

@@ -35,8 +35,9 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from escalation.backfill import interval_backfill_status, resolve_conflict
 from escalation.data import TrialData
-from escalation.decision import Action, PosteriorBands, Selection
+from escalation.decision import Action, BackfillStatus, PosteriorBands, Selection
 from escalation.designs.base import (
     START_REASON,
     Design,
@@ -53,7 +54,7 @@ from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, bound
 from escalation.models.isotonic import IsotonicSelection, NoDoseReason, select_isotonic
 from escalation.rules.constraints import ExcludeEliminated, NoSkipping
 from escalation.rules.elimination import EliminateToxicDoses
-from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
+from escalation.rules.stopping import StoppingRule, StopWhenNAtDose, StopWhenTooToxic
 from escalation.rules.waiting import WaitForPending
 
 __all__ = ["BOIN", "beta_posterior_bands", "isotonic_selection"]
@@ -81,11 +82,16 @@ class BOIN(Design):
     cohort_size, max_patients, n_stop, start_level
         Cohort size; maximum sample size; stop when staying at a dose with ``n_stop`` patients;
         first dose level.
+    backfill
+        Backfill lower cleared doses while the escalation cohort is pending (BF-BOIN,
+        :mod:`escalation.backfill`): opening rule, conflict rule, and ``max_patients`` then counts
+        the escalation patients only.
     stopping
         Further stopping rules, combined with ``|`` with the design's own.
     """
 
     method: ClassVar[str] = "boin"
+    backfill_kind: ClassVar[str | None] = "interval"
 
     phi1: float | None = None
     phi2: float | None = None
@@ -132,7 +138,7 @@ class BOIN(Design):
         return boin_lambdas(self.target, self.phi1, self.phi2)
 
     def model_rules(self) -> DesignRules:
-        stopping: StoppingRule = StopAtN(self.max_patients) | StopWhenNAtDose(
+        stopping: StoppingRule = self.max_patients_rule() | StopWhenNAtDose(
             self.n_stop, when_staying=True
         )
         if self.extra_safe:
@@ -206,17 +212,71 @@ class BOIN(Design):
         lambda_e, lambda_d = self.lambdas
         observed = f"{yd} of {nd} patients at dose level {cur + 1} had a DLT (rate {yd / nd:.2f})"
         if yd <= row.escalate_at_most:
-            return move(
+            out = move(
                 cur, Action.ESCALATE, self.n_doses, f"{observed}, <= lambda_e = {lambda_e:.3f}"
             )
-        if yd >= row.deescalate_at_least:
-            return move(
+        elif yd >= row.deescalate_at_least:
+            out = move(
                 cur, Action.DEESCALATE, self.n_doses, f"{observed}, > lambda_d = {lambda_d:.3f}"
             )
-        return (
-            cur,
-            Action.STAY,
-            f"{observed}, between lambda_e = {lambda_e:.3f} and lambda_d = {lambda_d:.3f}.",
+        else:
+            out = (
+                cur,
+                Action.STAY,
+                f"{observed}, between lambda_e = {lambda_e:.3f} and lambda_d = {lambda_d:.3f}.",
+            )
+        eliminate = row.eliminate_at_least is not None and yd >= row.eliminate_at_least
+        return self._with_backfill(cur, out, eliminate, n, y)
+
+    def _with_backfill(
+        self,
+        cur: int,
+        proposal: tuple[int, Action, str],
+        eliminate: bool,
+        n: npt.NDArray[np.int64],
+        y: npt.NDArray[np.int64],
+    ) -> tuple[int, Action, str]:
+        """The proposal after BF-BOIN's conflict rule (:func:`escalation.backfill.resolve_conflict`)
+        on the complete data ``n``, ``y`` (escalation and backfill pooled), when the design has
+        the backfill option."""
+        if self.backfill is None:
+            return proposal
+        _index, direction, reason = proposal
+        call = {
+            Action.ESCALATE: "escalate",
+            Action.DEESCALATE: "de-escalate",
+            Action.STAY: "stay",
+        }[direction]
+        if eliminate:
+            call = "eliminate"
+        resolved = resolve_conflict(
+            n, y, cur, call, target=self.target, phi1=self.phi1, phi2=self.phi2, cutoff=self.cutoff
+        )
+        if resolved is None:
+            return proposal
+        verb, k, why = resolved
+        if verb == "escalate":
+            return move(cur, Action.ESCALATE, self.n_doses, f"{reason} {why[:-1]}")
+        if verb == "stay":
+            return cur, Action.STAY, f"{reason} {why}"
+        return k, Action.DEESCALATE, f"{reason} {why}"
+
+    def backfill_status(
+        self, data: TrialData, fit: ModelFit, eliminated: npt.NDArray[np.bool_], index: int
+    ) -> BackfillStatus | None:
+        """BF-BOIN's opening rule (:func:`escalation.backfill.interval_backfill_status`)."""
+        if self.backfill is None:
+            return None
+        current = data.current_dose_level
+        return interval_backfill_status(
+            self.backfill,
+            data,
+            current_index=None if current is None else current - 1,
+            eliminated=eliminated.tolist(),
+            target=self.target,
+            phi1=self.phi1,
+            phi2=self.phi2,
+            cutoff=self.cutoff,
         )
 
     def _beta_counts(

@@ -90,7 +90,7 @@ from escalation.rules.constraints import (
     NoSkipping,
 )
 from escalation.rules.elimination import EliminateToxicDoses
-from escalation.rules.stopping import StopAtN, StoppingRule, StopWhenNAtDose, StopWhenTooToxic
+from escalation.rules.stopping import StoppingRule, StopWhenNAtDose, StopWhenTooToxic
 from escalation.rules.waiting import WaitForPending
 
 __all__ = ["CRM", "TITECRM"]
@@ -122,6 +122,7 @@ class CRM(Design):
     """
 
     method: ClassVar[str] = "crm"
+    backfill_kind: ClassVar[str | None] = "model"
     #: the level of every credible interval the design reports (table, JSON and plot alike)
     interval_level: ClassVar[float | None] = 0.95
     selection_estimate: ClassVar[str] = "Est. DLT (plug-in, as dfcrm's ptox)"
@@ -307,7 +308,7 @@ class CRM(Design):
         return StopWhenTooToxic(level=1, prob=self.safety_stop_prob, min_n=SAFETY_MIN_N)
 
     def model_rules(self) -> DesignRules:
-        stopping: StoppingRule = StopAtN(self.max_patients)
+        stopping: StoppingRule = self.max_patients_rule()
         if self.n_stop is not None:
             stopping = stopping | StopWhenNAtDose(self.n_stop, when_staying=False)
         safety = self._safety_stop()

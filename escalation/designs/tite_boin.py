@@ -143,6 +143,10 @@ class TITEBOIN(BOIN):
                     Action.STAY,
                     f"{observed}: rate {yd / n_eff:.3f} between lambda_e = {lambda_e:.3f} and lambda_d = {lambda_d:.3f}.",
                 )
+            # BF-BOIN's conflict rule on the complete data (backfilled lower doses)
+            index, direction, reason = self._with_backfill(
+                cur, (index, direction, reason), False, s.n_complete, s.n_dlt
+            )
         return ModelFit(
             proposed_index=index,
             direction=direction,

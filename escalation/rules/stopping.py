@@ -102,20 +102,29 @@ def _wrap(rule: StoppingRule) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StopAtN(StoppingRule):
-    """Stop when ``n`` patients have been treated (pending and withdrawn patients count)."""
+    """Stop when ``n`` patients have been treated (pending and withdrawn patients count).
+
+    With ``cohort`` (e.g. ``"escalation"``, for designs with backfill: BF-BOIN's maximum sample
+    size counts the escalation cohorts) only that cohort's patients count.
+    """
 
     n: int
+    cohort: str | None = None
 
     @property
     def label(self) -> str:
-        return f"StopAtN({self.n})"
+        return f"StopAtN({self.n})" if self.cohort is None else f"StopAtN({self.n}, {self.cohort})"
 
     def evaluate(self, ctx: DecisionContext) -> tuple[bool, tuple[RuleOutcome, ...]]:
-        treated = ctx.data.n_patients
+        if self.cohort is None:
+            treated, who = ctx.data.n_patients, "patients"
+        else:
+            treated = ctx.data.n_by_cohort()[self.cohort]
+            who = f"{self.cohort} patients"
         hit = treated >= self.n
         verb = "reached" if hit else "not reached"
         return _outcome(
-            self.label, hit, f"{treated} of at most {self.n} patients treated: maximum {verb}."
+            self.label, hit, f"{treated} of at most {self.n} {who} treated: maximum {verb}."
         )
 
 

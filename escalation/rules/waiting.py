@@ -37,7 +37,9 @@ def _plural(n: int, word: str) -> str:
 class WaitForPending:
     """Wait while any patient at the current dose is inside the DLT window (non-TITE designs).
 
-    The wait ends, at the latest, when the last of those windows closes.
+    The wait ends, at the latest, when the last of those windows closes. Backfill patients do not
+    hold the decision (BF-BOIN decides once the escalation cohort is complete; a backfill patient
+    counts from the day the outcome is known).
     """
 
     @property
@@ -47,6 +49,7 @@ class WaitForPending:
     def evaluate(self, ctx: DecisionContext) -> tuple[RuleOutcome, int | None]:
         cur = ctx.current_index
         pending = [] if cur is None else _pending_at(ctx, cur)
+        pending = [p for p in pending if p.cohort != "backfill"]
         if not pending or cur is None:
             return _outcome(
                 self.label, False, "No patient at the current dose is still inside the DLT window."

@@ -54,6 +54,12 @@ class TrialOutcomes:
     last_index : numpy.ndarray or None
         The dose index of the last cohort treated (-1: none), the current dose when the trial
         ended (the whole trial's final selection needs it for 3+3).
+    n_backfill : numpy.ndarray or None
+        Backfill patients treated (included in ``n_at_dose``); ``None`` for designs without
+        backfill.
+    backfill_unevaluated : numpy.ndarray or None
+        Backfill patients still inside their DLT window when the trial ended (treated, but not
+        in the final analysis: R bfboin leaves them out of its sample size).
     """
 
     selected_index: IntArray
@@ -64,6 +70,8 @@ class TrialOutcomes:
     delay_days: IntArray
     lost: IntArray
     last_index: IntArray | None = None
+    n_backfill: IntArray | None = None
+    backfill_unevaluated: IntArray | None = None
 
     @property
     def n_trials(self) -> int:
@@ -114,11 +122,17 @@ def runs_on_fast_engine(
     """Whether a fast engine for designs of class ``cls`` can run ``design`` under ``conduct``.
 
     It can when the design is of that very class, is asked at the engine's ``timing`` (on complete
-    data; at every arrival for the time-to-event engines), and its rules equal (as objects) the
-    ``expected`` ones the engine implements; otherwise the generic engine runs it, and a warning
-    says why.
+    data; at every arrival for the time-to-event engines), has no backfill option, and its rules
+    equal (as objects) the ``expected`` ones the engine implements; otherwise the generic engine
+    runs it, and a warning says why.
     """
     if type(design) is not cls or resolve_timing(design, conduct) != timing:
+        return False
+    if design.backfill is not None:
+        log.warning(
+            "%s with backfill: the fast engine does not simulate backfill: generic engine used",
+            design.method,
+        )
         return False
     rules = rule_set(design)
     if rules != expected:

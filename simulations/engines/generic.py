@@ -17,6 +17,17 @@ The trial calendar (DESIGN.md section 5), in whole study days:
    patient's window; the final selection is ``design.select`` on complete follow-up, and the DLTs
    counted are every DLT in the treated patients' windows.
 
+Backfill (designs with the ``backfill`` option, as R bfboin simulates BF-BOIN): while the escalation
+cohort is pending, each arriving patient goes to a level the decision's ``backfill`` block lists as
+open (chosen by the plan's ``assign`` rule; ``random`` draws from the trial's own SeedSequence
+child), on arrival; one who finds no level open is lost (``lost``) or waits for the next cohort
+(``wait``). Decisions wait for the escalation patients only. ``max_patients`` counts the escalation
+patients; backfill goes on while the last escalation cohort is pending. The trial then ends at the
+close of the last escalation patient's window: the final selection is on the data known that day,
+and backfill patients still inside their window are counted as treated and as
+``backfill_unevaluated``. A patient responds at the scenario's ``true_response_probs``, the response
+being known at the end of the window.
+
 This engine is the definition of the harness's conduct: a fast engine must reproduce it trial for
 trial on the same patients.
 """
@@ -29,7 +40,7 @@ import numpy as np
 
 from escalation import Action, Design, Patient, TrialData
 from simulations.engines.base import FloatArray, TrialOutcomes, resolve_timing
-from simulations.patients import Conduct, PatientBlock
+from simulations.patients import INFERENCE_TAG, Conduct, PatientBlock
 
 __all__ = ["GenericEngine", "simulate_trial"]
 
@@ -59,6 +70,8 @@ class GenericEngine:
         delay = np.zeros(n_trials, dtype=np.int64)
         lost = np.zeros(n_trials, dtype=np.int64)
         last = np.full(n_trials, -1, dtype=np.int64)
+        n_backfill = np.zeros(n_trials, dtype=np.int64)
+        unevaluated = np.zeros(n_trials, dtype=np.int64)
         for t in range(n_trials):
             r = simulate_trial(design, probs, block, t, conduct)
             selected[t] = r.selected_index
@@ -70,6 +83,7 @@ class GenericEngine:
                 r.lost,
             )
             last[t] = r.last_index
+            n_backfill[t], unevaluated[t] = r.n_backfill, r.backfill_unevaluated
         return TrialOutcomes(
             selected_index=selected,
             n_at_dose=n_at,
@@ -79,47 +93,66 @@ class GenericEngine:
             delay_days=delay,
             lost=lost,
             last_index=last,
+            n_backfill=n_backfill if design.backfill is not None else None,
+            backfill_unevaluated=unevaluated if design.backfill is not None else None,
         )
 
 
 class _Treated:
     """One treated patient, with the outcome the simulation knows in advance."""
 
-    __slots__ = ("dlt", "dlt_day", "dose_level", "infused_day", "patient_id")
+    __slots__ = ("cohort", "dlt", "dlt_day", "dose_level", "infused_day", "patient_id", "response")
 
     def __init__(
-        self, patient_id: str, dose_level: int, infused_day: int, dlt: bool, dlt_day: int
+        self,
+        patient_id: str,
+        dose_level: int,
+        infused_day: int,
+        dlt: bool,
+        dlt_day: int,
+        cohort: str = "escalation",
+        response: bool | None = None,
     ) -> None:
         self.patient_id = patient_id
         self.dose_level = dose_level
         self.infused_day = infused_day
         self.dlt = dlt
         self.dlt_day = dlt_day
+        self.cohort = cohort
+        self.response = response
 
     def event_day(self, window: int) -> int:
         """The day the outcome is known: the DLT, or the end of the window."""
         return self.dlt_day if self.dlt else self.infused_day + window
 
-    def as_of(self, day: int) -> Patient:
-        """The patient as the trial sees it on ``day``."""
+    def as_of(self, day: int, window: int) -> Patient:
+        """The patient as the trial sees it on ``day``; a response is known at the end of the
+        window (as R bfboin simulates it)."""
         known = self.dlt and self.dlt_day <= day
+        response_day = self.infused_day + window
+        responded = self.response if self.response is not None and response_day <= day else None
         return Patient(
             patient_id=self.patient_id,
             dose_level=self.dose_level,
             infused_day=self.infused_day,
             dlt=known,
             dlt_day=self.dlt_day if known else None,
+            cohort=self.cohort,
+            response=responded,
+            response_day=response_day if responded is not None else None,
         )
 
 
 class _TrialResult:
     __slots__ = (
+        "backfill_unevaluated",
         "delay_days",
         "dlt_at_dose",
         "duration_days",
         "last_index",
         "lost",
         "n_at_dose",
+        "n_backfill",
         "selected_index",
         "stopped_early",
     )
@@ -133,6 +166,8 @@ class _TrialResult:
         self.delay_days = 0
         self.lost = 0
         self.last_index = -1
+        self.n_backfill = 0
+        self.backfill_unevaluated = 0
 
 
 def _data(
@@ -140,7 +175,7 @@ def _data(
 ) -> TrialData:
     return TrialData(
         n_doses=design.n_doses,
-        patients=tuple(p.as_of(day) for p in treated),
+        patients=tuple(p.as_of(day, window) for p in treated),
         as_of_day=day,
         dlt_window_days=window,
         current_level=level,
@@ -156,16 +191,70 @@ def simulate_trial(
     lose = conduct.suspended_arrivals == "lost"
     result = _TrialResult(design.n_doses)
     treated: list[_Treated] = []
+    backfill = design.backfill
+    rng = _backfill_rng(block, trial) if backfill is not None else None
     level: int | None = None
     j = 0  # the next arrival
     day = 0
+
+    def n_escalation() -> int:
+        if backfill is None:
+            return len(treated)
+        return sum(p.cohort == "escalation" for p in treated)
+
+    def treat(index: int, dose_level: int, infused: int, cohort: str) -> None:
+        dose = dose_level - 1
+        dlt = bool(block.tolerance[trial, index] < probs[dose])
+        offset = int(conduct.dlt_time.offset_days(block.onset[trial, index], probs[dose], window))
+        treated.append(
+            _Treated(
+                f"P{len(treated) + 1:04d}",
+                dose_level,
+                infused,
+                dlt,
+                infused + offset,
+                cohort,
+                block.responds(trial, index, dose),
+            )
+        )
+        result.n_at_dose[dose] += 1
+        result.dlt_at_dose[dose] += dlt
+        if cohort == "backfill":
+            result.n_backfill += 1
+
+    def backfill_until(known: int) -> None:
+        """Backfill the arrivals before ``known`` (the escalation cohort's last outcome) to an
+        open lower level; one who finds none is lost (``lost``) or waits for the next cohort."""
+        nonlocal j
+        while True:
+            block.ensure(j + design.cohort_size + 1)
+            arrival = int(block.arrival_day[trial, j])
+            if arrival >= known:
+                return
+            status = design.decide(_data(design, treated, arrival, window, level)).backfill
+            target = None if status is None else backfill_level(status.open_levels)
+            if target is None:
+                if not lose:
+                    return
+                result.lost += 1
+            else:
+                treat(j, target, arrival, "backfill")
+            j += 1
+
+    def backfill_level(open_levels: tuple[int, ...]) -> int | None:
+        assert backfill is not None
+        return backfill.pick(open_levels, rng)
+
     for _ in range(_MAX_DECISIONS):
-        if len(treated) >= design.max_patients:
+        if n_escalation() >= design.max_patients:
             break
         block.ensure(j + design.cohort_size + 1)
         arrival = int(block.arrival_day[trial, j])
         if timing == "complete" and treated:
-            known = max(p.event_day(window) for p in treated)
+            known = _escalation_known(treated, window)
+            if backfill is not None:
+                backfill_until(known)
+                arrival = int(block.arrival_day[trial, j])
             if lose:
                 while int(block.arrival_day[trial, j]) < known:
                     j += 1
@@ -182,6 +271,15 @@ def simulate_trial(
             result.stopped_early = True
             break
         if decision.action is Action.WAIT:
+            target = (
+                None
+                if decision.backfill is None or arrival > day
+                else backfill_level(decision.backfill.open_levels)
+            )
+            if target is not None:
+                treat(j, target, day, "backfill")
+                j += 1
+                continue
             if lose:
                 j += 1
                 result.lost += 1
@@ -199,29 +297,43 @@ def simulate_trial(
             continue
         assert decision.next_level is not None
         level = decision.next_level
-        dose = level - 1
         result.delay_days += day - arrival
-        size = min(design.cohort_size, design.max_patients - len(treated))
+        size = min(design.cohort_size, design.max_patients - n_escalation())
         for _k in range(size):
-            infused = max(day, int(block.arrival_day[trial, j]))
-            dlt = bool(block.tolerance[trial, j] < probs[dose])
-            offset = int(conduct.dlt_time.offset_days(block.onset[trial, j], probs[dose], window))
-            treated.append(
-                _Treated(f"P{len(treated) + 1:04d}", level, infused, dlt, infused + offset)
-            )
-            result.n_at_dose[dose] += 1
-            result.dlt_at_dose[dose] += dlt
+            treat(j, level, max(day, int(block.arrival_day[trial, j])), "escalation")
             j += 1
         day = treated[-1].infused_day
     else:
         raise RuntimeError(f"{design.method}: no end after {_MAX_DECISIONS} decisions")
+    if backfill is not None and treated and not result.stopped_early:
+        # the last escalation cohort is pending: arrivals meanwhile are backfilled (bfboin)
+        backfill_until(_escalation_known(treated, window))
     if treated:
-        last = max(p.infused_day for p in treated)
+        last = max(p.infused_day for p in treated if p.cohort == "escalation")
         result.duration_days = last + window
         final = _data(design, treated, last + window, window, level)
+        result.backfill_unevaluated = sum(
+            p.cohort == "backfill" and p.event_day(window) > last + window for p in treated
+        )
     else:
         final = TrialData(n_doses=design.n_doses, dlt_window_days=window)
     selection = design.select(final)
     result.last_index = -1 if level is None else level - 1
     result.selected_index = -1 if selection.dose_level is None else selection.dose_level - 1
     return result
+
+
+def _escalation_known(treated: list[_Treated], window: int) -> int:
+    """The day every escalation patient's outcome is known (backfill patients are not awaited)."""
+    return max(p.event_day(window) for p in treated if p.cohort == "escalation")
+
+
+def _backfill_rng(block: PatientBlock, trial: int) -> np.random.Generator:
+    """The generator of ``assign: random`` for one trial: its own SeedSequence child, keyed by
+    the block and the trial's row in it, so the draws do not depend on the workers."""
+    first = block.first_row
+    seq = np.random.SeedSequence(
+        block.seed,
+        spawn_key=(INFERENCE_TAG, block.scenario_index, block.block_index, first + trial),
+    )
+    return np.random.Generator(np.random.PCG64(seq))
