@@ -23,7 +23,7 @@ from typing import Any
 from escalation import __version__
 from escalation._cli_futility import add_futility_command
 from escalation._cli_monitor import add_monitor_command
-from escalation.decision import Decision, Selection
+from escalation.decision import BackfillStatus, Decision, Selection
 from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
 from escalation.errors import EscalationError, InvalidDesignError, InvalidTrialDataError, Problem
 from escalation.expansion import ExpansionPlan
@@ -469,6 +469,23 @@ def _prior_table(decision: Decision, doc: TrialDocument) -> str | None:
     return "Prior, before any data:\n" + _render_rows(header, rows)
 
 
+def _backfill_lines(status: BackfillStatus) -> list[str]:
+    """The backfill block: the open levels (and which the next backfill patient gets), and why
+    each other level below the current dose is closed."""
+    levels = ", ".join(map(str, status.open_levels)) or "none"
+    pick = (
+        f" (assign {status.assign}: the next backfill patient goes to dose level "
+        f"{status.assign_level})"
+        if status.assign_level is not None
+        else f" (assign {status.assign})"
+        if status.open_levels
+        else ""
+    )
+    out = [f"Backfill: open dose levels: {levels}{pick}"]
+    out += [f"  dose level {level} closed: {why}" for level, why in sorted(status.closed.items())]
+    return out
+
+
 def _recommend_command(args: argparse.Namespace) -> int:
     doc = _load(args.document)
     decision = doc.design.decide(doc.data)
@@ -501,6 +518,8 @@ def _recommend_command(args: argparse.Namespace) -> int:
     out += ["", "Rules applied (x = acted):"]
     for r in decision.rules:
         out.append(f"  [{'x' if r.triggered else ' '}] {r.label}: {r.detail}")
+    if decision.backfill is not None:
+        out += ["", *_backfill_lines(decision.backfill)]
     if decision.expansion and doc.design.expansion is not None:
         out += ["", _expansion_table(decision, doc.design.expansion)]
     out.append(f"\nengine {__version__}")

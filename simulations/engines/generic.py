@@ -22,8 +22,9 @@ cohort is pending, each arriving patient goes to a level the decision's ``backfi
 open (chosen by the plan's ``assign`` rule; ``random`` draws from the trial's own SeedSequence
 child), on arrival; one who finds no level open is lost (``lost``) or waits for the next cohort
 (``wait``). Decisions wait for the escalation patients only. ``max_patients`` counts the escalation
-patients; backfill goes on while the last escalation cohort is pending. The trial then ends at the
-close of the last escalation patient's window: the final selection is on the data known that day,
+patients; backfill goes on while the last escalation cohort is pending. The trial then ends on the
+day the last escalation outcome is known (a DLT, or a window closing; R bfboin's ``max.t``): the
+final selection is on the data known that day,
 and backfill patients still inside their window are counted as treated and as
 ``backfill_unevaluated``. A patient responds at the scenario's ``true_response_probs``, the response
 being known at the end of the window.
@@ -226,13 +227,20 @@ def simulate_trial(
         """Backfill the arrivals before ``known`` (the escalation cohort's last outcome) to an
         open lower level; one who finds none is lost (``lost``) or waits for the next cohort."""
         nonlocal j
+        open_levels: tuple[int, ...] = ()
+        asked: tuple[int, int] | None = None  # (day, patients) of the last decision asked
         while True:
             block.ensure(j + design.cohort_size + 1)
             arrival = int(block.arrival_day[trial, j])
             if arrival >= known:
                 return
-            status = design.decide(_data(design, treated, arrival, window, level)).backfill
-            target = None if status is None else backfill_level(status.open_levels)
+            # the open levels change only with the patients or an outcome (a DLT, a window
+            # closing, a response) becoming known: ask the design again only then
+            if asked is None or asked[1] != len(treated) or _news(treated, window, *asked, arrival):
+                status = design.decide(_data(design, treated, arrival, window, level)).backfill
+                open_levels = () if status is None else status.open_levels
+                asked = (arrival, len(treated))
+            target = backfill_level(open_levels)
             if target is None:
                 if not lose:
                     return
@@ -309,11 +317,15 @@ def simulate_trial(
         # the last escalation cohort is pending: arrivals meanwhile are backfilled (bfboin)
         backfill_until(_escalation_known(treated, window))
     if treated:
-        last = max(p.infused_day for p in treated if p.cohort == "escalation")
-        result.duration_days = last + window
-        final = _data(design, treated, last + window, window, level)
+        if backfill is None:
+            end = max(p.infused_day for p in treated) + window
+        else:
+            # the trial ends once every escalation outcome is known (bfboin's max.t)
+            end = _escalation_known(treated, window)
+        result.duration_days = end
+        final = _data(design, treated, end, window, level)
         result.backfill_unevaluated = sum(
-            p.cohort == "backfill" and p.event_day(window) > last + window for p in treated
+            p.cohort == "backfill" and p.event_day(window) > end for p in treated
         )
     else:
         final = TrialData(n_doses=design.n_doses, dlt_window_days=window)
@@ -321,6 +333,14 @@ def simulate_trial(
     result.last_index = -1 if level is None else level - 1
     result.selected_index = -1 if selection.dose_level is None else selection.dose_level - 1
     return result
+
+
+def _news(treated: list[_Treated], window: int, since: int, _n: int, day: int) -> bool:
+    """Whether an outcome becomes known after day ``since`` and by ``day``: a DLT, or a window
+    closing (with its response)."""
+    return any(
+        since < p.event_day(window) <= day or since < p.infused_day + window <= day for p in treated
+    )
 
 
 def _escalation_known(treated: list[_Treated], window: int) -> int:
