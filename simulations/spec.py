@@ -577,6 +577,15 @@ def parse_spec(spec: Any) -> SimulationSpec:
                 )
                 break
             built[(i, n_levels)] = design
+        plan = next((d.backfill for (j, _), d in built.items() if j == i), None)
+        if plan is not None and plan.min_responses:
+            for k, scenario in enumerate(scenarios):
+                if scenario.true_response_probs is None:
+                    out.add(
+                        f"scenarios[{k}].true_response_probs",
+                        f"missing: design {entry.name!r} backfills only after "
+                        f"{plan.min_responses} response(s) at a level",
+                    )
     if out.problems:
         raise InvalidSpecError(out.problems)
     return SimulationSpec(

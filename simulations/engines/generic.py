@@ -231,7 +231,8 @@ def simulate_trial(
         asked: tuple[int, int] | None = None  # (day, patients) of the last decision asked
         while True:
             block.ensure(j + design.cohort_size + 1)
-            arrival = int(block.arrival_day[trial, j])
+            # a patient who arrived while earlier ones waited is ready when they were treated
+            arrival = max(int(block.arrival_day[trial, j]), treated[-1].infused_day)
             if arrival >= known:
                 return
             # the open levels change only with the patients or an outcome (a DLT, a window
