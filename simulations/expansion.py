@@ -616,7 +616,7 @@ def whole_trial_characteristics(
     s: WholeTrialSummary,
     trials: int,
     names: Sequence[str],
-    escalation_n: tuple[float, float],
+    before_expansion: Mapping[str, tuple[float, float]],
     *,
     futility: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -626,8 +626,9 @@ def whole_trial_characteristics(
     ``expansion_pct``: trials with an expansion stage; per indication (``expansion_indications``,
     a list in the stage's order): ``stop_toxicity_pct`` (a cohort stopped by the monitoring rule),
     with a futility rule (``futility``) ``stop_futility_pct`` (a cohort failed it, early or at its
-    last look), ``patients_mean``, ``dlt_mean``; ``patients_by_cohort_mean`` (escalation: the escalation's
-    ``n_mean``, ``escalation_n``); ``n_total_mean``; ``duration_total_mean_days``;
+    last look), ``patients_mean``, ``dlt_mean``; ``patients_by_cohort_mean`` (the escalation stage's
+    cohorts, ``before_expansion``: escalation, and backfill for a design with backfill, each a mean
+    and its s.e.; then expansion); ``n_total_mean``; ``duration_total_mean_days``;
     ``final_selection_pct`` per level, ``final_none_pct`` and ``final_correct_selection_pct`` (the
     final selection on all the data).
     """
@@ -654,8 +655,9 @@ def whole_trial_characteristics(
         row_errors.append({"indication": name} | {k: e for k, (_, e) in stats.items()})
     values["expansion_indications"], errors["expansion_indications"] = rows, row_errors
     expansion_n = _mean(s.n_exp_total_sum, s.n_exp_total_sq, trials)
-    values["patients_by_cohort_mean"] = {"escalation": escalation_n[0], "expansion": expansion_n[0]}
-    errors["patients_by_cohort_mean"] = {"escalation": escalation_n[1], "expansion": expansion_n[1]}
+    by_cohort = {**before_expansion, "expansion": expansion_n}
+    values["patients_by_cohort_mean"] = {k: v for k, (v, _) in by_cohort.items()}
+    errors["patients_by_cohort_mean"] = {k: e for k, (_, e) in by_cohort.items()}
     put("n_total_mean", _mean(s.n_all_sum, s.n_all_sq, trials))
     put("duration_total_mean_days", _mean(s.duration_sum, s.duration_sq, trials))
     selection = [_pct(float(c), trials) for c in s.final_selected[:n_doses]]

@@ -416,8 +416,11 @@ def operating_characteristics(
 
     values, errors = part(0), part(1)
     if s.whole is not None:
+        by_cohort = {"escalation": n_mean}
+        if s.backfill_blocks:
+            by_cohort = {"escalation": stats["escalation_mean"], "backfill": stats["backfill_mean"]}
         whole, whole_se = whole_trial_characteristics(
-            s.whole, t, indications, n_mean, futility=futility
+            s.whole, t, indications, by_cohort, futility=futility
         )
         values |= whole
         errors |= whole_se

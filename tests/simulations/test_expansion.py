@@ -260,3 +260,23 @@ def test_csv_and_html_report_show_the_whole_trial(tmp_path: Any) -> None:
     assert "se_stop_toxicity_pct_SLE" in header and "stop_futility_pct_SLE" not in header
     page = write_report(results, tmp_path).read_text()
     assert "Toxicity stop %" in page and "Whole duration (days)" in page
+
+
+def test_the_whole_trial_counts_backfill_patients_apart() -> None:
+    """With a backfilling design, the patients by cohort type are escalation, backfill and
+    expansion, and they add up to the whole trial's patients."""
+    spec = copy.deepcopy(SPEC)
+    spec["design"] = {
+        "method": "boin",
+        "target": 0.3,
+        "max_patients": 12,
+        "backfill": {"min_responses": 0, "max_per_dose": 6},
+    }
+    spec["trials"] = 60
+    r = run_simulation(spec)["results"][0]
+    by_cohort = r["patients_by_cohort_mean"]
+    assert set(by_cohort) == {"escalation", "backfill", "expansion"}
+    assert by_cohort["backfill"] > 0
+    assert by_cohort["escalation"] == r["escalation_mean"]
+    assert by_cohort["escalation"] + by_cohort["backfill"] == pytest.approx(r["n_mean"])
+    assert r["n_total_mean"] == pytest.approx(sum(by_cohort.values()))
