@@ -418,7 +418,10 @@ def operating_characteristics(
     if s.whole is not None:
         by_cohort = {"escalation": n_mean}
         if s.backfill_blocks:
-            by_cohort = {"escalation": stats["escalation_mean"], "backfill": stats["backfill_mean"]}
+            by_cohort = {
+                "escalation": _mean(s.escalation_sum, s.escalation_sq, t),
+                "backfill": _mean(s.backfill_sum, s.backfill_sq, t),
+            }
         whole, whole_se = whole_trial_characteristics(
             s.whole, t, indications, by_cohort, futility=futility
         )
