@@ -30,6 +30,7 @@ from escalation import (
     MAX_MONITORED_PATIENTS,
     MAX_TEXT_LENGTH,
     ExpansionPlan,
+    StoppingRule,
 )
 
 __all__ = [
@@ -177,6 +178,98 @@ class ExpansionIn(BaseModel):
     futility: ExpansionFutilityIn | None = Field(default=None, json_schema_extra=NOT_NULL)
 
 
+# ---- the stopping expression (escalation.rules.grammar), stated as a schema -------------------------
+_N = Annotated[int, Field(ge=int(LIMITS["max_patients"].low), le=int(LIMITS["max_patients"].high))]
+_LEVEL = Annotated[int, Field(ge=1, le=int(LIMITS["n_doses"].high))]
+_DOSE = Literal["recommended", "any"] | _LEVEL
+_PROBABILITY = Annotated[float, Field(gt=0, lt=1)]
+_RULE_LABEL = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=_NO_NUL)
+]
+_RULES_MAX = 100
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: _RULE_LABEL | None = Field(
+        default=None, json_schema_extra=NOT_NULL, description="shown in the decision"
+    )
+
+
+class MaxPatientsRuleIn(_Rule):
+    """Stop once this many patients have been treated (R ``stop_at_n``)."""
+
+    max_patients: _N
+
+
+class NAtDoseRuleIn(_Rule):
+    """Stop once the dose has this many patients (R ``stop_when_n_at_dose``)."""
+
+    n_at_dose: _N
+    dose: _DOSE = "recommended"
+    when_staying: bool = Field(default=False, description="only when the decision is to stay")
+
+
+class DemandRuleIn(_Rule):
+    """No stop for other reasons until the dose has this many patients (R ``demand_n_at_dose``)."""
+
+    demand_n_at_dose: _N
+    dose: _DOSE = "recommended"
+
+
+class TooToxicIn(BaseModel):
+    """Pr(p_level > threshold | data) >= confidence under the design's posterior."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: _LEVEL
+    confidence: _PROBABILITY
+    threshold: _PROBABILITY | None = Field(
+        default=None, json_schema_extra=NOT_NULL, description="default: the target"
+    )
+    min_n: int = Field(default=0, ge=0, le=int(LIMITS["count"].high))
+    strict: bool = Field(default=False, description="> confidence instead of >=")
+    eliminate: bool = Field(default=True, description="doses where it holds are inadmissible")
+
+
+class TooToxicRuleIn(_Rule):
+    """Stop, recommending no dose, when the level is too toxic (R ``stop_when_too_toxic``)."""
+
+    too_toxic: TooToxicIn
+
+
+class DeescalationImpossibleRuleIn(_Rule):
+    """Stop, recommending no dose, when the model asks to de-escalate from the lowest dose."""
+
+    deescalation_impossible: Literal[True]
+
+
+class AllRuleIn(_Rule):
+    """Stop when every rule inside stops."""
+
+    all: list[StoppingRuleIn] = Field(min_length=1, max_length=_RULES_MAX)
+
+
+class AnyRuleIn(_Rule):
+    """Stop when any rule inside stops."""
+
+    any: list[StoppingRuleIn] = Field(min_length=1, max_length=_RULES_MAX)
+
+
+StoppingRuleIn = (
+    MaxPatientsRuleIn
+    | NAtDoseRuleIn
+    | DemandRuleIn
+    | TooToxicRuleIn
+    | DeescalationImpossibleRuleIn
+    | AllRuleIn
+    | AnyRuleIn
+)
+AllRuleIn.model_rebuild()
+AnyRuleIn.model_rebuild()
+
+
 # options whose range the schema states: the limit's name, by option (and for a float max_step)
 _PROBABILITIES = {
     "target",
@@ -207,6 +300,8 @@ def _bounded(name: str, hint: Any) -> Any:
         return Annotated[probabilities, Field(min_length=len(items), max_length=len(items))]
     if hint is ExpansionPlan:
         return ExpansionIn
+    if hint is StoppingRule:
+        return StoppingRuleIn
     if origin is Mapping or hint is Mapping:
         return BLRMPriorIn if name == "prior" else dict[str, Any]
     if hint is float:

@@ -112,6 +112,7 @@ from escalation.paths import (
 )
 from escalation.rules import (
     Coherence,
+    DemandNAtDose,
     EliminateToxicDoses,
     EliminateWhenDLTs,
     EscalationNeedsCompleteFollowup,
@@ -119,12 +120,16 @@ from escalation.rules import (
     MaxAmountStep,
     MaxStep,
     NoSkipping,
+    NoSkippingDown,
     StopAtN,
     StoppingRule,
+    StopWhenDeescalationImpossible,
     StopWhenNAtDose,
     StopWhenTooToxic,
     SuspendWhenPending,
     WaitForPending,
+    parse_stopping,
+    to_expression,
 )
 
 try:
@@ -154,6 +159,7 @@ __all__ = [
     "Coherence",
     "ConvergenceWarning",
     "Decision",
+    "DemandNAtDose",
     "Design",
     "Dose",
     "DoseEstimate",
@@ -179,6 +185,7 @@ __all__ = [
     "MonitoringCheck",
     "MonitoringOC",
     "NoSkipping",
+    "NoSkippingDown",
     "PathNode",
     "PathProbabilities",
     "Patient",
@@ -191,6 +198,7 @@ __all__ = [
     "Selection",
     "StopAtN",
     "StopThreePlusThree",
+    "StopWhenDeescalationImpossible",
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
@@ -224,6 +232,7 @@ __all__ = [
     "parse_design",
     "parse_document",
     "parse_futility",
+    "parse_stopping",
     "path_probabilities",
     "paths_to_json",
     "select_isotonic",
@@ -233,5 +242,6 @@ __all__ = [
     "three_plus_three_select",
     "three_plus_three_step",
     "tite_crm_posterior_batch",
+    "to_expression",
     "whole_numbers",
 ]

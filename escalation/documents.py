@@ -63,6 +63,8 @@ from escalation.limits import (
     whole_numbers,
 )
 from escalation.models.bop2 import FutilityCheck
+from escalation.rules.grammar import parse_stopping
+from escalation.rules.stopping import AnyOf, StopAtN, StoppingRule
 
 __all__ = [
     "Dose",
@@ -284,6 +286,13 @@ def parse_design(
                 kwargs[name], found = parse_backfill(block[name], where=f"{field}.backfill")
                 out.problems += found
             continue
+        if name == "stopping":
+            if block[name] is not None:
+                kwargs[name], found = parse_stopping(
+                    block[name], n_doses=max(n_doses, 1), field=f"{field}.stopping"
+                )
+                out.problems += found
+            continue
         try:
             kwargs[name] = _check_type(block[name], hints[name])
         except TypeError as e:
@@ -318,6 +327,8 @@ def parse_design(
     if out.problems:
         raise InvalidDesignError(out.problems)
     try:
+        if kwargs.get("stopping") is not None:
+            kwargs["stopping"] = _stopping_in_place_of_options(cls, n_doses, kwargs, block, field)
         return cls(n_doses=n_doses, **kwargs)
     except InvalidDesignError as e:
         if field == "design":
@@ -325,6 +336,41 @@ def parse_design(
         raise InvalidDesignError(
             [Problem(field=field + p.field[len("design") :], message=p.message) for p in e.problems]
         ) from None
+
+
+def _stopping_in_place_of_options(
+    cls: type[Design], n_doses: int, kwargs: dict[str, Any], block: Mapping[str, Any], field: str
+) -> StoppingRule | None:
+    """The ``stopping`` expression to keep (``None`` when it is the one the options stand for).
+
+    An expression replaces the rules the stopping options stand for; those options may be given
+    beside it only when they stand for the same rule (as ``Design.options()`` writes them).
+    """
+    plain = cls(n_doses=n_doses, **{k: v for k, v in kwargs.items() if k != "stopping"})
+    given = cls(n_doses=n_doses, **kwargs)
+    if given.stopping_rule() == plain.stopping_rule():
+        return None
+    clashing = [name for name in cls.stopping_options if name in block]
+    if clashing:
+        raise InvalidDesignError(
+            [
+                Problem(
+                    field=f"{field}.{name}",
+                    message="stands for a stopping rule, and design.stopping states another: "
+                    "write every stopping rule in the stopping expression and leave this option "
+                    "out",
+                )
+                for name in clashing
+            ]
+        )
+    rule = given.stopping
+    # the sample size at the top (as options() writes it) is the design's own: keep the rest
+    cap = StopAtN(given.max_patients)
+    if isinstance(rule, AnyOf) and rule.name is None and cap in rule.rules:
+        rest = tuple(r for r in rule.rules if r != cap)
+        if rest:
+            rule = rest[0] if len(rest) == 1 else AnyOf(rules=rest)
+    return rule
 
 
 # ---- document -------------------------------------------------------------------------------------

@@ -54,9 +54,18 @@ from escalation.expansion import (
     indication_estimates,
 )
 from escalation.limits import LIMITS
+from escalation.models.boundaries import beta_overdose_prob
+from escalation.rules.constraints import NoSkipping, NoSkippingDown
 from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateToxicDoses
-from escalation.rules.stopping import StopAtN, StoppingRule
+from escalation.rules.grammar import to_expression
+from escalation.rules.stopping import (
+    StopAtN,
+    StoppingRule,
+    StopWhenTooToxic,
+    decide_stop,
+    leaves,
+)
 from escalation.rules.waiting import Stagger
 
 __all__ = ["Design", "DesignRules", "ModelFit"]
@@ -203,7 +212,10 @@ class Design(ABC):
     #: option); see :mod:`escalation.backfill`
     backfill_kind: ClassVar[str | None] = None
     #: fields that are not options of the trial document
-    _not_options: ClassVar[frozenset[str]] = frozenset({"n_doses", "stopping"})
+    _not_options: ClassVar[frozenset[str]] = frozenset({"n_doses"})
+    #: options that stand for stopping rules (:meth:`option_stopping`): a ``stopping``
+    #: expression replaces them
+    stopping_options: ClassVar[tuple[str, ...]] = ()
 
     n_doses: int
     target: float
@@ -214,6 +226,8 @@ class Design(ABC):
     expansion: ExpansionPlan | None = None
     backfill: BackfillPlan | None = None
     stopping: StoppingRule | None = None
+    no_skipping: bool = True
+    no_skipping_down: bool = False
 
     # ---- construction -------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -250,7 +264,38 @@ class Design(ABC):
                 for p in self.expansion.problems("design.expansion", n_doses=self.n_doses)
                 if ".dose_levels[" in p.field
             ]
+        if self.stopping is not None:
+            problems += self._stopping_problems(self.stopping)
         return problems
+
+    def _stopping_problems(self, rule: StoppingRule) -> list[Problem]:
+        """Problems of a ``stopping`` expression with this design (levels, thresholds)."""
+        out = []
+        for leaf in leaves(rule):
+            level = getattr(leaf, "level", None)
+            dose = getattr(leaf, "dose", None)
+            for v in (level, dose):
+                if isinstance(v, int) and not 1 <= v <= self.n_doses:
+                    out.append(
+                        Problem(
+                            field="design.stopping",
+                            message=f"{leaf.label}: dose level {v} is not one of the "
+                            f"{self.n_doses} dose levels",
+                        )
+                    )
+            if isinstance(leaf, StopWhenTooToxic) and not self.supports_too_toxic(leaf):
+                out.append(
+                    Problem(
+                        field="design.stopping",
+                        message=f"{leaf.label}: method {self.method!r} has no posterior for "
+                        "this rule",
+                    )
+                )
+        return out
+
+    def supports_too_toxic(self, rule: StopWhenTooToxic) -> bool:
+        """Whether the design has the posterior ``rule`` needs (every design but BLRM)."""
+        return True
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -259,12 +304,37 @@ class Design(ABC):
 
     def options(self) -> dict[str, Any]:
         """The full design as a document block, defaults filled in (``expansion`` and
-        ``backfill`` only if set)."""
-        return {"method": self.method} | {
-            name: _jsonable(getattr(self, name))
-            for name in self.option_names()
-            if not (name in ("expansion", "backfill") and getattr(self, name) is None)
-        }
+        ``backfill`` only if set).
+
+        ``stopping`` is the expression the design applies (:meth:`stopping_rule`): the one given,
+        or the one its options stand for (the options are then shown too; with an expression
+        given they are left out, since it replaces them).
+        """
+        hidden = set(self.stopping_options) if self.stopping is not None else set()
+        out: dict[str, Any] = {"method": self.method}
+        for name in self.option_names():
+            if name in hidden or (
+                name in ("expansion", "backfill") and getattr(self, name) is None
+            ):
+                continue
+            if name == "stopping":
+                out[name] = to_expression(self.stopping_rule())
+            else:
+                out[name] = _jsonable(getattr(self, name))
+        return out
+
+    def option_stopping(self) -> StoppingRule | None:
+        """The stopping rules the design's options stand for, the sample size aside (none here;
+        designs extend). A ``stopping`` expression replaces them."""
+        return None
+
+    def stopping_rule(self) -> StoppingRule:
+        """The stopping expression the design applies: stop at ``max_patients``
+        (:meth:`max_patients_rule`), or by the ``stopping`` expression given (else the one the
+        options stand for). The design's own algorithm (3+3's rule) comes on top (:meth:`rules`)."""
+        cap: StoppingRule = self.max_patients_rule()
+        given = self.stopping if self.stopping is not None else self.option_stopping()
+        return cap if given is None else cap | given
 
     def max_patients_rule(self) -> StopAtN:
         """Stop at ``max_patients``: every patient, or with backfill the escalation patients only
@@ -306,17 +376,25 @@ class Design(ABC):
     def rules(self) -> DesignRules:
         """Every rule the design applies: its own, plus the options common to all designs.
 
-        Common options: ``stagger_days`` (a :class:`Stagger` waiting rule) and ``stopping`` (extra
-        stopping rules, combined with ``|``).
+        Common options: ``stagger_days`` (a :class:`Stagger` waiting rule), the stopping
+        expression (:meth:`stopping_rule`, after the design's own stopping rule if it has one),
+        ``no_skipping`` (false: no :class:`NoSkipping`) and ``no_skipping_down`` (a
+        :class:`NoSkippingDown` where :class:`NoSkipping` stands, or first).
         """
         own = self.model_rules()
-        stopping = own.stopping
-        if self.stopping is not None:
-            stopping = self.stopping if stopping is None else stopping | self.stopping
+        stopping = self.stopping_rule()
+        if own.stopping is not None:
+            stopping = own.stopping | stopping
         waiting = own.waiting
         if self.stagger_days is not None:
             waiting = (*waiting, Stagger(days=self.stagger_days))
-        return replace(own, stopping=stopping, waiting=waiting)
+        constraints = list(own.constraints)
+        if self.no_skipping_down:
+            at = [i + 1 for i, c in enumerate(constraints) if isinstance(c, NoSkipping)]
+            constraints.insert(at[0] if at else 0, NoSkippingDown())
+        if not self.no_skipping:
+            constraints = [c for c in constraints if not isinstance(c, NoSkipping)]
+        return replace(own, stopping=stopping, waiting=waiting, constraints=tuple(constraints))
 
     def select(self, data: TrialData) -> Selection:
         """The final recommended dose regimen on all the data (the trial is over).
@@ -427,8 +505,8 @@ class Design(ABC):
         ctx = replace(ctx, next_index=index)
         backfill = self.backfill_status(data, fit, eliminated, index)
 
-        stop, stop_outcomes = (
-            rules.stopping.evaluate(ctx) if rules.stopping is not None else (False, ())
+        stop, stop_outcomes, safety_stop = (
+            decide_stop(rules.stopping, ctx) if rules.stopping is not None else (False, (), False)
         )
         wait_outcomes: list[RuleOutcome] = []
         wait_until: int | None = None
@@ -464,6 +542,13 @@ class Design(ABC):
             )
         if stop:
             selection = self._final_selection(all_data, data, fit)
+            if safety_stop and selection.dose_level is not None:
+                selection = replace(
+                    selection,
+                    dose_level=None,
+                    reason="No dose is recommended: a safety stopping rule ended the trial."
+                    + provisional_note(int(data.summary.n_pending.sum())),
+                )
             why = " ".join(o.detail for o in stop_outcomes if o.triggered)
             return Decision(
                 action=Action.STOP,
@@ -510,6 +595,42 @@ class Design(ABC):
                 fit.n_for_safety, fit.dlt_for_safety, fit.prob_overdose, self.target
             )
             outcomes.append(out)
+        too_toxic = (
+            [r for r in leaves(rules.stopping) if isinstance(r, StopWhenTooToxic)]
+            if rules.stopping is not None
+            else []
+        )
+        exceeds = {
+            t: self.prob_exceeds(data, fit, t)
+            for t in {r.threshold for r in too_toxic}
+            if t is not None and t != self.target
+        }
+        for rule in too_toxic:
+            if not rule.eliminate:
+                continue
+            t = self.target if rule.threshold is None else rule.threshold
+            probs = fit.prob_overdose if t == self.target else exceeds[t]
+            with np.errstate(invalid="ignore"):
+                over = (fit.n_for_safety >= rule.min_n) & ~np.isnan(probs)
+                over &= probs > rule.prob if rule.strict else probs >= rule.prob
+            marked = np.cumsum(over) > 0
+            levels = [int(i) + 1 for i in np.flatnonzero(marked)]
+            eliminated = eliminated | marked
+            outcomes.append(
+                RuleOutcome(
+                    label=rule.label,
+                    kind=RuleKind.ELIMINATION,
+                    triggered=bool(levels),
+                    detail=(
+                        f"Pr(DLT rate > {t:g}) {'>' if rule.strict else '>='} {rule.prob:g}: "
+                        f"dose level{'s' if len(levels) > 1 else ''} "
+                        f"{', '.join(map(str, levels))} inadmissible (with every higher dose)."
+                        if levels
+                        else f"No dose has Pr(DLT rate > {t:g}) "
+                        f"{'>' if rule.strict else '>='} {rule.prob:g}."
+                    ),
+                )
+            )
         ctx = DecisionContext(
             data=data,
             target=self.target,
@@ -520,8 +641,17 @@ class Design(ABC):
             prob_overdose=fit.prob_overdose,
             eliminated=eliminated,
             model_direction=fit.direction,
+            max_patients=self.max_patients,
+            prob_exceeds=exceeds,
         )
         return ctx, outcomes
+
+    def prob_exceeds(self, data: TrialData, fit: ModelFit, threshold: float) -> FloatArray:
+        """Pr(p_d > ``threshold`` | data) per dose under the design's posterior, for a too-toxic
+        rule whose threshold is not the target: independent Beta(1, 1) posteriors on the safety
+        counts (the BOIN family and 3+3; model-based designs override)."""
+        n, y = fit.n_for_safety, fit.dlt_for_safety
+        return np.where(n > 0, beta_overdose_prob(threshold, n, y), np.nan)
 
     def _dose_estimates(
         self, data: TrialData, fit: ModelFit, eliminated: npt.NDArray[np.bool_]

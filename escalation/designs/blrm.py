@@ -95,6 +95,7 @@ from escalation.models.blrm import (
 )
 from escalation.rules.constraints import ExcludeEliminated, MaxAmountStep, NoSkipping
 from escalation.rules.elimination import EliminateToxicDoses, eliminate_from_first
+from escalation.rules.stopping import StopWhenTooToxic
 from escalation.rules.waiting import WaitForPending
 
 __all__ = ["BLRM", "OverdoseControl"]
@@ -529,6 +530,10 @@ class BLRM(Design):
             "prob_tox_median": [float(v) for v in prior.prob_tox_median],
         }
 
+    def supports_too_toxic(self, rule: StopWhenTooToxic) -> bool:
+        """No: BLRM's overdose control (its elimination rule) is its too-toxic rule."""
+        return False
+
     def model_rules(self) -> DesignRules:
         return DesignRules(
             elimination=OverdoseControl(
@@ -536,7 +541,7 @@ class BLRM(Design):
                 overdose_bound=self.target_interval[1],
                 from_first_outcome=True,
             ),
-            stopping=self.max_patients_rule(),
+            stopping=None,
             waiting=() if self.tite else (WaitForPending(),),
             constraints=(
                 NoSkipping(),

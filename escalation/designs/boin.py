@@ -54,7 +54,12 @@ from escalation.models.boundaries import beta_overdose_prob, boin_lambdas, bound
 from escalation.models.isotonic import IsotonicSelection, NoDoseReason, select_isotonic
 from escalation.rules.constraints import ExcludeEliminated, NoSkipping
 from escalation.rules.elimination import EliminateToxicDoses
-from escalation.rules.stopping import StoppingRule, StopWhenNAtDose, StopWhenTooToxic
+from escalation.rules.stopping import (
+    StoppingRule,
+    StopWhenDeescalationImpossible,
+    StopWhenNAtDose,
+    StopWhenTooToxic,
+)
 from escalation.rules.waiting import WaitForPending
 
 __all__ = ["BOIN", "beta_posterior_bands", "isotonic_selection"]
@@ -86,12 +91,17 @@ class BOIN(Design):
         Backfill lower cleared doses while the escalation cohort is pending (BF-BOIN,
         :mod:`escalation.backfill`): opening rule, conflict rule, and ``max_patients`` then counts
         the escalation patients only.
+    stop_when_deescalation_impossible
+        Stop, recommending no dose, when the rule asks to de-escalate from the lowest dose (R
+        escalation's ``get_boin`` option of that name; default false, as the BOIN papers).
     stopping
-        Further stopping rules, combined with ``|`` with the design's own.
+        A stopping expression (:mod:`escalation.rules.grammar`) in place of the rules
+        ``n_stop``, the extra-safe stop and ``stop_when_deescalation_impossible`` stand for.
     """
 
     method: ClassVar[str] = "boin"
     backfill_kind: ClassVar[str | None] = "interval"
+    stopping_options: ClassVar[tuple[str, ...]] = ("n_stop", "stop_when_deescalation_impossible")
 
     phi1: float | None = None
     phi2: float | None = None
@@ -100,6 +110,7 @@ class BOIN(Design):
     offset: float = 0.05
     bound_mtd: bool = False
     n_stop: int = 100
+    stop_when_deescalation_impossible: bool = False
 
     def __post_init__(self) -> None:
         if self.phi1 is None:
@@ -137,15 +148,18 @@ class BOIN(Design):
         """(lambda_e, lambda_d)."""
         return boin_lambdas(self.target, self.phi1, self.phi2)
 
-    def model_rules(self) -> DesignRules:
-        stopping: StoppingRule = self.max_patients_rule() | StopWhenNAtDose(
-            self.n_stop, when_staying=True
-        )
+    def option_stopping(self) -> StoppingRule:
+        stopping: StoppingRule = StopWhenNAtDose(self.n_stop, when_staying=True)
         if self.extra_safe:
             stopping = stopping | StopWhenTooToxic(level=1, prob=self.cutoff - self.offset)
+        if self.stop_when_deescalation_impossible:
+            stopping = stopping | StopWhenDeescalationImpossible()
+        return stopping
+
+    def model_rules(self) -> DesignRules:
         return DesignRules(
             elimination=EliminateToxicDoses(cutoff=self.cutoff),
-            stopping=stopping,
+            stopping=None,
             waiting=self._waiting(),
             constraints=(NoSkipping(), ExcludeEliminated()),
         )

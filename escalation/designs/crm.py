@@ -53,6 +53,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import ClassVar, Literal
@@ -67,6 +68,7 @@ from escalation.designs.base import (
     Design,
     DesignRules,
     DoseConstraint,
+    FloatArray,
     ModelFit,
     WaitingRule,
     action_towards,
@@ -89,8 +91,9 @@ from escalation.rules.constraints import (
     MaxStep,
     NoSkipping,
 )
+from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateToxicDoses
-from escalation.rules.stopping import StoppingRule, StopWhenNAtDose, StopWhenTooToxic
+from escalation.rules.stopping import StoppingRule, StopWhenNAtDose, StopWhenTooToxic, leaves
 from escalation.rules.waiting import WaitForPending
 
 __all__ = ["CRM", "TITECRM"]
@@ -119,10 +122,17 @@ class CRM(Design):
         Admit only doses with Pr(p_d > target) <= this (``None``: off; 0.25 is usual).
     coherence, max_step, startup
         dfcrm's escalation restriction; a maximum escalation step in levels; two-stage start-up.
+    select_untried
+        Final selection: the model's MTD among the admissible doses even when untried (dfcrm's
+        ``crmsim`` and R escalation's ``get_dfcrm``); default false: among the tried doses.
+    stopping
+        A stopping expression (:mod:`escalation.rules.grammar`) in place of the rules ``n_stop``
+        and ``safety_stop_prob`` stand for.
     """
 
     method: ClassVar[str] = "crm"
     backfill_kind: ClassVar[str | None] = "model"
+    stopping_options: ClassVar[tuple[str, ...]] = ("n_stop", "safety_stop_prob")
     #: the level of every credible interval the design reports (table, JSON and plot alike)
     interval_level: ClassVar[float | None] = 0.95
     selection_estimate: ClassVar[str] = "Est. DLT (plug-in, as dfcrm's ptox)"
@@ -137,6 +147,7 @@ class CRM(Design):
     coherence: bool = True
     max_step: int | None = None
     startup: bool = False
+    select_untried: bool = False
 
     def _problems(self) -> list[Problem]:
         problems = Design._problems(self)
@@ -182,19 +193,26 @@ class CRM(Design):
         return s.dose_index[complete], s.dlt[complete], None
 
     def posterior(
-        self, data: TrialData, *, conf_level: float = 0.90, intervals: bool = True
+        self,
+        data: TrialData,
+        *,
+        conf_level: float = 0.90,
+        intervals: bool = True,
+        target: float | None = None,
     ) -> CRMPosterior:
         """The exact posterior on the data (complete patients; weighted ones for TITE-CRM).
 
         ``conf_level`` sets the level of the credible intervals (and of dfcrm's plug-in bounds);
         without ``intervals`` they are not computed (NaN), the rest is the same.
+        ``target`` is the DLT rate of ``prob_overdose`` (default the design's target).
         """
+        target = self.target if target is None else target
         if data.counts is not None:  # complete data as counts: every weight is 1, O(doses)
             return crm_posterior_counts(
                 self.skeleton,
                 data.summary.n_complete,
                 data.summary.n_dlt,
-                target=self.target,
+                target=target,
                 model=self.model,
                 intercept=self.intercept,
                 prior_sd=self.prior_sd,
@@ -207,7 +225,7 @@ class CRM(Design):
             dose_index,
             dlt,
             weight,
-            target=self.target,
+            target=target,
             model=self.model,
             intercept=self.intercept,
             prior_sd=self.prior_sd,
@@ -302,18 +320,23 @@ class CRM(Design):
             return None
         return EliminateToxicDoses(cutoff=self.overdose_control, min_n=0, from_first_outcome=True)
 
-    def _safety_stop(self) -> StopWhenTooToxic | None:
-        if self.safety_stop_prob is None:
+    def prob_exceeds(self, data: TrialData, fit: ModelFit, threshold: float) -> FloatArray:
+        """Pr(p_d > ``threshold`` | data) under the exact posterior (the model's, not a normal
+        approximation to it)."""
+        post = self.posterior(data, target=threshold, intervals=False)
+        return np.asarray(post.prob_overdose, dtype=np.float64)
+
+    def option_stopping(self) -> StoppingRule | None:
+        rules: list[StoppingRule] = []
+        if self.n_stop is not None:
+            rules.append(StopWhenNAtDose(self.n_stop, when_staying=False))
+        if self.safety_stop_prob is not None:
+            rules.append(StopWhenTooToxic(level=1, prob=self.safety_stop_prob, min_n=SAFETY_MIN_N))
+        if not rules:
             return None
-        return StopWhenTooToxic(level=1, prob=self.safety_stop_prob, min_n=SAFETY_MIN_N)
+        return rules[0] if len(rules) == 1 else rules[0] | rules[1]
 
     def model_rules(self) -> DesignRules:
-        stopping: StoppingRule = self.max_patients_rule()
-        if self.n_stop is not None:
-            stopping = stopping | StopWhenNAtDose(self.n_stop, when_staying=False)
-        safety = self._safety_stop()
-        if safety is not None:
-            stopping = stopping | safety
         constraints: list[DoseConstraint] = [NoSkipping()]
         if self.coherence:
             constraints.append(Coherence(cohort_size=self.cohort_size))
@@ -323,7 +346,7 @@ class CRM(Design):
         constraints.append(ExcludeEliminated())
         return DesignRules(
             elimination=self._elimination(),
-            stopping=stopping,
+            stopping=None,
             waiting=self._waiting(),
             constraints=tuple(constraints),
         )
@@ -360,13 +383,14 @@ class CRM(Design):
                 prob_overdose_definition=self.prob_overdose_definition(),
             )
 
-        safety = self._safety_stop()
-        if safety is not None:
-            stopped, _ = safety.evaluate(ctx)
-            if stopped:
+        for rule in leaves(rules.stopping) if rules.stopping is not None else ():
+            if isinstance(rule, StopWhenTooToxic) and rule.evaluate(ctx)[0]:
                 return result(
-                    None, "No dose is recommended: the lowest dose is too toxic (safety stop)."
+                    None,
+                    f"No dose is recommended: dose level {rule.level} is too toxic (safety stop).",
                 )
+        if self.select_untried:
+            return self._select_as_next(ctx, fit, rules, result)
         tried = data.summary.n_treated > 0
         admissible = np.flatnonzero(tried & ~ctx.eliminated)
         if not admissible.size:
@@ -380,6 +404,31 @@ class CRM(Design):
             best + 1,
             f"Recommended dose: level {best + 1}, whose estimated DLT probability "
             f"{fit.estimate[best]:.3f} is the closest to the target {self.target:g} among the tried doses.",
+        )
+
+    def _select_as_next(
+        self,
+        ctx: DecisionContext,
+        fit: ModelFit,
+        rules: DesignRules,
+        result: Callable[[int | None, str], Selection],
+    ) -> Selection:
+        """``select_untried``: the dose the design would give next -- the model's MTD, tried or
+        not, after the dose-change limits -- as R escalation's ``get_dfcrm`` recommends at a stop
+        (and dfcrm's ``crmsim`` selects)."""
+        if ctx.eliminated.all():
+            return result(None, "No dose is recommended: no dose is admissible.")
+        index = fit.proposed_index
+        limited = []
+        for constraint in rules.constraints:
+            index, out = constraint.apply(ctx, index)
+            if out.triggered:
+                limited.append(out.detail)
+        return result(
+            index + 1,
+            f"Recommended dose: level {index + 1}, the model's dose for the next cohort (estimated "
+            f"DLT probability {fit.estimate[index]:.3f}; target {self.target:g}), tried or not."
+            + (" " + " ".join(limited) if limited else ""),
         )
 
 

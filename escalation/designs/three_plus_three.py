@@ -67,7 +67,7 @@ from escalation.models.three_plus_three import (
 from escalation.rules.constraints import ExcludeEliminated, NoSkipping
 from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateWhenDLTs
-from escalation.rules.stopping import StopAtN, StoppingRule, _outcome
+from escalation.rules.stopping import StoppingRule, _outcome
 from escalation.rules.waiting import WaitForPending
 
 __all__ = ["StopThreePlusThree", "ThreePlusThree"]
@@ -204,9 +204,8 @@ class ThreePlusThree(Design):
 
     def model_rules(self) -> DesignRules:
         assert self.max_patients is not None
-        stopping: StoppingRule = StopThreePlusThree(self.allow_deescalation) | StopAtN(
-            self.max_patients
-        )
+        # the sample size (StopAtN(max_patients)) and any stopping expression come after
+        stopping: StoppingRule = StopThreePlusThree(self.allow_deescalation)
         return DesignRules(
             elimination=EliminateWhenDLTs(n_dlt=2),
             stopping=stopping,

@@ -7,14 +7,18 @@ from escalation.rules.constraints import (
     MaxAmountStep,
     MaxStep,
     NoSkipping,
+    NoSkippingDown,
 )
 from escalation.rules.context import DecisionContext
 from escalation.rules.elimination import EliminateToxicDoses, EliminateWhenDLTs
+from escalation.rules.grammar import parse_stopping, to_expression
 from escalation.rules.stopping import (
     AllOf,
     AnyOf,
+    DemandNAtDose,
     StopAtN,
     StoppingRule,
+    StopWhenDeescalationImpossible,
     StopWhenNAtDose,
     StopWhenTooToxic,
 )
@@ -25,6 +29,7 @@ __all__ = [
     "AnyOf",
     "Coherence",
     "DecisionContext",
+    "DemandNAtDose",
     "EliminateToxicDoses",
     "EliminateWhenDLTs",
     "EscalationNeedsCompleteFollowup",
@@ -32,11 +37,15 @@ __all__ = [
     "MaxAmountStep",
     "MaxStep",
     "NoSkipping",
+    "NoSkippingDown",
     "Stagger",
     "StopAtN",
+    "StopWhenDeescalationImpossible",
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
     "SuspendWhenPending",
     "WaitForPending",
+    "parse_stopping",
+    "to_expression",
 ]

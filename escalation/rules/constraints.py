@@ -16,6 +16,7 @@ __all__ = [
     "MaxAmountStep",
     "MaxStep",
     "NoSkipping",
+    "NoSkippingDown",
 ]
 
 
@@ -45,6 +46,30 @@ class NoSkipping:
             self.label,
             True,
             f"Dose level {index + 1} would skip untried doses: limited to level {ceiling + 1}.",
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoSkippingDown:
+    """De-escalate by at most one dose level at a time (the option ``no_skipping_down``).
+
+    R escalation's ``dont_skip_doses(when_deescalating = TRUE)``: the next dose is at least one
+    below the current one. An eliminated dose one below still gives way to
+    :class:`ExcludeEliminated`, which comes later.
+    """
+
+    @property
+    def label(self) -> str:
+        return "NoSkippingDown()"
+
+    def apply(self, ctx: DecisionContext, index: int) -> tuple[int, RuleOutcome]:
+        cur = ctx.current_index
+        if cur is None or index >= cur - 1:
+            return index, _outcome(self.label, False, "No de-escalation by more than one level.")
+        return cur - 1, _outcome(
+            self.label,
+            True,
+            f"De-escalation limited to one level: dose level {cur} instead of {index + 1}.",
         )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,9 @@ class DecisionContext:
     ``prob_overdose`` is the design's Pr(p_d > target | data) (NaN where undefined).
     ``model_direction`` is what the model asks for before the ends of the dose ladder.
     ``next_index`` is the dose the model proposes after the dose-change limits, known to the
-    stopping rules (some stop only when the decision is to stay).
+    stopping rules (some stop only when the decision is to stay). ``max_patients`` is the
+    design's sample size (no demand holds a trial past it); ``prob_exceeds`` maps a DLT rate t
+    other than the target to the design's Pr(p_d > t | data), for the too-toxic rules that ask.
     """
 
     data: TrialData
@@ -35,6 +38,8 @@ class DecisionContext:
     eliminated: npt.NDArray[np.bool_]
     model_direction: Action = Action.STAY
     next_index: int | None = None
+    max_patients: int | None = None
+    prob_exceeds: Mapping[float, npt.NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def summary(self) -> DoseSummary:
