@@ -111,6 +111,8 @@ from escalation.paths import (
     paths_to_json,
 )
 from escalation.rules import (
+    AllOf,
+    AnyOf,
     Coherence,
     DemandNAtDose,
     EliminateToxicDoses,
@@ -152,6 +154,8 @@ __all__ = [
     "TITEBOIN",
     "TITECRM",
     "Action",
+    "AllOf",
+    "AnyOf",
     "BLRMPosterior",
     "BLRMPrior",
     "BoundaryRow",

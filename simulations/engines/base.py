@@ -118,13 +118,16 @@ def runs_on_fast_engine(
     cls: type[Design],
     expected: RuleSet,
     timing: Literal["complete", "arrival"] = "complete",
+    *,
+    unsupported: tuple[str, ...] = (),
 ) -> bool:
     """Whether a fast engine for designs of class ``cls`` can run ``design`` under ``conduct``.
 
     It can when the design is of that very class, is asked at the engine's ``timing`` (on complete
-    data; at every arrival for the time-to-event engines), has no backfill option, and its rules
-    equal (as objects) the ``expected`` ones the engine implements; otherwise the generic engine
-    runs it, and a warning says why.
+    data; at every arrival for the time-to-event engines), has no backfill option, its rules
+    equal (as objects) the ``expected`` ones the engine implements, and none of the
+    ``unsupported`` options (options that change no rule object, such as a final-selection option)
+    is set; otherwise the generic engine runs it, and a warning says why.
     """
     if type(design) is not cls or resolve_timing(design, conduct) != timing:
         return False
@@ -132,6 +135,13 @@ def runs_on_fast_engine(
         log.warning(
             "%s with backfill: the fast engine does not simulate backfill: generic engine used",
             design.method,
+        )
+        return False
+    if unsupported:
+        log.warning(
+            "%s's options %s are not implemented by the fast engine: generic engine used",
+            design.method,
+            ", ".join(unsupported),
         )
         return False
     rules = rule_set(design)

@@ -129,7 +129,11 @@ class CRMEngine:
 
     def supports(self, design: Design, conduct: Conduct) -> bool:
         return type(design) is CRM and runs_on_fast_engine(
-            design, conduct, CRM, expected_rules(design)
+            design,
+            conduct,
+            CRM,
+            expected_rules(design),
+            unsupported=("select_untried",) if design.select_untried else (),
         )
 
     def _posterior(

@@ -175,7 +175,14 @@ class TITECRMEngine:
         return (
             type(design) is TITECRM
             and design.weights == "linear"
-            and runs_on_fast_engine(design, conduct, TITECRM, expected_rules(design), "arrival")
+            and runs_on_fast_engine(
+                design,
+                conduct,
+                TITECRM,
+                expected_rules(design),
+                "arrival",
+                unsupported=("select_untried",) if design.select_untried else (),
+            )
         )
 
     def _posterior(
