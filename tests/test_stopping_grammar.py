@@ -508,3 +508,19 @@ def test_a_document_with_a_bad_rule_is_rejected_whole(example_doc: dict[str, Any
     with pytest.raises(InvalidTrialDataError) as e:
         parse_document(example_doc)
     assert e.value.problems[0].field == "design.stopping.all[0].dose"
+
+
+def test_a_design_without_a_posterior_judges_too_toxic_by_beta_1_1() -> None:
+    """3+3 has no posterior: its too-toxic rule reads independent Beta(1, 1) posteriors."""
+    design = parse_design(
+        {"method": "3+3", "stopping": {"too_toxic": {"level": 1, "confidence": 0.8}}}, n_doses=3
+    )
+    # Pr(p > 0.3 | 1 DLT in 3, Beta(1, 1)) = 0.652 < 0.8: the rule holds its fire
+    one = design.decide(TrialData.from_counts([3, 0, 0], [1, 0, 0], current_level=1))
+    leaf = next(r for r in one.rules if r.kind is RuleKind.STOPPING and "TooToxic" in r.label)
+    assert not leaf.triggered and "0.652" in leaf.detail
+
+
+def test_a_python_rule_the_expression_cannot_state_is_shown_by_its_label() -> None:
+    design = BOIN(n_doses=3, target=0.3, stopping=StopAtN(12) | Fixed(False))  # type: ignore[abstract]
+    assert design.options()["stopping"] == "StopAtN(30) | StopAtN(12) | Fixed(False)"

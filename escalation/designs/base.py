@@ -5,8 +5,10 @@ pipeline combines them the same way for every design. Precedence, highest first:
 
 1. data validity (``TrialData`` is valid once built; the design checks it has as many doses);
 2. safety elimination -- an eliminated dose is never recommended; every dose eliminated: stop;
-3. stopping rules (they see the proposal after the dose-change limits, since some stop only when
-   the decision is to stay);
+3. stopping rules, one expression (they see the proposal after the dose-change limits, since some
+   stop only when the decision is to stay; a demand holds off the expression's stops until met,
+   except a stop with no dose and the sample size ``max_patients``: see
+   :func:`escalation.rules.stopping.decide_stop`);
 4. waiting rules (pending patients, stagger): the decision is ``wait`` with the day it ends;
 5. dose-change limits (no skipping of untried doses, maximum step, coherence, not into an
    eliminated dose), applied in order to
@@ -318,7 +320,10 @@ class Design(ABC):
             ):
                 continue
             if name == "stopping":
-                out[name] = to_expression(self.stopping_rule())
+                try:
+                    out[name] = to_expression(self.stopping_rule())
+                except ValueError:  # a rule of the Python interface the expression cannot state
+                    out[name] = self.stopping_rule().label
             else:
                 out[name] = _jsonable(getattr(self, name))
         return out
@@ -600,16 +605,19 @@ class Design(ABC):
             if rules.stopping is not None
             else []
         )
+        # the design's Pr(p_d > t) for each threshold but the target (``fit.prob_overdose``), and
+        # for the target too when the design has no posterior of its own (3+3)
+        no_posterior = bool(np.isnan(fit.prob_overdose).all())
         exceeds = {
             t: self.prob_exceeds(data, fit, t)
-            for t in {r.threshold for r in too_toxic}
-            if t is not None and t != self.target
+            for t in {self.target if r.threshold is None else r.threshold for r in too_toxic}
+            if t != self.target or no_posterior
         }
         for rule in too_toxic:
             if not rule.eliminate:
                 continue
             t = self.target if rule.threshold is None else rule.threshold
-            probs = fit.prob_overdose if t == self.target else exceeds[t]
+            probs = exceeds.get(t, fit.prob_overdose)
             with np.errstate(invalid="ignore"):
                 over = (fit.n_for_safety >= rule.min_n) & ~np.isnan(probs)
                 over &= probs > rule.prob if rule.strict else probs >= rule.prob

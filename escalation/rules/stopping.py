@@ -337,8 +337,8 @@ class StopWhenTooToxic(StoppingRule):
         i = self.level - 1
         t = self.cutoff_of(ctx)
         n = int(ctx.n_for_safety[i])
-        probs = ctx.prob_overdose if t == ctx.target else ctx.prob_exceeds[t]
-        p = float(probs[i])
+        probs = ctx.prob_exceeds.get(t)
+        p = float((ctx.prob_overdose if probs is None else probs)[i])
         if n < self.min_n or p != p:
             return _outcome(
                 self.label,
