@@ -28,6 +28,7 @@ from escalation import (
     LATEST_DATE,
     LIMITS,
     MAX_MONITORED_PATIENTS,
+    MAX_STOPPING_DEPTH,
     MAX_TEXT_LENGTH,
     ExpansionPlan,
     StoppingRule,
@@ -245,29 +246,34 @@ class DeescalationImpossibleRuleIn(_Rule):
     deescalation_impossible: Literal[True]
 
 
-class AllRuleIn(_Rule):
-    """Stop when every rule inside stops."""
+def _connective(key: str, depth: int) -> type[BaseModel]:
+    """The model of an ``all`` or ``any`` rule whose parts nest at most ``depth`` more levels."""
+    parts: Any = _rule_union(depth - 1)
+    model: type[BaseModel] = create_model(
+        f"{key.capitalize()}RuleIn{depth}",
+        __base__=_Rule,
+        __doc__=f"Stop when {'every' if key == 'all' else 'any'} rule inside stops.",
+        **{key: (list[parts], Field(min_length=1, max_length=_RULES_MAX))},  # type: ignore[call-overload]
+    )
+    return model
 
-    all: list[StoppingRuleIn] = Field(min_length=1, max_length=_RULES_MAX)
+
+def _rule_union(depth: int) -> Any:
+    """A rule of the expression, with ``all``/``any`` nesting at most ``depth`` levels (the
+    engine's ``MAX_STOPPING_DEPTH``: a schema without recursion, which generators and readers handle)."""
+    leaves: tuple[Any, ...] = (
+        MaxPatientsRuleIn,
+        NAtDoseRuleIn,
+        DemandRuleIn,
+        TooToxicRuleIn,
+        DeescalationImpossibleRuleIn,
+    )
+    if depth <= 0:
+        return typing.Union[leaves]  # noqa: UP007
+    return typing.Union[(*leaves, _connective("all", depth), _connective("any", depth))]
 
 
-class AnyRuleIn(_Rule):
-    """Stop when any rule inside stops."""
-
-    any: list[StoppingRuleIn] = Field(min_length=1, max_length=_RULES_MAX)
-
-
-StoppingRuleIn = (
-    MaxPatientsRuleIn
-    | NAtDoseRuleIn
-    | DemandRuleIn
-    | TooToxicRuleIn
-    | DeescalationImpossibleRuleIn
-    | AllRuleIn
-    | AnyRuleIn
-)
-AllRuleIn.model_rebuild()
-AnyRuleIn.model_rebuild()
+StoppingRuleIn: Any = _rule_union(MAX_STOPPING_DEPTH)
 
 
 # options whose range the schema states: the limit's name, by option (and for a float max_step)

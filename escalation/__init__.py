@@ -133,6 +133,7 @@ from escalation.rules import (
     parse_stopping,
     to_expression,
 )
+from escalation.rules.grammar import MAX_DEPTH as MAX_STOPPING_DEPTH
 
 try:
     __version__ = version("escalation")
@@ -150,6 +151,7 @@ __all__ = [
     "LIMITS",
     "MAX_DOCUMENT_PATIENTS",
     "MAX_MONITORED_PATIENTS",
+    "MAX_STOPPING_DEPTH",
     "MAX_TEXT_LENGTH",
     "TITEBOIN",
     "TITECRM",

@@ -16,6 +16,7 @@ from escalation import (
     BOIN,
     CRM,
     DESIGNS,
+    MAX_STOPPING_DEPTH,
     Action,
     AllOf,
     AnyOf,
@@ -81,6 +82,11 @@ def problems_of(block: dict[str, Any], n_doses: int = 5) -> list[tuple[str, str]
             {"deescalation_impossible": False},
             "design.stopping.deescalation_impossible",
             "expected true",
+        ),
+        (
+            {"all": [{"any": [{"all": [{"any": [{"all": [{"max_patients": 3}]}]}]}]}]},
+            "design.stopping.all[0].any[0].all[0].any[0].all",
+            "nest at most 4 deep",
         ),
         ([{"max_patients": 3}], "design.stopping", "expected a rule object"),
         (
@@ -235,15 +241,24 @@ LEAF = st.builds(
     st.integers(1, 12),
     st.booleans(),
 )
-EXPRESSION = st.recursive(
-    LEAF,
-    lambda inner: st.builds(
-        lambda key, parts: {key: parts},
-        st.sampled_from(["all", "any"]),
-        st.lists(inner, min_size=1, max_size=4),
-    ),
-    max_leaves=12,
-)
+
+
+def expressions(depth: int) -> st.SearchStrategy[dict[str, Any]]:
+    """Expressions whose ``all``/``any`` nest at most ``depth`` levels."""
+    if depth == 0:
+        return LEAF
+    inner = expressions(depth - 1)
+    return st.one_of(
+        LEAF,
+        st.builds(
+            lambda key, parts: {key: parts},
+            st.sampled_from(["all", "any"]),
+            st.lists(inner, min_size=1, max_size=3),
+        ),
+    )
+
+
+EXPRESSION = expressions(MAX_STOPPING_DEPTH)
 
 
 def truth(expr: dict[str, Any], data: TrialData) -> bool:

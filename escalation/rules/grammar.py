@@ -55,7 +55,7 @@ from escalation.rules.stopping import (
     StopWhenTooToxic,
 )
 
-__all__ = ["RULE_KEYS", "parse_stopping", "to_expression"]
+__all__ = ["MAX_DEPTH", "MAX_RULES", "RULE_KEYS", "parse_stopping", "to_expression"]
 
 #: the key that names each kind of rule
 RULE_KEYS = (
@@ -78,9 +78,10 @@ _EXTRA = {
     "any": (),
 }
 _TOO_TOXIC_KEYS = ("level", "threshold", "confidence", "min_n", "strict", "eliminate")
-#: an expression's size and depth at most (a protocol states a handful of rules)
+#: an expression's size at most, and how deep ``all`` and ``any`` nest (a protocol states a
+#: handful of rules; the HTTP schema states the same depth)
 MAX_RULES = 100
-MAX_DEPTH = 10
+MAX_DEPTH = 4
 
 
 def _is_int(v: Any) -> bool:
@@ -139,9 +140,6 @@ class _Parser:
             if self.count == MAX_RULES + 1:
                 self.bad(field, f"an expression has at most {MAX_RULES} rules")
             return None
-        if depth > MAX_DEPTH:
-            self.bad(field, f"rules nest at most {MAX_DEPTH} deep")
-            return None
         if not isinstance(value, dict):
             self.bad(field, f"expected a rule object ({', '.join(RULE_KEYS)}), got {value!r}")
             return None
@@ -187,6 +185,9 @@ class _Parser:
         name: str | None,
     ) -> StoppingRule | None:
         if kind in ("all", "any"):
+            if depth >= MAX_DEPTH:
+                self.bad(at, f"all and any nest at most {MAX_DEPTH} deep")
+                return None
             if not isinstance(arg, list) or not arg:
                 self.bad(at, f"expected a non-empty list of rules, got {arg!r}")
                 return None

@@ -68,3 +68,17 @@ def test_a_bad_rule_over_http_names_its_path(api: Api, example: dict[str, Any]) 
         r = c.post("/v1/decisions", json=document)
     assert r.status_code == 422, r.text
     assert [p["field"] for p in r.json()["problems"]] == ["design.stopping.all[1].n_at_dose"]
+
+
+def test_the_openapi_schema_states_the_expression() -> None:
+    from api.config import Settings
+    from api.main import create_app
+    from escalation import MAX_STOPPING_DEPTH
+    from tests.api.conftest import server_today
+
+    schemas = create_app(Settings(database_url="sqlite://", today=server_today)).openapi()[
+        "components"
+    ]["schemas"]
+    assert "stopping" in schemas["DesignCrm"]["properties"]
+    assert f"AllRuleIn{MAX_STOPPING_DEPTH}" in schemas and "AllRuleIn0" not in schemas
+    assert schemas["TooToxicIn"]["required"] == ["level", "confidence"]
