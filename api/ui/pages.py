@@ -309,6 +309,7 @@ def _meeting_response(
         rec=rec,
         d=decision_json,
         design=design_options,
+        stopping=m.doc.design.stopping_rule().label,
         doses=m.doc.doses,
         recommended=recommended,
         risks=risks,

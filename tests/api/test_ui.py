@@ -133,6 +133,10 @@ def test_meeting_page_shows_the_trial(api: Api, example: dict[str, Any]) -> None
     for section in ("timeline", "doses", "rules", "decision-table", "posterior", "pathways"):
         assert f'id="{section}"' in html
     assert "NNT</span> at level 3" in html  # the pathways of the next cohorts
+    # the stopping rules in words, not as the design block's JSON
+    assert (
+        '<dd id="stopping-rules">StopAtN(24) | StopWhenNAtDose(12, when_staying=True)</dd>' in html
+    )
     assert "Pr(DLT rate &gt; target" in html  # what P(overdose) means
     assert "decision-form" not in html and "only the committee (src) records" in html
     assert f"/ui/trials/{trial_id}?as_of=2026-08-20" in listing  # the last recommendation
