@@ -293,6 +293,9 @@ def test_options_and_defaults() -> None:
         "max_patients": 30,
         "start_level": 1,
         "stagger_days": None,
+        "stopping": {"max_patients": 30},
+        "no_skipping": True,
+        "no_skipping_down": False,
         "allow_deescalation": False,
     }
     assert ThreePlusThree(n_doses=7).max_patients == 42
