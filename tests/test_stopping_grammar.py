@@ -539,3 +539,19 @@ def test_a_design_without_a_posterior_judges_too_toxic_by_beta_1_1() -> None:
 def test_a_python_rule_the_expression_cannot_state_is_shown_by_its_label() -> None:
     design = BOIN(n_doses=3, target=0.3, stopping=StopAtN(12) | Fixed(False))  # type: ignore[abstract]
     assert design.options()["stopping"] == "StopAtN(30) | StopAtN(12) | Fixed(False)"
+
+
+@pytest.mark.parametrize("method", ["boin", "crm"])
+def test_a_backfill_design_reads_back_its_escalation_only_sample_size(method: str) -> None:
+    """With backfill, the sample size counts escalation patients: the expression says so
+    (``cohort``), and reading it back keeps that meaning."""
+    block = {"method": method, "target": 0.25, "backfill": {"min_responses": 0}}
+    if method == "crm":
+        block["skeleton"] = [0.05, 0.12, 0.25, 0.4]
+    design = parse_design(block, n_doses=4)
+    shown = design.options()["stopping"]
+    assert {"max_patients": design.max_patients, "cohort": "escalation"} in shown["any"]
+    again = parse_design(design.options(), n_doses=4)
+    assert again.rules() == design.rules()
+    with pytest.raises(InvalidDesignError, match=r"stopping\.cohort"):
+        parse_design(block | {"stopping": {"max_patients": 9, "cohort": "everyone"}}, n_doses=4)
