@@ -42,6 +42,7 @@ def main() -> None:
     from escalation.designs.blrm import BLRM
     from escalation.errors import ConvergenceWarning
     from escalation.models import blrm as blrm_model
+    from escalation.models.blrm import grid as blrm_grid
 
     amounts = (0.125e6, 0.25e6, 0.5e6, 1.0e6, 2.0e6, 4.0e6)
 
@@ -72,7 +73,7 @@ def main() -> None:
         out = []
         for _ in range(repeats):
             if clear:
-                blrm_model._grid_cached.cache_clear()
+                blrm_grid._grid_cached.cache_clear()
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
@@ -111,7 +112,7 @@ def main() -> None:
     rng = np.random.default_rng(7)
     n = rng.integers(0, 10, size=(1000, 6))
     y = rng.binomial(n, 0.2)
-    blrm_model._grid_cached.cache_clear()
+    blrm_grid._grid_cached.cache_clear()
     start = time.perf_counter()
     blrm_model.blrm_posterior_batch(
         amounts,

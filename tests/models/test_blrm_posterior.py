@@ -15,7 +15,6 @@ from escalation.errors import (
     InvalidDesignError,
     InvalidTrialDataError,
 )
-from escalation.models import blrm as blrm_module
 from escalation.models.blrm import (
     QUANTILE_LEVELS,
     BLRMPosterior,
@@ -24,6 +23,8 @@ from escalation.models.blrm import (
     blrm_posterior_batch,
     mcmc_model_cache_info,
 )
+from escalation.models.blrm import grid as blrm_grid
+from escalation.models.blrm import mcmc as blrm_mcmc
 
 AMOUNTS = (0.25e6, 0.5e6, 1.0e6, 2.0e6, 4.0e6)  # CAR+ T cells/kg
 REFERENCE = 4.0e6
@@ -188,8 +189,8 @@ def test_the_brute_force_check_tells_a_coarser_grid_apart(
     """Negative control: the grid the engine had before (4 nodes per standard deviation) misses
     1e-4 on the pending case's lower quantile at dose level 1 (1.3e-4), and a grid of 2 nodes per
     standard deviation misses it on every case."""
-    monkeypatch.setattr(blrm_module, "_NODES_PER_SD", 2.0)
-    blrm_module._grid_cached.cache_clear()
+    monkeypatch.setattr(blrm_grid, "_NODES_PER_SD", 2.0)
+    blrm_grid._grid_cached.cache_clear()
     try:
         post = brute.case.posterior()
         lo, _ = INTERVAL
@@ -204,7 +205,7 @@ def test_the_brute_force_check_tells_a_coarser_grid_apart(
         ]
         assert max(errors) > GRID_TOL
     finally:
-        blrm_module._grid_cached.cache_clear()
+        blrm_grid._grid_cached.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,11 +377,11 @@ def test_mcmc_seed_is_honoured_and_the_model_is_not_recompiled(
 ) -> None:
     early, late = CASES[0], CASES[1]
     kw = {"engine": "mcmc", "draws": 100, "tune": 100}  # short runs: only the numbers matter
-    blrm_module._mcmc_cached.cache_clear()
+    blrm_mcmc._mcmc_cached.cache_clear()
     first = early.posterior(seed=5, **kw)
     other_data = late.posterior(seed=5, **kw)  # the shared model sees other data in between
     other_seed = early.posterior(seed=6, **kw)
-    blrm_module._mcmc_cached.cache_clear()
+    blrm_mcmc._mcmc_cached.cache_clear()
     again = early.posterior(seed=5, **kw)
     assert again is not first
     np.testing.assert_array_equal(again.quantiles, first.quantiles)
@@ -397,7 +398,7 @@ def test_mcmc_seed_is_honoured_and_the_model_is_not_recompiled(
 def test_failed_diagnostics_warn_and_mark_the_result_not_final(
     compiled: dict[str, object],
 ) -> None:
-    blrm_module._mcmc_cached.cache_clear()
+    blrm_mcmc._mcmc_cached.cache_clear()
     with pytest.warns(ConvergenceWarning, match="not final"):
         post = CASES[0].posterior(engine="mcmc", draws=25, tune=25, seed=3)
     assert not post.converged
