@@ -26,6 +26,7 @@ from escalation.decision import (
     Selection,
 )
 from escalation.designs import BLRM, BOIN, CRM, DESIGNS, TITEBOIN, TITECRM, Design, ThreePlusThree
+from escalation.designs.blrm import OverdoseControl
 from escalation.designs.three_plus_three import StopThreePlusThree
 from escalation.document_writer import document_to_json
 from escalation.documents import (
@@ -62,8 +63,10 @@ from escalation.limits import (
     whole_numbers,
 )
 from escalation.models.blrm import (
+    BLRMIntervalProbs,
     BLRMPosterior,
     BLRMPrior,
+    blrm_interval_probs,
     blrm_posterior,
     blrm_posterior_batch,
 )
@@ -158,6 +161,7 @@ __all__ = [
     "Action",
     "AllOf",
     "AnyOf",
+    "BLRMIntervalProbs",
     "BLRMPosterior",
     "BLRMPrior",
     "BoundaryRow",
@@ -192,6 +196,7 @@ __all__ = [
     "MonitoringOC",
     "NoSkipping",
     "NoSkippingDown",
+    "OverdoseControl",
     "PathNode",
     "PathProbabilities",
     "Patient",
@@ -217,6 +222,7 @@ __all__ = [
     "WaitForPending",
     "__version__",
     "beta_overdose_prob",
+    "blrm_interval_probs",
     "blrm_posterior",
     "blrm_posterior_batch",
     "boin_lambdas",

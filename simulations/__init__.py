@@ -16,6 +16,7 @@ Examples
 """
 
 from simulations.engines import (
+    BLRMEngine,
     BOINEngine,
     CRMEngine,
     Engine,
@@ -42,6 +43,7 @@ from simulations.spec import SimulationSpec, parse_spec
 
 __all__ = [
     "BLOCK_TRIALS",
+    "BLRMEngine",
     "BOINEngine",
     "CRMEngine",
     "Conduct",

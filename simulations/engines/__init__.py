@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from escalation import Design
 from simulations.engines.base import Engine, TrialOutcomes, resolve_timing
+from simulations.engines.blrm import BLRMEngine
 from simulations.engines.boin import BOINEngine
 from simulations.engines.crm import CRMEngine
 from simulations.engines.generic import GenericEngine
@@ -19,6 +20,7 @@ from simulations.patients import Conduct
 __all__ = [
     "ENGINES",
     "FAST_ENGINES",
+    "BLRMEngine",
     "BOINEngine",
     "CRMEngine",
     "Engine",
@@ -38,6 +40,7 @@ FAST_ENGINES: tuple[Engine, ...] = (
     ThreePlusThreeEngine(),
     TITEBOINEngine(),
     TITECRMEngine(),
+    BLRMEngine(),
 )
 GENERIC_ENGINE: Engine = GenericEngine()
 #: every engine by name ("auto" in a spec means: the first fast engine that fits, else generic)

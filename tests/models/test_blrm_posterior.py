@@ -19,6 +19,7 @@ from escalation.models.blrm import (
     QUANTILE_LEVELS,
     BLRMPosterior,
     BLRMPrior,
+    blrm_interval_probs,
     blrm_posterior,
     blrm_posterior_batch,
     mcmc_model_cache_info,
@@ -173,6 +174,57 @@ def test_grid_agrees_with_brute_force_to_1e_4(brute: BruteForce) -> None:
         assert post.prob_target[d] == pytest.approx(below_hi - under, abs=GRID_TOL)
 
 
+def test_batched_interval_probs_agree_with_brute_force_and_the_single_path(
+    brute: BruteForce,
+) -> None:
+    """The simulation harness's path (many data sets at once, interval probabilities only): the
+    single posterior's numbers to the last bit, so within 1e-4 of the brute force too."""
+    case = brute.case
+    if case.partial_dose:
+        pytest.skip("the batched path takes complete data")
+    other = (3, 3, 0, 0, 0), (0, 1, 0, 0, 0)
+    probs = blrm_interval_probs(
+        AMOUNTS,
+        reference_dose=REFERENCE,
+        prior=case.prior,
+        n_at_dose=[other[0], case.n, other[0]],
+        dlt_at_dose=[other[1], case.y, other[1]],
+        target_interval=INTERVAL,
+    )
+    post = case.posterior()
+    for name in ("prob_underdose", "prob_target", "prob_overdose"):
+        assert getattr(probs, name)[1].tobytes() == getattr(post, name).tobytes(), name
+    lo, hi = INTERVAL
+    for d in range(len(AMOUNTS)):
+        under, below_hi = brute.prob_below(d, lo), brute.prob_below(d, hi)
+        assert probs.prob_underdose[1, d] == pytest.approx(under, abs=GRID_TOL)
+        assert probs.prob_overdose[1, d] == pytest.approx(1.0 - below_hi, abs=GRID_TOL)
+
+
+def test_batched_interval_probs_match_single_posteriors_bit_for_bit() -> None:
+    """Every data set's arithmetic is its own: alone or among many, the same bits."""
+    rng = np.random.default_rng(11)
+    n = rng.integers(0, 4, size=(40, 5)) * 3 * (rng.random((40, 5)) < 0.6)
+    y = np.minimum(n, rng.integers(0, 3, size=(40, 5)))
+    probs = blrm_interval_probs(
+        AMOUNTS, reference_dose=REFERENCE, prior=WEAK, n_at_dose=n, dlt_at_dose=y
+    )
+    for i in range(0, 40, 7):
+        single = blrm_posterior(
+            AMOUNTS, reference_dose=REFERENCE, prior=WEAK, n_at_dose=n[i], dlt_at_dose=y[i]
+        )
+        assert probs.prob_overdose[i].tobytes() == single.prob_overdose.tobytes()
+        assert probs.prob_target[i].tobytes() == single.prob_target.tobytes()
+    with pytest.raises(InvalidTrialDataError, match="DLTs among"):
+        blrm_interval_probs(
+            AMOUNTS,
+            reference_dose=REFERENCE,
+            prior=WEAK,
+            n_at_dose=[[1] * 5],
+            dlt_at_dose=[[2] * 5],
+        )
+
+
 def test_grid_quantiles_agree_with_brute_force(brute: BruteForce) -> None:
     post = brute.case.posterior()
     for d in range(len(AMOUNTS)):
@@ -186,10 +238,11 @@ def test_grid_quantiles_agree_with_brute_force(brute: BruteForce) -> None:
 def test_the_brute_force_check_tells_a_coarser_grid_apart(
     brute: BruteForce, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Negative control: the grid the engine had before (4 nodes per standard deviation) misses
-    1e-4 on the pending case's lower quantile at dose level 1 (1.3e-4), and a grid of 2 nodes per
-    standard deviation misses it on every case."""
+    """Negative control: a grid of 2 nodes per standard deviation misses 1e-4 on every case (4
+    nodes per standard deviation on either axis miss it on the pending case's lower quantile at
+    dose level 1, by 1.3e-4)."""
     monkeypatch.setattr(blrm_grid, "_NODES_PER_SD", 2.0)
+    monkeypatch.setattr(blrm_grid, "_OUTER_NODES_PER_SD", 2.0)
     blrm_grid._grid_cached.cache_clear()
     try:
         post = brute.case.posterior()

@@ -475,3 +475,77 @@ def test_the_fast_tite_crm_engine_declines_what_it_does_not_implement() -> None:
     assert not engine.supports(extra, c)
     assert not engine.supports(design, Conduct(decision_timing="complete"))
     assert not engine.supports(escalation.CRM(n_doses=6, target=0.3, skeleton=SKELETON), c)
+
+
+AMOUNTS = (0.125e6, 0.25e6, 0.5e6, 1e6, 2e6, 4e6)
+BLRM_CASES = [
+    # the issue's scenario: Weibull DLT times, half of them late; arrivals lost while suspended
+    (
+        "default-weibull-lost",
+        dict(target=0.3),
+        Conduct(suspended_arrivals="lost", dlt_time=DltTime(distribution="weibull")),
+        S1,
+    ),
+    # toxic doses: overdose control stops trials; start at level 2, tight escalation
+    (
+        "toxic-start2-step1.5-cutoff0.3-min9",
+        dict(target=0.25, start_level=2, max_step=1.5, overdose_cutoff=0.3, min_at_mtd=9),
+        Conduct(),
+        np.array([0.2, 0.35, 0.5, 0.6, 0.7, 0.8]),
+    ),
+    (
+        "cohort2-weak-prior-top-reference",
+        dict(
+            target=0.25,
+            cohort_size=2,
+            max_patients=20,
+            prior={"mean": [-1.0986122886681098, 0.0], "sd": [2.0, 1.0], "corr": 0.0},
+            reference_dose=4e6,
+        ),
+        Conduct(accrual_per_month=4),
+        np.array([0.02, 0.05, 0.1, 0.2, 0.35, 0.5]),
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "options", "conduct", "probs"), BLRM_CASES, ids=[c[0] for c in BLRM_CASES]
+)
+def test_fast_blrm_gives_the_generic_engine_s_trials(
+    name: str, options: dict[str, object], conduct: Conduct, probs: np.ndarray
+) -> None:
+    """Posteriors shared by trials in the same state, computed many states at once: the same
+    trials as the design's own decisions on the same patients."""
+    from simulations import BLRMEngine
+
+    design = escalation.BLRM(n_doses=6, dose_amounts=AMOUNTS, **options)  # type: ignore[arg-type]
+    block = PatientBlock(
+        seed=2027, scenario_index=0, block_index=0, n_trials=80, capacity=31, conduct=conduct
+    )
+    engine = BLRMEngine()
+    assert engine.supports(design, conduct)
+    fast = engine.run(design, probs, block, conduct)
+    assert_same(fast, GenericEngine().run(design, probs, block, conduct))
+    assert engine.last_states < 80 * 11  # trials in the same state share a posterior
+    if name.startswith("toxic"):
+        assert fast.stopped_early.any() and (fast.selected_index == -1).any()
+
+
+def test_the_fast_blrm_engine_declines_what_it_does_not_implement() -> None:
+    from simulations import BLRMEngine
+
+    engine, c = BLRMEngine(), Conduct()
+    blrm = escalation.BLRM
+    assert choose_engine(blrm(n_doses=6, target=0.3, dose_amounts=AMOUNTS), c).name == "fast-blrm"
+    for design in (
+        blrm(n_doses=6, target=0.3, dose_amounts=AMOUNTS, tite_weights=True),
+        blrm(n_doses=6, target=0.3, dose_amounts=AMOUNTS, engine="mcmc"),
+        blrm(n_doses=6, target=0.3, dose_amounts=AMOUNTS, stopping=StopAtN(12)),
+        blrm(n_doses=6, target=0.3, dose_amounts=AMOUNTS, stagger_days=7),
+    ):
+        assert not engine.supports(design, c)
+        assert choose_engine(design, c).name == "generic"
+    assert not engine.supports(
+        blrm(n_doses=6, target=0.3, dose_amounts=AMOUNTS), Conduct(decision_timing="arrival")
+    )

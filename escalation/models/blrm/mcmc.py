@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
 
+from escalation.models import _special as special
 from escalation.models.blrm.likelihood import _Problem
 from escalation.models.blrm.prior import BLRMPrior
 from escalation.models.blrm.results import QUANTILE_LEVELS, BLRMPosterior, _posterior_result
@@ -226,7 +226,7 @@ def _mcmc_posterior(
     divergences = int(diverging.sum())
     flat = theta.reshape(-1, 2)
     eta = flat[:, :1] + np.exp(flat[:, 1:]) * problem.x[None, :]
-    p = expit(eta)
+    p = special.expit(eta)
     lo, hi = interval
     prob_under = (p < lo).mean(axis=0)
     prob_over = (p >= hi).mean(axis=0)

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import logit
 
 from escalation.errors import InvalidDesignError, Problem
+from escalation.models import _special as special
 
 __all__ = ["BLRMPrior"]
 
@@ -67,7 +67,9 @@ class BLRMPrior:
                 f"the prior median DLT probability must be in (0, 1), got {prior_median_at_reference}",
                 field="design.prior",
             )
-        return cls(mean=(float(logit(prior_median_at_reference)), 0.0), sd=(2.0, 1.0), corr=0.0)
+        return cls(
+            mean=(float(special.logit(prior_median_at_reference)), 0.0), sd=(2.0, 1.0), corr=0.0
+        )
 
     @classmethod
     def centred_at_mtd(cls, prior_median_at_reference: float) -> BLRMPrior:

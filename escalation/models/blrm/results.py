@@ -125,3 +125,23 @@ def _posterior_result(
         converged=converged,
         diagnostics=diagnostics,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BLRMIntervalProbs:
+    """The grid posterior's interval probabilities for many sets of data (arrays (sets, doses),
+    read-only): what overdose control, the proposal and the final selection use.
+
+    Attributes
+    ----------
+    target_interval
+        (lower, upper), as in :class:`BLRMPosterior`.
+    prob_underdose, prob_target, prob_overdose
+        Row i: the numbers :func:`escalation.models.blrm.blrm_posterior` (grid engine) gives
+        the i-th set, to the last bit.
+    """
+
+    target_interval: tuple[float, float]
+    prob_underdose: FloatArray
+    prob_target: FloatArray
+    prob_overdose: FloatArray
