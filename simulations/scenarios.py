@@ -51,7 +51,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr, ndtri
 
 __all__ = [
     "GENERATORS",
@@ -252,6 +251,8 @@ def liu_yuan_scenarios(
     >>> [x.mtd_levels_for(0.3) for x in s]
     [(4,), (5,)]
     """
+    from scipy.special import ndtr, ndtri  # only here: a slow import (0.2 s)
+
     if not 0 < target < 1:
         raise ValueError(f"target: must be strictly between 0 and 1, got {target}")
     centre = float(ndtri(target))
@@ -321,6 +322,8 @@ def probit_gap_scenarios(
     Paoletti X, O'Quigley J, Maccario J (2004). Comput Stat Data Anal 45:197-214 (the probit-scale
     construction this variant adapts).
     """
+    from scipy.special import ndtr, ndtri  # only here: a slow import (0.2 s)
+
     centre = float(ndtri(target))
     out = []
     for k in range(count):

@@ -1,4 +1,4 @@
-"""scipy.special's functions, imported on first use.
+"""scipy.special's functions (and scipy.stats' binomial pmf), imported on first use.
 
 ``import scipy.special`` takes about 0.2 s (it pulls numpy.f2py in), a third of what
 ``escalation --version`` would cost; commands that compute no posterior or boundary never need it.
@@ -18,14 +18,29 @@ from __future__ import annotations
 from typing import Any
 
 #: the names the models use (a private module: no __all__)
-_NAMES = ("bernoulli", "betaincc", "expit", "logit", "ndtri", "roots_laguerre", "roots_legendre")
+_NAMES = (
+    "bernoulli",
+    "betainc",
+    "betaincc",
+    "binom_pmf",
+    "expit",
+    "logit",
+    "ndtri",
+    "roots_laguerre",
+    "roots_legendre",
+)
 
 
 def __getattr__(name: str) -> Any:
     if name not in _NAMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import scipy.special
+    if name == "binom_pmf":  # scipy.stats: slower still to import
+        from scipy.stats import binom
 
-    value = getattr(scipy.special, name)
+        value = binom.pmf
+    else:
+        import scipy.special
+
+        value = getattr(scipy.special, name)
     globals()[name] = value  # later lookups find it directly
     return value

@@ -51,10 +51,9 @@ from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betainc
-from scipy.stats import binom
 
 from escalation.errors import InvalidDesignError, Problem
+from escalation.models import _special as special
 
 __all__ = [
     "FutilityCheck",
@@ -133,7 +132,7 @@ def _posterior_probs(
     out = []
     for n in looks:
         x = np.arange(n + 1)
-        out.append(np.asarray(betainc(a + x, b + n - x, response_null), dtype=np.float64))
+        out.append(np.asarray(special.betainc(a + x, b + n - x, response_null), dtype=np.float64))
     return out
 
 
@@ -182,7 +181,9 @@ def futility_oc(looks: Sequence[int], continue_at_least: Sequence[int], p: float
     by_look = []
     expected_n = 0.0
     for n, bound in zip(looks, continue_at_least, strict=True):
-        step = binom.pmf(np.arange(n - done + 1), n - done, p)  # the responses of the new ones
+        step = special.binom_pmf(
+            np.arange(n - done + 1), n - done, p
+        )  # the responses of the new ones
         alive = np.convolve(alive, step)[: n_max + 1]
         done = n
         stopped = float(alive[: min(bound, n_max + 1)].sum())
@@ -279,7 +280,7 @@ class FutilityRule:
         """Pr(p <= response_null | ``responses`` among ``n``)."""
         assert self.prior is not None
         a, b = self.prior
-        return float(betainc(a + responses, b + n - responses, self.response_null))
+        return float(special.betainc(a + responses, b + n - responses, self.response_null))
 
     def operating_characteristics(self, p: float) -> FutilityOC:
         """Exact operating characteristics at a true response rate p."""

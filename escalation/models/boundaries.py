@@ -36,7 +36,8 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betaincc
+
+from escalation.models import _special as special
 
 __all__ = [
     "BoundaryRow",
@@ -79,7 +80,9 @@ def beta_overdose_prob(
     """Pr(p > target | y DLTs in n) under a Beta(prior_a, prior_b) prior, elementwise."""
     n_arr = np.asarray(n, dtype=np.float64)
     y_arr = np.asarray(y, dtype=np.float64)
-    return np.asarray(betaincc(y_arr + prior_a, n_arr - y_arr + prior_b, target), dtype=np.float64)
+    return np.asarray(
+        special.betaincc(y_arr + prior_a, n_arr - y_arr + prior_b, target), dtype=np.float64
+    )
 
 
 #: up to this n the boundary is found by scanning every y at once; beyond, by bisection (the same

@@ -53,9 +53,9 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betaincc
 
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
+from escalation.models import _special as special
 
 __all__ = [
     "MAX_MONITORED_PATIENTS",
@@ -128,7 +128,7 @@ def monitoring_tail_probs(*, p0: float, prior: tuple[float, float], max_n: int) 
     a, b = prior
     n_index, y = np.tril_indices(max_n, k=1, m=max_n + 1)  # y <= n = n_index + 1 only
     probs = np.full((max_n, max_n + 1), np.nan)
-    probs[n_index, y] = betaincc(a + y, b + n_index + 1 - y, p0)
+    probs[n_index, y] = special.betaincc(a + y, b + n_index + 1 - y, p0)
     return probs
 
 
@@ -322,7 +322,7 @@ class ToxicityMonitor:
         """Pr(p > p0 | ``dlt`` DLTs among ``n`` evaluable patients)."""
         self._check_counts(n, dlt, lowest=0, highest=None)
         a, b = self.prior
-        return float(betaincc(a + dlt, b + n - dlt, self.p0))
+        return float(special.betaincc(a + dlt, b + n - dlt, self.p0))
 
     def stops(self, *, n: int, dlt: int) -> bool:
         """Whether ``dlt`` DLTs among ``n`` evaluable patients (n <= max_n) stop monitoring."""

@@ -30,9 +30,9 @@ from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
 
 from escalation.errors import InvalidDesignError
+from escalation.models import _special as special
 from escalation.models.crm import DEFAULT_INTERCEPT, CRMModel
 
 __all__ = ["calibrate_skeleton"]
@@ -134,7 +134,7 @@ def _logistic(
     for k in range(nu, n_levels - 1):
         b = math.log(logit_lower / scaled[k])
         scaled[k + 1] = logit_upper / math.exp(b)
-    return np.asarray(expit(c + scaled), dtype=np.float64)
+    return np.asarray(special.expit(c + scaled), dtype=np.float64)
 
 
 def _checked_result(skeleton: FloatArray, halfwidth: float, n_levels: int) -> FloatArray:

@@ -13,9 +13,9 @@ from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
 
 from escalation.errors import InvalidDesignError
+from escalation.models import _special as special
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -65,7 +65,7 @@ class _DoseCurves:
             if self.model == "empiric":
                 return np.asarray(np.power(self.skeleton, np.exp(a_col)), dtype=np.float64)
             eta = self.intercept + np.exp(a_col) * self.param
-            return np.asarray(expit(eta), dtype=np.float64)
+            return np.asarray(special.expit(eta), dtype=np.float64)
 
     def overdose_threshold(self, target: float) -> FloatArray:
         """Per dose, the a at which p_d(a) = target (p_d decreases in a); -inf if never reached."""
@@ -132,7 +132,7 @@ def _build_dose_curves(skeleton: npt.ArrayLike, model: str, intercept: float) ->
         if not np.all(param < 0.0):
             i = int(np.flatnonzero(param >= 0.0)[0])
             raise InvalidDesignError(
-                f"skeleton value {skel[i]} is not below expit(intercept) = {expit(c):.6g}: the "
+                f"skeleton value {skel[i]} is not below expit(intercept) = {special.expit(c):.6g}: the "
                 "logistic intercept is too small for this skeleton",
                 field="intercept",
             )

@@ -31,7 +31,8 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import bernoulli, expit, roots_laguerre, roots_legendre
+
+from escalation.models import _special as special
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -76,7 +77,7 @@ def _gregory_corrections() -> FloatArray:
     Solves sum_j c_j j^q = B_{q+1} / (q + 1) for odd q and 0 for even q (Euler-Maclaurin).
     """
     order = _GREGORY_ORDER
-    bern = bernoulli(order + 1)
+    bern = special.bernoulli(order + 1)
     j = np.arange(order, dtype=np.float64)
     vander = np.vander(j, order, increasing=True).T
     rhs = np.array([bern[q + 1] / (q + 1) if q % 2 == 1 else 0.0 for q in range(order)])
@@ -88,7 +89,7 @@ def _gregory_corrections() -> FloatArray:
 @lru_cache(maxsize=1)
 def _cell_rule() -> tuple[FloatArray, FloatArray]:
     """Gauss-Legendre nodes and weights on [0, 1]."""
-    x, w = roots_legendre(_CELL_ORDER)
+    x, w = special.roots_legendre(_CELL_ORDER)
     return (np.asarray(x) + 1.0) / 2.0, np.asarray(w) / 2.0
 
 
@@ -102,7 +103,7 @@ def _cell_interpolation() -> FloatArray:
 @lru_cache(maxsize=1)
 def _laguerre() -> tuple[FloatArray, FloatArray]:
     """Gauss-Laguerre nodes t_k and scaled weights lambda_k exp(t_k)."""
-    t, lam = roots_laguerre(_LAGUERRE_ORDER)
+    t, lam = special.roots_laguerre(_LAGUERRE_ORDER)
     return np.asarray(t), np.asarray(np.exp(np.log(lam) + t))
 
 
@@ -124,7 +125,7 @@ def _tail_nodes(start: float, prior_sd: float) -> tuple[FloatArray, FloatArray]:
 
 @lru_cache(maxsize=256)
 def _panel_nodes(start: float, prior_sd: float) -> tuple[FloatArray, FloatArray]:
-    x, w = roots_legendre(_PANEL_ORDER)
+    x, w = special.roots_legendre(_PANEL_ORDER)
     edges = [0.0]
     width = 0.5
     while edges[-1] < _PANEL_REACH_SDS * prior_sd:
@@ -172,10 +173,10 @@ def _rule(n_intervals: int, prior_sd: float) -> _Rule:
 def _max_information(model: str, intercept: float) -> float:
     """Largest Fisher information about a carried by one patient, over p in (0, 1)."""
     z = np.linspace(-40.0, 40.0, 160_001)  # logit p
-    p = expit(z)
+    p = special.expit(z)
     if model == "empiric":
         log_p = -np.logaddexp(0.0, -z)
-        info = p * log_p * log_p / expit(-z)
+        info = p * log_p * log_p / special.expit(-z)
     else:
         info = p * (1.0 - p) * (z - intercept) ** 2
     return float(info.max())

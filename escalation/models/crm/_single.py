@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtri
 
 from escalation.errors import PosteriorComputationError
+from escalation.models import _special as special
 from escalation.models.crm._checks import _frozen
 from escalation.models.crm._curves import _DoseCurves
 from escalation.models.crm._grid import _grid_table, _mean_var, _posterior_sums
@@ -77,7 +77,7 @@ class _SinglePosterior:
         mean, var = float(mean_arr[0]), float(var_arr[0])
         f, shift = result.density[0], float(result.shift[0])
 
-        crit = float(ndtri(0.5 + conf_level / 2.0))
+        crit = float(special.ndtri(0.5 + conf_level / 2.0))
         half = crit * math.sqrt(max(var, 0.0))
         ptox = self.curves.tox(np.array([mean, mean + half, mean - half]))
         total = sums[0, 0]
