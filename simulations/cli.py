@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from simulations.errors import InvalidSpecError
-from simulations.executors import available_cores
+from simulations.executors import MIN_PARALLEL_SECONDS, available_cores
 from simulations.report import whole_trial_tables
 
 __all__ = ["register", "render_text"]
@@ -44,9 +44,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help="root seed (overrides the spec)")
     p.add_argument(
         "--workers",
-        type=int,
-        default=None,
-        help=f"local worker processes (default: all {available_cores()} cores)",
+        type=_workers,
+        default="auto",
+        help="local worker processes, or 'auto' (the default): one for a run too short to gain "
+        f"from more (estimated work under {MIN_PARALLEL_SECONDS:g} s), else the idle ones of the "
+        f"{available_cores()} cores",
     )
     p.add_argument(
         "--scheduler", default=None, metavar="ADDR", help="run on the Dask scheduler at ADDR"
@@ -110,6 +112,16 @@ def _progress_bar(enabled: bool) -> tuple[Callable[[int, int], None] | None, Cal
     return update, close
 
 
+def _workers(value: str) -> int | str:
+    """``--workers``: a number of processes, or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
+
+
 def simulate_command(args: argparse.Namespace) -> int:
     from simulations.report import write_csv, write_report
     from simulations.runner import run_simulation
@@ -123,8 +135,8 @@ def simulate_command(args: argparse.Namespace) -> int:
             spec["trials"] = args.trials
         if args.seed is not None:
             spec["seed"] = args.seed
-    workers = available_cores() if args.workers is None else args.workers
-    if workers < 1:
+    workers = args.workers
+    if workers != "auto" and workers < 1:
         return _fail(["--workers: must be >= 1"])
     progress, close = _progress_bar(not args.json)
     try:

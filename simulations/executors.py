@@ -15,9 +15,15 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
-__all__ = ["available_cores", "run_jobs"]
+__all__ = ["MIN_PARALLEL_SECONDS", "available_cores", "run_jobs"]
 
 log = logging.getLogger(__name__)
+
+#: below this much estimated work, ``workers="auto"`` runs in one process: a pool of worker
+#: processes costs about a second before it simulates anything (the fork server imports the
+#: harness, each worker its designs' libraries and compiles nothing it can share), and on
+#: runs this short two workers were slower than one in every case measured (issue 11)
+MIN_PARALLEL_SECONDS = 5.0
 
 J = TypeVar("J")
 R = TypeVar("R")

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from escalation import __version__
 from simulations.engines import choose_engine
 from simulations.engines.base import IntArray
-from simulations.executors import run_jobs
+from simulations.executors import MIN_PARALLEL_SECONDS, available_cores, run_jobs
 from simulations.expansion import simulate_expansion
 from simulations.metrics import (
     BlockSummary,
@@ -36,7 +37,15 @@ from simulations.metrics import (
 from simulations.patients import PatientBlock
 from simulations.spec import SimulationSpec, parse_spec
 
-__all__ = ["BLOCK_TRIALS", "GENERIC_PART_TRIALS", "run_block", "run_simulation"]
+__all__ = [
+    "BLOCK_TRIALS",
+    "GENERIC_PART_TRIALS",
+    "MIN_PARALLEL_SECONDS",
+    "choose_workers",
+    "estimated_seconds",
+    "run_block",
+    "run_simulation",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +137,69 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
     return out
 
 
+#: estimated seconds a trial takes on one core, by fast engine (benchmarks/simulation_speed.py:
+#: BOIN 8 us, CRM 10-20 us, TITE-BOIN about 27 us, TITE-CRM about 57 us, BLRM about 0.5 ms with
+#: its posteriors), and for a fast engine not named
+FAST_TRIAL_SECONDS = {
+    "fast-boin": 1e-5,
+    "fast-crm": 2e-5,
+    "fast-3+3": 1e-5,
+    "fast-tite-boin": 3e-5,
+    "fast-tite-crm": 6e-5,
+    "fast-blrm": 1e-3,
+}
+OTHER_FAST_TRIAL_SECONDS = 1e-4
+#: estimated seconds a trial takes on the generic engine, by design method (issue 11's table:
+#: TITE-BOIN 4 ms, TITE-CRM 32-50 ms, BLRM 55 ms), and for a method not named
+GENERIC_TRIAL_SECONDS = {
+    "3+3": 2e-3,
+    "boin": 3e-3,
+    "tite-boin": 5e-3,
+    "crm": 3e-2,
+    "tite-crm": 5e-2,
+    "blrm": 6e-2,
+}
+OTHER_GENERIC_TRIAL_SECONDS = 5e-2
+
+
+def estimated_seconds(spec: SimulationSpec) -> float:
+    """The work of a simulation on one core, estimated: trials x per-trial cost of each design's
+    engine (:data:`FAST_TRIAL_SECONDS`, :data:`GENERIC_TRIAL_SECONDS`), summed over designs and
+    scenarios."""
+    total = 0.0
+    for i, entry in enumerate(spec.designs):
+        for scenario in spec.scenarios:
+            design = spec.design(i, scenario.n_levels)
+            engine = choose_engine(design, spec.conduct, entry.engine).name
+            if engine == "generic":
+                cost = GENERIC_TRIAL_SECONDS.get(design.method, OTHER_GENERIC_TRIAL_SECONDS)
+            else:
+                cost = FAST_TRIAL_SECONDS.get(engine, OTHER_FAST_TRIAL_SECONDS)
+            total += spec.trials * cost
+    return total
+
+
+def choose_workers(spec: SimulationSpec, available: int, *, load: float | None = None) -> int:
+    """Worker processes for ``workers="auto"``.
+
+    One when the run is too short to gain from more (:func:`estimated_seconds` below
+    :data:`~simulations.executors.MIN_PARALLEL_SECONDS`, or a single job); otherwise the cores
+    that are idle, ``available`` minus the load average (``load``; by default the last minute's,
+    ``os.getloadavg``), at least one and at most one per job: on a machine already busy, more
+    processes only share the same cores.
+    """
+    n_jobs = len(_jobs(spec, _part_trials(spec)))
+    if n_jobs <= 1 or estimated_seconds(spec) < MIN_PARALLEL_SECONDS:
+        return 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # pragma: no cover - no load average on this system
+            load = 0.0
+    idle = math.floor(available - load + 0.5)
+    return max(1, min(available, idle, n_jobs))
+
+
 def _n_blocks(spec: SimulationSpec) -> int:
     return math.ceil(spec.trials / BLOCK_TRIALS)
 
@@ -198,7 +270,7 @@ def _summary(spec: SimulationSpec, results: list[dict[str, Any]]) -> list[dict[s
 def run_simulation(
     spec: Mapping[str, Any] | SimulationSpec,
     *,
-    workers: int = 1,
+    workers: int | Literal["auto"] = 1,
     progress: Callable[[int, int], None] | None = None,
     client: Any = None,
     scheduler: str | None = None,
@@ -210,7 +282,8 @@ def run_simulation(
     spec
         The specification (a JSON-like mapping, see :mod:`simulations.spec`, or a parsed one).
     workers
-        Local worker processes (1: this process).
+        Local worker processes (1: this process); ``"auto"``: one process for a run too short
+        to gain from more (see :func:`choose_workers`), else every available core.
     progress
         Called as ``progress(trials_done, trials_total)`` as jobs finish (a block of trials, or
         :data:`GENERIC_PART_TRIALS` of them when a design runs on the generic engine; trials per
@@ -241,6 +314,8 @@ def run_simulation(
     ('boin', 3)
     """
     parsed = spec if isinstance(spec, SimulationSpec) else parse_spec(spec)
+    if workers == "auto":
+        workers = choose_workers(parsed, available_cores())
     jobs = _jobs(parsed, _part_trials(parsed))
     keys = [(j.scenario_index, j.block_index, j.first) for j in jobs]
     trials_of = {k: j.n_trials for k, j in zip(keys, jobs, strict=True)}

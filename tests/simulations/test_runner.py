@@ -235,3 +235,59 @@ def test_benchmark_ties_option_changes_only_the_benchmark() -> None:
     assert run_simulation(spec(trials=10, benchmark_ties="higher"))["spec"]["benchmark_ties"] == (
         "higher"
     )
+
+
+def test_auto_workers_choose_one_process_for_short_runs_and_all_cores_for_long_ones() -> None:
+    from simulations.executors import MIN_PARALLEL_SECONDS
+    from simulations.runner import choose_workers, estimated_seconds
+    from simulations.spec import parse_spec
+
+    probs = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7]
+    short = parse_spec(
+        {
+            "design": {"method": "boin", "target": 0.3},
+            "scenarios": [{"name": f"S{i}", "true_dlt_probs": probs} for i in range(4)],
+            "trials": 10_000,
+            "seed": 1,
+        }
+    )
+    assert estimated_seconds(short) == pytest.approx(4 * 10_000 * 1e-5)
+    assert (
+        choose_workers(short, 8, load=0.0) == 1
+    )  # 0.4 s of work: workers would cost more than they save
+    long = parse_spec(
+        {
+            "design": {
+                "method": "crm",
+                "target": 0.3,
+                "skeleton": [0.1, 0.2, 0.3],
+                "engine": "generic",
+            },
+            "scenarios": [{"name": "S1", "true_dlt_probs": [0.1, 0.3, 0.5]}],
+            "trials": 1_000,
+            "seed": 1,
+        }
+    )
+    assert estimated_seconds(long) >= MIN_PARALLEL_SECONDS  # on the generic engine
+    assert choose_workers(long, 8, load=0.0) == 8
+    assert choose_workers(long, 8, load=5.2) == 3  # the idle cores only
+    assert choose_workers(long, 2, load=11.0) == 1
+    one_job = parse_spec(
+        {
+            "design": {"method": "boin", "target": 0.3},
+            "scenarios": [{"name": "S1", "true_dlt_probs": probs}],
+            "trials": 5_000,
+            "seed": 1,
+        }
+    )
+    assert choose_workers(one_job, 8, load=0.0) == 1  # one block: nothing to share out
+    out = run_simulation(
+        {
+            "design": {"method": "boin", "target": 0.3},
+            "scenarios": [{"name": "S1", "true_dlt_probs": probs}],
+            "trials": 200,
+            "seed": 1,
+        },
+        workers="auto",
+    )
+    assert out["workers"] == 1 and out["executor"] == "serial"
