@@ -55,7 +55,14 @@ from escalation.rules.stopping import (
     StopWhenTooToxic,
 )
 
-__all__ = ["MAX_DEPTH", "MAX_RULES", "RULE_KEYS", "parse_stopping", "to_expression"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_RULES",
+    "MAX_STOPPING_DEPTH",
+    "RULE_KEYS",
+    "parse_stopping",
+    "to_expression",
+]
 
 #: the key that names each kind of rule
 RULE_KEYS = (
@@ -82,6 +89,8 @@ _TOO_TOXIC_KEYS = ("level", "threshold", "confidence", "min_n", "strict", "elimi
 #: handful of rules; the HTTP schema states the same depth)
 MAX_RULES = 100
 MAX_DEPTH = 4
+#: the name the package exports it under
+MAX_STOPPING_DEPTH = MAX_DEPTH
 
 
 def _is_int(v: Any) -> bool:
