@@ -78,6 +78,7 @@ from escalation.models.boundaries import BoundaryRow, boundary_row
 __all__ = [
     "ASSIGN_RULES",
     "BackfillPlan",
+    "closed_at_stop",
     "interval_backfill_status",
     "interval_call",
     "model_backfill_status",
@@ -380,6 +381,18 @@ def _status(
         assign=plan.assign,
         assign_level=plan.pick(open_levels),
     )
+
+
+def closed_at_stop(status: BackfillStatus | None) -> BackfillStatus | None:
+    """The backfill status once the escalation stops: every level closed (backfill runs only
+    while the escalation does; BF-BOIN ends the trial with its escalation), the levels that were
+    open saying so, the others keeping their reasons."""
+    if status is None:
+        return None
+    closed = dict(status.closed)
+    for level in status.open_levels:
+        closed[level] = "the escalation has stopped: backfill ends with it"
+    return BackfillStatus(open_levels=(), closed=closed, assign=status.assign, assign_level=None)
 
 
 def interval_backfill_status(

@@ -8,6 +8,8 @@ follow R bfboin's ``sim.one.trial`` by hand.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -303,3 +305,22 @@ def test_backfill_never_goes_to_an_untried_eliminated_or_higher_dose(
         assert level not in decision.eliminated
     assert set(status.open_levels).isdisjoint(status.closed)
     assert set(status.open_levels) | set(status.closed) == set(range(1, current))
+
+
+@pytest.mark.parametrize("method", ["boin", "crm"])
+def test_a_stop_closes_every_backfill_level(method: str) -> None:
+    """Backfill runs while the escalation does: the decision that stops it closes the levels that
+    were open, and says why."""
+    rows = _patients([(1, 3, 0, True), (2, 3, 0, True), (3, 3, 0, True)])
+    data = TrialData(n_doses=3, patients=tuple(rows), as_of_day=200, current_level=3)
+    plan = BackfillPlan(min_responses=0)
+    kwargs = {"skeleton": (0.1, 0.2, 0.3)} if method == "crm" else {}
+    design = (CRM if method == "crm" else BOIN)(n_doses=3, target=0.3, backfill=plan, **kwargs)
+    going = design.decide(data)
+    assert going.action.value != "stop" and going.backfill is not None
+    assert going.backfill.open_levels  # levels 1 and 2 were cleared
+    stopped = replace(design, max_patients=9).decide(data)
+    assert stopped.action.value == "stop" and stopped.backfill is not None
+    assert stopped.backfill.open_levels == () and stopped.backfill.assign_level is None
+    for level in going.backfill.open_levels:
+        assert "escalation has stopped" in stopped.backfill.closed[level]

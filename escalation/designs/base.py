@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from escalation.backfill import BackfillPlan, model_backfill_status
+from escalation.backfill import BackfillPlan, closed_at_stop, model_backfill_status
 from escalation.data import TrialData
 from escalation.decision import (
     Action,
@@ -535,6 +535,8 @@ class Design(ABC):
             "prob_overdose_definition": self.prob_overdose_definition(),
             "interval_level": self.interval_level,
         }
+        if eliminated.all() or stop:
+            common["backfill"] = closed_at_stop(backfill)
         if eliminated.all():
             detail = next(o.detail for o in outcomes if o.kind is RuleKind.ELIMINATION)
             return Decision(

@@ -48,7 +48,12 @@ def test_the_page_shows_expansion_status_and_every_patients_cohort(api: Api) -> 
     assert expansion["AAV"]["action"] == "stop" and expansion["SLE"]["action"] == "continue"
 
     # the monitoring table: one row per indication, with the numbers of the recommendation
-    assert 'id="expansion"' in html and 'id="backfill"' not in html
+    assert 'id="expansion"' in html
+    # the backfill card exactly when the recommendation has a backfill status (the example
+    # backfills; its stop closes every level)
+    backfill = rec.json()["decision"].get("backfill")
+    assert ('id="backfill"' in html) == (backfill is not None)
+    assert backfill is not None and backfill["open_levels"] == []
     for indication, status in expansion.items():
         cells = re.findall(
             r"<t[hd][^>]*>(.*?)</t[hd]>", _row(html, f'data-indication="{indication}"')
