@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.services.recommendations import data_hash, design_hash, render, result_hash
+from api.services.trials import PROTOCOL_KEYS, RECORD_KEYS
 from api.storage import audit
 from api.storage.audit import AuditProblem
 from api.storage.models import (
@@ -37,23 +38,12 @@ from api.storage.models import (
 
 __all__ = ["IntegrityReport", "check"]
 
-_PROTOCOL = ("name", "design", "doses", "dlt_window_days", "indications")
-# a patient's record as the trail holds it: the whole trial's fields (schema revision 0007) are
-# recorded only when they differ from a document's defaults, as ``PatientRecord.as_document``
-# gives them, so entries written before them agree with rows that hold the defaults
-_PATIENT = (
-    "id",
-    "dose_level",
-    "infused_on",
-    "dlt",
-    "dlt_on",
-    "withdrawn_on",
-    "cohort",
-    "indication",
-    "response",
-    "response_on",
-    "version",
-)
+_PROTOCOL = PROTOCOL_KEYS
+# a patient's record as the trail holds it, with its version: the whole trial's fields (schema
+# revision 0007) are recorded only when they differ from a document's defaults, as
+# ``PatientRecord.as_document`` gives them, so entries written before them agree with rows that
+# hold the defaults
+_PATIENT = (*RECORD_KEYS, "version")
 _RECOMMENDATION = ("as_of", "action", "next_dose", "data_hash", "design_hash", "engine_version")
 _DECISION = ("recommendation_id", "action", "dose_level", "rationale")
 

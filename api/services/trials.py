@@ -35,6 +35,8 @@ from escalation import InvalidDesignError, InvalidTrialDataError, Problem, parse
 
 __all__ = [
     "PATIENT_COLUMNS",
+    "PROTOCOL_KEYS",
+    "RECORD_KEYS",
     "PatientFacts",
     "PatientStatus",
     "create_trial",
@@ -47,9 +49,9 @@ __all__ = [
     "upsert_patient",
 ]
 
-_PROTOCOL_KEYS = ("name", "design", "doses", "dlt_window_days", "indications")
+PROTOCOL_KEYS = ("name", "design", "doses", "dlt_window_days", "indications")
 #: the fields of a patient's record (those after ``withdrawn_on``: the whole trial's, optional)
-_RECORD_KEYS = (
+RECORD_KEYS = (
     "id",
     "dose_level",
     "infused_on",
@@ -68,16 +70,16 @@ def _protocol(body: Mapping[str, Any]) -> dict[str, Any]:
     """The validated protocol of a trial: name, resolved design options, doses, DLT window."""
     problems = nul_problems(body, "") + long_text_problems(body, "")
     for key in body:
-        if key not in _PROTOCOL_KEYS:
+        if key not in PROTOCOL_KEYS:
             problems.append(
                 Problem(
                     field=str(key),
                     message="not part of a trial's protocol (fields: "
-                    + ", ".join(_PROTOCOL_KEYS)
+                    + ", ".join(PROTOCOL_KEYS)
                     + "); patients are added with PUT /v1/trials/{id}/patients/{patient_id}",
                 )
             )
-    document = {k: body[k] for k in _PROTOCOL_KEYS if k in body} | {"patients": []}
+    document = {k: body[k] for k in PROTOCOL_KEYS if k in body} | {"patients": []}
     try:
         parsed = parse_document(document)
     except (InvalidTrialDataError, InvalidDesignError) as e:
@@ -543,5 +545,5 @@ def trial_document(
             if response_on is not None:
                 record["response_on"] = response_on.isoformat()
         records.append(record)
-    document = {k: protocol[k] for k in _PROTOCOL_KEYS if protocol.get(k) is not None}
+    document = {k: protocol[k] for k in PROTOCOL_KEYS if protocol.get(k) is not None}
     return document | {"as_of": as_of.isoformat(), "patients": records}
