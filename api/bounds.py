@@ -182,7 +182,7 @@ class ExpansionIn(BaseModel):
 # ---- the stopping expression (escalation.rules.grammar), stated as a schema -------------------------
 _N = Annotated[int, Field(ge=int(LIMITS["max_patients"].low), le=int(LIMITS["max_patients"].high))]
 _LEVEL = Annotated[int, Field(ge=1, le=int(LIMITS["n_doses"].high))]
-_DOSE = Literal["recommended", "any"] | _LEVEL
+_DOSE = Literal["recommended", "any", "current"] | _LEVEL
 _PROBABILITY = Annotated[float, Field(gt=0, lt=1)]
 _RULE_LABEL = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=_NO_NUL)

@@ -22,11 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     __version__: str
-    from escalation.data import COHORTS, DoseSummary, Patient, PatientState, TrialData
+    from escalation.data import (
+        COHORTS,
+        DoseSummary,
+        EfficacySummary,
+        Patient,
+        PatientState,
+        TrialData,
+    )
     from escalation.decision import (
         Action,
         Decision,
         DoseEstimate,
+        EfficacyEstimate,
         ExpansionStatus,
         IndicationEstimate,
         PosteriorBands,
@@ -37,6 +45,7 @@ if TYPE_CHECKING:
     from escalation.designs import (
         BLRM,
         BOIN,
+        BOIN12,
         CRM,
         DESIGNS,
         TITEBOIN,
@@ -123,6 +132,15 @@ if TYPE_CHECKING:
         three_plus_three_select,
         three_plus_three_step,
     )
+    from escalation.models.utility import (
+        DesirabilityRow,
+        desirability_from_x,
+        desirability_table,
+        efficacy_futility_boundary,
+        pseudo_successes,
+        utility_benchmark,
+        utility_of_probs,
+    )
     from escalation.paths import (
         DosePaths,
         PathNode,
@@ -163,6 +181,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "Patient",
         "PatientState",
         "TrialData",
+        "EfficacySummary",
     ),
     "escalation.decision": (
         "Action",
@@ -174,6 +193,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "RuleKind",
         "RuleOutcome",
         "Selection",
+        "EfficacyEstimate",
     ),
     "escalation.designs": (
         "BLRM",
@@ -184,6 +204,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "TITECRM",
         "Design",
         "ThreePlusThree",
+        "BOIN12",
     ),
     "escalation.designs.blrm": ("OverdoseControl",),
     "escalation.designs.three_plus_three": ("StopThreePlusThree",),
@@ -250,11 +271,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "linear_weights",
         "tite_crm_posterior_batch",
     ),
-    "escalation.models.isotonic": (
-        "IsotonicSelection",
-        "select_isotonic",
-        "select_isotonic_batch",
-    ),
+    "escalation.models.isotonic": ("IsotonicSelection", "select_isotonic", "select_isotonic_batch"),
     "escalation.models.monitoring": (
         "MAX_MONITORED_PATIENTS",
         "MonitoringCheck",
@@ -267,6 +284,15 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "ThreePlusThreeStep",
         "three_plus_three_select",
         "three_plus_three_step",
+    ),
+    "escalation.models.utility": (
+        "DesirabilityRow",
+        "desirability_from_x",
+        "desirability_table",
+        "efficacy_futility_boundary",
+        "pseudo_successes",
+        "utility_benchmark",
+        "utility_of_probs",
     ),
     "escalation.paths": (
         "DosePaths",
@@ -307,6 +333,7 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 __all__ = [
     "BLRM",
     "BOIN",
+    "BOIN12",
     "COHORTS",
     "CRM",
     "DESIGNS",
@@ -332,10 +359,13 @@ __all__ = [
     "Decision",
     "DemandNAtDose",
     "Design",
+    "DesirabilityRow",
     "Dose",
     "DoseEstimate",
     "DosePaths",
     "DoseSummary",
+    "EfficacyEstimate",
+    "EfficacySummary",
     "EliminateToxicDoses",
     "EliminateWhenDLTs",
     "EscalationError",
@@ -394,8 +424,11 @@ __all__ = [
     "crm_posterior_batch",
     "date_problem",
     "decision_to_json",
+    "desirability_from_x",
+    "desirability_table",
     "document_to_json",
     "dose_paths",
+    "efficacy_futility_boundary",
     "expansion_status",
     "futility_oc",
     "indication_estimates",
@@ -408,6 +441,7 @@ __all__ = [
     "parse_stopping",
     "path_probabilities",
     "paths_to_json",
+    "pseudo_successes",
     "select_isotonic",
     "select_isotonic_batch",
     "selection_to_json",
@@ -416,6 +450,8 @@ __all__ = [
     "three_plus_three_step",
     "tite_crm_posterior_batch",
     "to_expression",
+    "utility_benchmark",
+    "utility_of_probs",
     "whole_numbers",
 ]
 

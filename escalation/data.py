@@ -43,6 +43,7 @@ __all__ = [
     "COHORTS",
     "DECISION_COHORTS",
     "DoseSummary",
+    "EfficacySummary",
     "Patient",
     "PatientState",
     "TrialData",
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 DEFAULT_DLT_WINDOW_DAYS = 30
+#: the time by which a response is known (days after the infusion), unless the document says
+DEFAULT_EFFICACY_WINDOW_DAYS = 90
 
 #: the cohort types a patient may belong to (DESIGN.md section 7)
 COHORTS = ("escalation", "backfill", "expansion")
@@ -261,6 +264,10 @@ class TrialData:
         patients are escalation patients.
     indications
         The trial's indications (e.g. ``("SLE", "AAV")``); patients' indications are among them.
+    efficacy_window_days
+        The time after the infusion by which a patient's response is known (default 90): a
+        patient whose response is unknown is pending for efficacy until then
+        (:meth:`efficacy_summary`).
 
     Raises
     ------
@@ -276,6 +283,7 @@ class TrialData:
     counts: tuple[tuple[int, int], ...] | None = None
     indications: tuple[str, ...] = ()
     last_cohort: tuple[int, int] | None = None
+    efficacy_window_days: int = DEFAULT_EFFICACY_WINDOW_DAYS
     summary: DoseSummary = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -286,6 +294,10 @@ class TrialData:
             problems.append(Problem(field="doses", message="at least one dose level is needed"))
         if (why := LIMITS["dlt_window_days"].check(self.dlt_window_days)) is not None:
             problems.append(Problem(field="dlt_window_days", message=f"days of follow-up: {why}"))
+        if (why := LIMITS["efficacy_window_days"].check(self.efficacy_window_days)) is not None:
+            problems.append(
+                Problem(field="efficacy_window_days", message=f"days of follow-up: {why}")
+            )
         if self.current_level is not None and not 1 <= self.current_level <= self.n_doses:
             problems.append(
                 Problem(
@@ -404,6 +416,7 @@ class TrialData:
             dlt_window_days=self.dlt_window_days,
             counts=self.counts,
             indications=self.indications,
+            efficacy_window_days=self.efficacy_window_days,
         )
 
     def of_cohorts(self, cohorts: Sequence[str]) -> TrialData:
@@ -417,6 +430,7 @@ class TrialData:
             dlt_window_days=self.dlt_window_days,
             current_level=self.current_level,
             indications=self.indications,
+            efficacy_window_days=self.efficacy_window_days,
         )
 
     def escalation_data(self) -> TrialData:
@@ -467,6 +481,14 @@ class TrialData:
             followup_fraction=np.zeros(0),
             state=(),
         )
+
+    def efficacy_summary(self) -> EfficacySummary:
+        """What is known of toxicity and efficacy together, per dose (see :class:`EfficacySummary`)."""
+        return _efficacy_summary(self)
+
+    def efficacy_closes_day(self, patient: Patient) -> int:
+        """The study day by which the patient's response is known (the efficacy window closes)."""
+        return patient.infused_day + self.efficacy_window_days
 
     def window_closes_day(self, patient: Patient) -> int:
         """The study day on which the patient's DLT window closes."""
@@ -525,3 +547,109 @@ class TrialData:
             followup_fraction=fraction,
             state=tuple(states),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EfficacySummary:
+    """Toxicity and efficacy together, per dose (arrays by dose index), for designs that use both.
+
+    A patient is *evaluable* when both outcomes are known: the DLT outcome (a DLT, or a complete
+    window) and the response (``response`` true or false). ``n_eval`` counts them, with
+    ``n_tox`` DLTs, ``n_eff`` responses and ``n_both`` patients with both. A patient who is not
+    evaluable and not withdrawn is *waiting* (``n_waiting``): inside the DLT window, or with the
+    response unknown (inside the efficacy window, or past it with the response not yet recorded:
+    ``n_overdue``). Withdrawn patients are not evaluable and not waited for.
+
+    For time-to-event designs, per patient: ``tox_known``, ``eff_known``, the outcomes (``tox``,
+    ``eff``; False while unknown) and the follow-up fractions of each window (``tox_fraction``,
+    ``eff_fraction``, in [0, 1]).
+    """
+
+    n_eval: IntArray
+    n_tox: IntArray
+    n_eff: IntArray
+    n_both: IntArray
+    n_waiting: IntArray
+    n_overdue: IntArray
+    n_response_known: IntArray
+    n_responses: IntArray
+    # per patient, in the order of TrialData.patients
+    dose_index: IntArray
+    tox_known: BoolArray
+    eff_known: BoolArray
+    tox: BoolArray
+    eff: BoolArray
+    withdrawn: BoolArray
+    tox_fraction: FloatArray
+    eff_fraction: FloatArray
+
+
+def _efficacy_summary(data: TrialData) -> EfficacySummary:
+    n_doses = data.n_doses
+    s = data.summary
+    k = len(data.patients)
+    if data.counts is not None:
+        zeros = np.zeros(n_doses, dtype=np.int64)
+        empty_b = np.zeros(0, dtype=np.bool_)
+        return EfficacySummary(
+            n_eval=zeros,
+            n_tox=zeros.copy(),
+            n_eff=zeros.copy(),
+            n_both=zeros.copy(),
+            n_waiting=s.n_treated.copy(),
+            n_overdue=s.n_treated.copy(),
+            n_response_known=zeros.copy(),
+            n_responses=zeros.copy(),
+            dose_index=np.zeros(0, dtype=np.int64),
+            tox_known=empty_b,
+            eff_known=empty_b,
+            tox=empty_b,
+            eff=empty_b,
+            withdrawn=empty_b,
+            tox_fraction=np.zeros(0),
+            eff_fraction=np.zeros(0),
+        )
+    states = s.state
+    tox_known = np.array(
+        [st in (PatientState.DLT, PatientState.COMPLETE) for st in states], dtype=np.bool_
+    ).reshape(k)
+    withdrawn = np.array([st is PatientState.WITHDRAWN for st in states], dtype=np.bool_).reshape(k)
+    eff_known = np.array([p.response is not None for p in data.patients], dtype=np.bool_).reshape(k)
+    eff = np.array([bool(p.response) for p in data.patients], dtype=np.bool_).reshape(k)
+    overdue = np.array(
+        [
+            p.response is None and data.as_of_day >= data.efficacy_closes_day(p)
+            for p in data.patients
+        ],
+        dtype=np.bool_,
+    ).reshape(k)
+    followed = np.array([data.as_of_day - p.infused_day for p in data.patients], dtype=np.float64)
+    eff_fraction = np.where(
+        eff_known, 1.0, np.clip(followed.reshape(k) / data.efficacy_window_days, 0.0, 1.0)
+    )
+    tox = s.dlt
+    evaluable = tox_known & eff_known
+    waiting = ~evaluable & ~withdrawn
+    idx = s.dose_index
+
+    def count(mask: BoolArray) -> IntArray:
+        return np.bincount(idx[mask], minlength=n_doses).astype(np.int64)
+
+    return EfficacySummary(
+        n_eval=count(evaluable),
+        n_tox=count(evaluable & tox),
+        n_eff=count(evaluable & eff),
+        n_both=count(evaluable & tox & eff),
+        n_waiting=count(waiting),
+        n_overdue=count(waiting & overdue),
+        n_response_known=count(eff_known),
+        n_responses=count(eff_known & eff),
+        dose_index=idx,
+        tox_known=tox_known,
+        eff_known=eff_known,
+        tox=tox.copy(),
+        eff=eff,
+        withdrawn=withdrawn,
+        tox_fraction=np.where(tox_known, 1.0, s.followup_fraction),
+        eff_fraction=eff_fraction,
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "BackfillStatus",
     "Decision",
     "DoseEstimate",
+    "EfficacyEstimate",
     "ExpansionStatus",
     "IndicationEstimate",
     "PosteriorBands",
@@ -69,6 +70,31 @@ class RuleOutcome:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EfficacyEstimate:
+    """What a toxicity-and-efficacy design (BOIN12) says about one dose level.
+
+    ``n_evaluable`` patients have both outcomes known, with ``dlt`` DLTs, ``responses`` responses
+    and ``both`` patients with both; ``waiting`` patients have an outcome still unknown (for a
+    time-to-event design, ``effective_n`` is the follow-up-weighted count it decides with and
+    ``responses``/``dlt`` include imputed fractions). ``response_rate`` is responses / evaluable;
+    ``prob_futile`` is Pr(efficacy rate < efficacy target | data); ``utility_mean`` the posterior
+    mean utility (0-100) and ``desirability`` Pr(utility > benchmark | data); ``admissible`` says
+    whether the dose passes both the toxicity and the efficacy admissibility rules.
+    """
+
+    n_evaluable: float
+    dlt: float
+    responses: float
+    both: float
+    waiting: int
+    response_rate: float | None
+    prob_futile: float | None
+    utility_mean: float
+    desirability: float
+    admissible: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DoseEstimate:
     """What the data and the model say about one dose level.
 
@@ -94,6 +120,7 @@ class DoseEstimate:
     prob_underdose: float | None = None
     prob_target: float | None = None
     eliminated: bool = False
+    efficacy: EfficacyEstimate | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

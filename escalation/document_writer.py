@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from escalation.data import DEFAULT_EFFICACY_WINDOW_DAYS
 from escalation.documents import TrialDocument, stage_json
 
 __all__ = ["document_to_json"]
@@ -39,6 +40,8 @@ def document_to_json(doc: TrialDocument) -> dict[str, Any]:
         for d in doc.doses
     ]
     out["dlt_window_days"] = doc.data.dlt_window_days
+    if doc.data.efficacy_window_days != DEFAULT_EFFICACY_WINDOW_DAYS:
+        out["efficacy_window_days"] = doc.data.efficacy_window_days
     if doc.data.indications:
         out["indications"] = list(doc.data.indications)
     if doc.as_of is not None:

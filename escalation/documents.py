@@ -45,12 +45,19 @@ from escalation.backfill import parse_backfill
 from escalation.data import (
     COHORTS,
     DEFAULT_DLT_WINDOW_DAYS,
+    DEFAULT_EFFICACY_WINDOW_DAYS,
     Patient,
     PatientState,
     TrialData,
     validate_patients,
 )
-from escalation.decision import Decision, DoseEstimate, ExpansionStatus, Selection
+from escalation.decision import (
+    Decision,
+    DoseEstimate,
+    EfficacyEstimate,
+    ExpansionStatus,
+    Selection,
+)
 from escalation.designs import DESIGNS, Design
 from escalation.designs.base import _jsonable, check_unknown_options
 from escalation.errors import InvalidDesignError, InvalidTrialDataError, Problem
@@ -80,6 +87,7 @@ _TOP_LEVEL = {
     "design",
     "doses",
     "dlt_window_days",
+    "efficacy_window_days",
     "as_of",
     "patients",
     "counts",
@@ -404,6 +412,11 @@ def parse_document(doc: Any, *, for_selection: bool = False) -> TrialDocument:
         out.add("dlt_window_days", f"days of follow-up: {why}")
         window = DEFAULT_DLT_WINDOW_DAYS
 
+    efficacy_window = doc.get("efficacy_window_days", DEFAULT_EFFICACY_WINDOW_DAYS)
+    if (why := LIMITS["efficacy_window_days"].check(efficacy_window)) is not None:
+        out.add("efficacy_window_days", f"days of follow-up until the response is known: {why}")
+        efficacy_window = DEFAULT_EFFICACY_WINDOW_DAYS
+
     indications = _parse_indications(doc.get("indications"), out)
     design: Design | None = None
     if "design" not in doc:
@@ -434,6 +447,8 @@ def parse_document(doc: Any, *, for_selection: bool = False) -> TrialDocument:
         data, origin = _parse_patients(
             doc.get("patients", []), as_of, len(doses), window, out, indications
         )
+    if data is not None and efficacy_window != DEFAULT_EFFICACY_WINDOW_DAYS:
+        data = dataclasses.replace(data, efficacy_window_days=efficacy_window)
     if design is not None and data is not None:
         if doc.get("indications") is not None and design.expansion is not None:
             for i, indication in enumerate(design.expansion.indications):
@@ -861,6 +876,7 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
                 "prob_target": _round(d.prob_target),
                 "prob_overdose": _round(d.prob_overdose),
                 "eliminated": d.eliminated,
+                **({"efficacy": _efficacy_json(d.efficacy)} if d.efficacy is not None else {}),
             }
             for d in decision.doses
         ],
@@ -897,6 +913,22 @@ def decision_to_json(decision: Decision, doc: TrialDocument) -> dict[str, Any]:
         "design": doc.design.options(),
         "as_of": doc.as_of.isoformat() if doc.as_of else None,
         "engine_version": _engine_version(),
+    }
+
+
+def _efficacy_json(e: EfficacyEstimate) -> dict[str, Any]:
+    """A dose's toxicity-and-efficacy estimates (BOIN12) in a decision's dose table."""
+    return {
+        "n_evaluable": _round(e.n_evaluable),
+        "dlt": _round(e.dlt),
+        "responses": _round(e.responses),
+        "both": _round(e.both),
+        "waiting": e.waiting,
+        "response_rate": _round(e.response_rate),
+        "prob_futile": _round(e.prob_futile),
+        "utility_mean": _round(e.utility_mean),
+        "desirability": _round(e.desirability),
+        "admissible": e.admissible,
     }
 
 

@@ -61,6 +61,7 @@ class Limit:
 LIMITS: dict[str, Limit] = {
     # the protocol
     "dlt_window_days": Limit(1, 365),
+    "efficacy_window_days": Limit(1, 730),
     "n_doses": Limit(1, 50),
     "cohort_size": Limit(1, 30),
     "max_patients": Limit(1, 1000),

@@ -23,12 +23,24 @@ OPTIONS: dict[str, Callable[[int], dict[str, Any]]] = {
     "crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36, "n_stop": 12},
     "tite-crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36},
     "3+3": lambda k: {"allow_deescalation": True},
+    "boin12": lambda k: {
+        "target": 0.35,
+        "efficacy_target": 0.25,
+        "utility": (100, 40, 60, 0),
+        "max_patients": 36,
+    },
     "blrm": lambda k: {
         "target": 0.25,
         "dose_amounts": tuple(0.25e6 * 2.0**i for i in range(k)),
         "max_patients": 36,
     },
 }
+
+
+#: the designs that decide on DLTs alone: the checks whose data carry no responses (the counts
+#: form, DLT-only patients) run over these; BOIN12 has its own checks with responses
+#: (tests/test_boin12.py)
+DLT_ONLY_METHODS = sorted(m for m, cls in DESIGNS.items() if not cls.uses_efficacy)
 
 
 def make_design(method: str, n_doses: int) -> Design:

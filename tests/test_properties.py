@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from escalation import DESIGNS, Action, Patient, TrialData
-from tests.designs_catalog import make_design
+from escalation import Action, Patient, TrialData
+from tests.designs_catalog import DLT_ONLY_METHODS, make_design
 from tests.strategies import complete_counts, trial_data
 
-METHODS = sorted(DESIGNS)
+METHODS = DLT_ONLY_METHODS
 SETTINGS = settings(
     max_examples=80,
     deadline=None,

@@ -64,7 +64,7 @@ def problems_of(block: dict[str, Any], n_doses: int = 5) -> list[tuple[str, str]
         ({"any": []}, "design.stopping.any", "non-empty list"),
         ({"max_patients": 12, "n_at_dose": 3}, "design.stopping", "exactly one"),
         ({"n_at_dose": 3, "dose": 9}, "design.stopping.dose", "dose level from 1 to 5"),
-        ({"n_at_dose": 3, "dose": "current"}, "design.stopping.dose", "'recommended', 'any'"),
+        ({"n_at_dose": 3, "dose": "middle"}, "design.stopping.dose", "'recommended', 'any'"),
         ({"n_at_dose": 3, "when": "staying"}, "design.stopping.when", "unknown key"),
         ({"too_toxic": {"level": 1}}, "design.stopping.too_toxic.confidence", "missing"),
         (

@@ -6,17 +6,19 @@
 from escalation.designs.base import Design, DesignRules, ModelFit
 from escalation.designs.blrm import BLRM
 from escalation.designs.boin import BOIN
+from escalation.designs.boin12 import BOIN12
 from escalation.designs.crm import CRM, TITECRM
 from escalation.designs.three_plus_three import ThreePlusThree
 from escalation.designs.tite_boin import TITEBOIN
 
 DESIGNS: dict[str, type[Design]] = {
-    cls.method: cls for cls in (BOIN, TITEBOIN, CRM, TITECRM, BLRM, ThreePlusThree)
+    cls.method: cls for cls in (BOIN, TITEBOIN, CRM, TITECRM, BLRM, ThreePlusThree, BOIN12)
 }
 
 __all__ = [
     "BLRM",
     "BOIN",
+    "BOIN12",
     "CRM",
     "DESIGNS",
     "TITEBOIN",

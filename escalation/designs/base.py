@@ -43,6 +43,7 @@ from escalation.decision import (
     BackfillStatus,
     Decision,
     DoseEstimate,
+    EfficacyEstimate,
     PosteriorBands,
     RuleKind,
     RuleOutcome,
@@ -132,6 +133,11 @@ class ModelFit:
     prob_target: FloatArray | None = None
     model: Mapping[str, float] | None = None
     diagnostics: Mapping[str, object] = field(default_factory=dict)
+    #: per-dose toxicity-and-efficacy estimates (BOIN12), in the decision's dose table
+    efficacy: tuple[EfficacyEstimate, ...] | None = None
+    #: the model's own reason to end the trial (BOIN12: no admissible dose to go to), read by
+    #: :class:`~escalation.rules.stopping.StopWhenModelStops`
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +214,9 @@ class Design(ABC):
     interval_level: ClassVar[float | None] = None
     #: whether the design's rules use ``target`` (3+3's do not: only simulations judge by it)
     uses_target: ClassVar[bool] = True
+    #: whether the design decides on responses too (BOIN12): its data need each patient's response,
+    #: so the counts form (DLTs only) cannot feed it
+    uses_efficacy: ClassVar[bool] = False
     #: what the per-dose estimates of the final selection are, for a table's column
     selection_estimate: ClassVar[str] = "Isotonic DLT estimate"
     #: which backfill opening rule the design applies (``None``: the design takes no backfill
@@ -653,6 +662,7 @@ class Design(ABC):
             model_direction=fit.direction,
             max_patients=self.max_patients,
             prob_exceeds=exceeds,
+            model_stop=fit.stop_reason,
         )
         return ctx, outcomes
 
@@ -694,6 +704,7 @@ class Design(ABC):
                     else _maybe(fit.prob_underdose[i]),
                     prob_target=None if fit.prob_target is None else _maybe(fit.prob_target[i]),
                     eliminated=bool(eliminated[i]),
+                    efficacy=None if fit.efficacy is None else fit.efficacy[i],
                 )
             )
         return tuple(out)

@@ -26,6 +26,8 @@ class DecisionContext:
     stopping rules (some stop only when the decision is to stay). ``max_patients`` is the
     design's sample size (no demand holds a trial past it); ``prob_exceeds`` maps a DLT rate t
     other than the target to the design's Pr(p_d > t | data), for the too-toxic rules that ask.
+    ``model_stop`` is the model's own
+    reason to end the trial, if it has one (BOIN12: no admissible dose to go to).
     """
 
     data: TrialData
@@ -40,6 +42,7 @@ class DecisionContext:
     next_index: int | None = None
     max_patients: int | None = None
     prob_exceeds: Mapping[float, npt.NDArray[np.float64]] = field(default_factory=dict)
+    model_stop: str | None = None
 
     @property
     def summary(self) -> DoseSummary:

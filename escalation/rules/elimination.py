@@ -13,7 +13,12 @@ import numpy.typing as npt
 
 from escalation.decision import RuleKind, RuleOutcome
 
-__all__ = ["EliminateToxicDoses", "EliminateWhenDLTs", "eliminate_from_first"]
+__all__ = [
+    "EliminateInadmissible",
+    "EliminateToxicDoses",
+    "EliminateWhenDLTs",
+    "eliminate_from_first",
+]
 
 
 def eliminate_from_first(
@@ -145,4 +150,90 @@ class EliminateWhenDLTs:
         )
         return eliminated, RuleOutcome(
             label=self.label, kind=RuleKind.ELIMINATION, triggered=True, detail=detail
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EliminateInadmissible:
+    """BOIN12's admissibility: a dose with at least ``min_n`` evaluable patients and
+    Pr(p_T > target | data) > ``c_t`` is eliminated with every higher dose; one with
+    Pr(p_E < efficacy_target | data) > ``c_e`` is eliminated alone (a futile dose says nothing of
+    the doses above it). Beta(1, 1) priors on both rates. As MD Anderson's software (its
+    elimination boundary is searched from 3 DLTs up), a dose is eliminated for toxicity only with at
+    least ``min_dlt`` DLTs: with a low target, 2 DLTs in 3 patients do not eliminate the lowest dose
+    (the application continues there; R escalation's BOIN12 tests record it).
+
+    References
+    ----------
+    Lin R, Zhou Y, Yan F, Li D, Yuan Y (2020). JCO Precision Oncology 4:1393-1402, section 2
+    (admissible set).
+    """
+
+    target: float
+    efficacy_target: float
+    c_t: float = 0.95
+    c_e: float = 0.9
+    min_n: int = 3
+    min_dlt: int = 3
+
+    @property
+    def label(self) -> str:
+        return (
+            f"EliminateInadmissible(c_t={self.c_t:g}, c_e={self.c_e:g}, min_n={self.min_n}, "
+            f"min_dlt={self.min_dlt})"
+        )
+
+    def flags(
+        self,
+        n_at_dose: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        dlt_at_dose: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        eff_at_dose: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+    ) -> tuple[
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]:
+        """(too toxic, futile, Pr(p_T > target), Pr(p_E < efficacy_target)) per dose."""
+        from escalation.models.utility import prob_futile, prob_too_toxic
+
+        enough = np.asarray(n_at_dose) >= self.min_n
+        p_tox = prob_too_toxic(self.target, n_at_dose, dlt_at_dose)
+        p_fut = prob_futile(self.efficacy_target, n_at_dose, eff_at_dose)
+        toxic = enough & (np.asarray(dlt_at_dose) >= self.min_dlt) & (p_tox > self.c_t)
+        return toxic, enough & (p_fut > self.c_e), p_tox, p_fut
+
+    def apply_both(
+        self,
+        n_at_dose: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        dlt_at_dose: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        eff_at_dose: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+    ) -> tuple[npt.NDArray[np.bool_], RuleOutcome]:
+        """The eliminated doses and the rule's outcome."""
+        toxic, futile, p_tox, p_fut = self.flags(n_at_dose, dlt_at_dose, eff_at_dose)
+        by_tox, first, levels = eliminate_from_first(toxic)
+        eliminated = by_tox | futile
+        parts = []
+        if first is not None:
+            parts.append(
+                f"Dose level {first + 1}: {dlt_at_dose[first]:g} DLTs in {n_at_dose[first]:g} "
+                f"patients, Pr(DLT rate > {self.target:g}) = {p_tox[first]:.3f} > {self.c_t:g}; "
+                f"{levels} eliminated."
+            )
+        for i in np.flatnonzero(futile & ~by_tox):
+            parts.append(
+                f"Dose level {i + 1}: {eff_at_dose[i]:g} responses in {n_at_dose[i]:g} patients, "
+                f"Pr(response rate < {self.efficacy_target:g}) = {p_fut[i]:.3f} > {self.c_e:g}; "
+                "eliminated as futile."
+            )
+        if not parts:
+            detail = (
+                f"Every dose is admissible: none has Pr(DLT rate > {self.target:g}) > "
+                f"{self.c_t:g} or Pr(response rate < {self.efficacy_target:g}) > {self.c_e:g}."
+            )
+            return eliminated, RuleOutcome(
+                label=self.label, kind=RuleKind.ELIMINATION, triggered=False, detail=detail
+            )
+        return eliminated, RuleOutcome(
+            label=self.label, kind=RuleKind.ELIMINATION, triggered=True, detail=" ".join(parts)
         )

@@ -4,8 +4,8 @@ A design block may say ``"stopping": RULE``, where RULE is one of (each with an 
 ``"label"`` shown in the decision)
 
 * ``{"max_patients": n}`` -- stop once n patients have been treated (R ``stop_at_n``);
-* ``{"n_at_dose": n, "dose": "recommended" | "any" | level}`` -- stop once the dose has n
-  patients (R ``stop_when_n_at_dose``); ``"when_staying": true`` only when the decision is to
+* ``{"n_at_dose": n, "dose": "recommended" | "any" | "current" | level}`` -- stop once the dose
+  has n patients (``current``: the last cohort's dose, BOIN12's ``n_stop``) (R ``stop_when_n_at_dose``); ``"when_staying": true`` only when the decision is to
   stay (BOIN's ``n_stop``);
 * ``{"too_toxic": {"level": 1, "threshold": 0.35, "confidence": 0.8}}`` -- stop, recommending no
   dose, when Pr(p_level > threshold | data) >= confidence under the design's posterior; doses
@@ -118,11 +118,14 @@ class _Parser:
             return "recommended"
         if value == "any":
             return "any"
+        if value == "current":
+            return "current"
         if _is_int(value) and 1 <= value <= self.n_doses:
             return int(value)
         self.bad(
             field,
-            f"expected 'recommended', 'any' or a dose level from 1 to {self.n_doses}, got {value!r}",
+            f"expected 'recommended', 'any', 'current' or a dose level from 1 to {self.n_doses}, "
+            f"got {value!r}",
         )
         return None
 

@@ -50,6 +50,7 @@ __all__ = [
     "DemandNAtDose",
     "StopAtN",
     "StopWhenDeescalationImpossible",
+    "StopWhenModelStops",
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
@@ -57,8 +58,9 @@ __all__ = [
     "leaves",
 ]
 
-#: which dose a count of patients is taken at: the recommended one, any one, or a level (from 1)
-DoseChoice = Literal["recommended", "any"] | int
+#: which dose a count of patients is taken at: the recommended one, any one, the current one
+#: (the last cohort's), or a level (from 1)
+DoseChoice = Literal["recommended", "any", "current"] | int
 
 
 class StoppingRule(ABC):
@@ -213,6 +215,13 @@ def _n_at(ctx: DecisionContext, dose: DoseChoice, n: int) -> tuple[bool | None, 
         most = int(treated.max()) if treated.size else 0
         where = int(np.argmax(treated)) + 1 if treated.size else 1
         return most >= n, f"{most} patients treated at dose level {where}, the most at any dose"
+    if dose == "current":
+        cur = ctx.current_index
+        if cur is None:
+            return None, "No patient has been treated yet"
+        return int(treated[cur]) >= n, (
+            f"{int(treated[cur])} patients treated at the current dose level {cur + 1}"
+        )
     if dose == "recommended":
         nxt = ctx.next_index
         if nxt is None:
@@ -228,7 +237,8 @@ def _n_at(ctx: DecisionContext, dose: DoseChoice, n: int) -> tuple[bool | None, 
 @dataclass(frozen=True, slots=True)
 class StopWhenNAtDose(StoppingRule):
     """Stop when ``n`` patients have been treated at ``dose``: the recommended dose (default),
-    any dose, or a given level (from 1). R escalation's ``stop_when_n_at_dose``.
+    any dose, the current dose (BOIN12's ``n_stop``, whatever the next decision), or a given
+    level (from 1). R escalation's ``stop_when_n_at_dose``.
 
     With ``when_staying`` (BOIN's ``n.earlystop``) the rule applies only when the recommended dose
     is the current one, i.e. when the decision would be to stay.
@@ -376,7 +386,7 @@ class StopWhenDeescalationImpossible(StoppingRule):
 
 
 #: stops that recommend no dose: no demand holds them off
-SAFETY_STOPS = (StopWhenTooToxic, StopWhenDeescalationImpossible)
+SAFETY_STOPS: tuple[type[StoppingRule], ...] = (StopWhenTooToxic, StopWhenDeescalationImpossible)
 
 
 def decide_stop(
@@ -407,3 +417,22 @@ def decide_stop(
         fixed.append(out)
     stop = verdict and not held
     return stop, tuple(fixed), stop and safety
+
+
+@dataclass(frozen=True, slots=True)
+class StopWhenModelStops(StoppingRule):
+    """Stop when the model finds no dose it may give (BOIN12: every dose it may move to is
+    inadmissible); the model's sentence is the reason."""
+
+    @property
+    def label(self) -> str:
+        return "StopWhenModelStops()"
+
+    def evaluate(self, ctx: DecisionContext) -> tuple[bool, tuple[RuleOutcome, ...]]:
+        if ctx.model_stop is None:
+            return _outcome(self.label, False, "The model has a dose to give.")
+        return _outcome(self.label, True, ctx.model_stop)
+
+
+# the model finding no admissible dose recommends none either: no demand holds it off
+SAFETY_STOPS += (StopWhenModelStops,)

@@ -14,7 +14,7 @@ from escalation.data import Patient, PatientState
 from escalation.decision import Action, RuleKind, RuleOutcome
 from escalation.rules.context import DecisionContext
 
-__all__ = ["Stagger", "SuspendWhenPending", "WaitForPending"]
+__all__ = ["Stagger", "SuspendWhenPending", "WaitForOutcomes", "WaitForPending"]
 
 
 def _outcome(label: str, triggered: bool, detail: str) -> RuleOutcome:
@@ -67,6 +67,68 @@ class WaitForPending:
             f"{ctx.data.dlt_window_days}-day DLT window ({ids})."
         )
         return _outcome(self.label, True, detail), until
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitForOutcomes:
+    """Wait while any patient at the current dose has a DLT outcome or a response still unknown
+    (BOIN12 on complete data). Withdrawn patients are not waited for.
+
+    The wait ends, at the latest, when the last of those DLT and efficacy windows closes; a
+    response still unrecorded after its efficacy window is overdue, and the wait names it.
+    """
+
+    @property
+    def label(self) -> str:
+        return "WaitForOutcomes()"
+
+    def evaluate(self, ctx: DecisionContext) -> tuple[RuleOutcome, int | None]:
+        cur = ctx.current_index
+        if cur is None:
+            return _outcome(self.label, False, "No patient has been treated yet."), None
+        e = ctx.data.efficacy_summary()
+        if ctx.data.counts is not None or not e.n_waiting[cur]:
+            return _outcome(
+                self.label, False, "Every patient at the current dose has both outcomes known."
+            ), None
+        if ctx.eliminated[cur]:
+            return _outcome(
+                self.label,
+                False,
+                "The current dose is eliminated: no need to wait for its patients.",
+            ), None
+        waiting = [
+            (p, bool(tk), bool(ek))
+            for p, tk, ek, w in zip(
+                ctx.data.patients, e.tox_known, e.eff_known, e.withdrawn, strict=True
+            )
+            if p.dose_level == cur + 1 and not (tk and ek) and not w
+        ]
+        data = ctx.data
+        until = max(
+            max(
+                data.window_closes_day(p) if not tk else data.as_of_day,
+                data.efficacy_closes_day(p) if not ek else data.as_of_day,
+            )
+            for p, tk, ek in waiting
+        )
+        overdue = sorted(
+            p.patient_id
+            for p, _, ek in waiting
+            if not ek and data.efficacy_closes_day(p) <= data.as_of_day
+        )
+        ids = ", ".join(sorted(p.patient_id for p, _, _ in waiting))
+        detail = (
+            f"{_plural(len(waiting), 'patient')} at dose level {cur + 1} with an outcome still "
+            f"unknown ({ids})."
+        )
+        if overdue:
+            detail += (
+                f" The response of {', '.join(overdue)} is past the {data.efficacy_window_days}-day "
+                "efficacy window: record it."
+            )
+        # an overdue response: look again the next day
+        return _outcome(self.label, True, detail), max(until, data.as_of_day + 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
