@@ -74,8 +74,11 @@ __all__ = [
     "BlockSummary",
     "WholeTrialSummary",
     "benchmark_selection",
+    "efficacy_characteristics",
     "operating_characteristics",
     "summarize_block",
+    "true_obd",
+    "utility_benchmark_selection",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -166,6 +169,57 @@ def benchmark_selection(
     return np.asarray(chosen, dtype=np.int64)
 
 
+def true_obd(
+    prob_tox: FloatArray,
+    prob_eff: FloatArray,
+    utility_values: FloatArray,
+    target: float,
+    efficacy_target: float,
+) -> tuple[int, ...]:
+    """The true optimal biological dose index(es): the highest true utility among the doses whose
+    DLT probability is at most the target and response probability at least the efficacy target
+    (Lin et al. 2020's definition); ``()`` when no dose is acceptable (no dose is then correct)."""
+    ok = (np.asarray(prob_tox) <= target + 1e-12) & (
+        np.asarray(prob_eff) >= efficacy_target - 1e-12
+    )
+    if not ok.any():
+        return ()
+    u = np.where(ok, utility_values, -np.inf)
+    best = float(u.max())
+    return tuple(int(i) for i in np.flatnonzero(u >= best - 1e-9))
+
+
+def utility_benchmark_selection(
+    tolerance: FloatArray,
+    response_tolerance: FloatArray,
+    prob_tox: FloatArray,
+    prob_eff: FloatArray,
+    utility: tuple[float, float, float, float],
+    target: float,
+    efficacy_target: float,
+    n_patients: int,
+) -> IntArray:
+    """The utility benchmark's selected dose index per trial (-1: none): it sees the first
+    ``n_patients`` patients' DLT and response at every dose (their latent tolerances), estimates
+    each dose's DLT and response rates and mean utility from them, and selects the highest
+    estimated utility among the doses whose estimated rates are acceptable (DLT <= target, response
+    >= efficacy target), the lowest among ties -- the nonparametric optimal benchmark of
+    O'Quigley, Paoletti & Maccario (2002) with utility in place of the MTD criterion."""
+    u = tolerance[:, :n_patients, None]
+    w = response_tolerance[:, :n_patients, None]
+    tox = u < np.asarray(prob_tox)[None, None, :]
+    eff = w < np.asarray(prob_eff)[None, None, :]
+    u1, u2, u3, u4 = utility
+    value = np.where(tox, np.where(eff, u3, u4), np.where(eff, u1, u2))
+    est_u = value.mean(axis=1)
+    ok = (tox.sum(axis=1) <= target * n_patients + 1e-9) & (
+        eff.sum(axis=1) >= efficacy_target * n_patients - 1e-9
+    )
+    masked = np.where(ok, est_u, -np.inf)
+    chosen = np.argmax(masked, axis=1)
+    return np.asarray(np.where(ok.any(axis=1), chosen, -1), dtype=np.int64)
+
+
 @dataclass(slots=True, kw_only=True)
 class BlockSummary:
     """Integer sums over the trials of one or more blocks (add with ``+``)."""
@@ -209,6 +263,13 @@ class BlockSummary:
     unevaluated_sq: int = 0
     escalation_sum: int = 0
     escalation_sq: int = 0
+    # designs that use efficacy (0 otherwise): responses per level, correct OBD selections, and
+    # the utility benchmark's selections (per level, then none) and correct ones
+    r_sum: IntArray | int = 0
+    r_sq: IntArray | int = 0
+    obd_correct: int = 0
+    benchmark_obd_selected: IntArray | int = 0
+    benchmark_obd_correct: int = 0
 
     def __add__(self, other: BlockSummary) -> BlockSummary:
         def add(a: Any, b: Any) -> Any:
@@ -227,6 +288,8 @@ def summarize_block(
     target: float,
     max_patients: int,
     whole: WholeTrialOutcomes | None = None,
+    obd_indices: tuple[int, ...] | None = None,
+    benchmark_obd: IntArray | None = None,
 ) -> BlockSummary:
     """The sums of one block's trials.
 
@@ -234,6 +297,9 @@ def summarize_block(
     is correct); ``benchmark`` the benchmark's selected index per trial (-1: none); ``target`` and
     ``max_patients`` the design's (high toxicity and overdose risks); ``whole`` the same trials'
     expansion stage and final selection on all the data, if the simulation has one.
+    ``max_patients`` the design's (high toxicity and overdose risks). For a scenario with response
+    probabilities, ``obd_indices`` are the true OBD indices (:func:`true_obd`; empty: none is
+    acceptable) and ``benchmark_obd`` the utility benchmark's selections.
     """
     n_doses = out.n_at_dose.shape[1]
     sel = np.bincount(
@@ -296,6 +362,7 @@ def summarize_block(
         benchmark_correct=right(benchmark),
         whole=None if whole is None else summarize_whole_trial(whole, mtd_indices=mtd_indices),
         **_backfill_sums(out, total_n),
+        **_efficacy_sums(out, obd_indices, benchmark_obd, n_doses),
     )
 
 
@@ -318,6 +385,81 @@ def _backfill_sums(out: TrialOutcomes, total_n: IntArray) -> dict[str, int]:
         "escalation_sum": int(escalation.sum()),
         "escalation_sq": int((escalation.astype(np.int64) ** 2).sum()),
     }
+
+
+def _efficacy_sums(
+    out: TrialOutcomes,
+    obd_indices: tuple[int, ...] | None,
+    benchmark_obd: IntArray | None,
+    n_doses: int,
+) -> dict[str, Any]:
+    if obd_indices is None:
+        return {}
+
+    def right(selected: IntArray) -> int:
+        if not obd_indices:
+            return int((selected < 0).sum())
+        return int(np.isin(selected, obd_indices).sum())
+
+    sums: dict[str, Any] = {"obd_correct": right(out.selected_index)}
+    if out.eff_at_dose is not None:
+        sums["r_sum"] = out.eff_at_dose.sum(axis=0)
+        sums["r_sq"] = (out.eff_at_dose**2).sum(axis=0)
+    if benchmark_obd is not None:
+        sums["benchmark_obd_selected"] = np.bincount(
+            np.where(benchmark_obd < 0, n_doses, benchmark_obd), minlength=n_doses + 1
+        ).astype(np.int64)
+        sums["benchmark_obd_correct"] = right(benchmark_obd)
+    return sums
+
+
+def efficacy_characteristics(
+    s: BlockSummary, utility_values: FloatArray, obd_indices: tuple[int, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OBD's correct selection %, the mean true utility of the selected dose (over trials
+    that select one), the mean responses per level, and the utility benchmark's same figures;
+    returns the values and their Monte Carlo standard errors."""
+    t = s.trials
+    n_doses = utility_values.size
+    u = np.asarray(utility_values, dtype=np.float64)
+
+    def mean_utility(selected: IntArray) -> tuple[float | None, float | None]:
+        counts = np.asarray(selected[:n_doses], dtype=np.float64)
+        k = counts.sum()
+        if k <= 0:
+            return None, None
+        m = float((counts * u).sum() / k)
+        var = float((counts * (u - m) ** 2).sum() / max(k - 1, 1))
+        return m, math.sqrt(var / k)
+
+    obd = _pct(float(s.obd_correct), t)
+    util = mean_utility(s.selected)
+    stats: dict[str, Any] = {
+        "obd_levels": [i + 1 for i in obd_indices],
+        "true_utility": [float(v) for v in u],
+        "obd_correct_pct": obd,
+        "selected_utility_mean": util,
+    }
+    if isinstance(s.r_sum, np.ndarray):
+        assert isinstance(s.r_sq, np.ndarray)
+        stats["responses_mean"] = [
+            _mean(float(a), float(b), t) for a, b in zip(s.r_sum, s.r_sq, strict=True)
+        ]
+    if isinstance(s.benchmark_obd_selected, np.ndarray):
+        stats["benchmark_obd_correct_pct"] = _pct(float(s.benchmark_obd_correct), t)
+        stats["benchmark_utility_mean"] = mean_utility(s.benchmark_obd_selected)
+    out: dict[str, Any] = {
+        "obd_levels": stats.pop("obd_levels"),
+        "true_utility": stats.pop("true_utility"),
+    }
+    se: dict[str, Any] = {}
+    for key, v in stats.items():
+        if isinstance(v, list):
+            out[key] = [p[0] for p in v]
+            se[key] = [p[1] for p in v]
+        else:
+            out[key], se[key] = v
+    return out, se
 
 
 def _pct(count: float, trials: int) -> tuple[float, float]:

@@ -11,7 +11,9 @@ Patient i of a simulated trial (counted in order of arrival) draws three numbers
   day 0; ``accrual: poisson`` (the default) draws exponential inter-arrival times, ``uniform``
   draws them from U(0, 2 / rate) (mean 1 / rate, as R bfboin and the BF-BOIN Shiny app);
 * a response quantile r_i ~ U(0, 1): the patient responds at dose d iff r_i < q_d, q_d the
-  scenario's ``true_response_probs`` (independent of the DLT).
+  scenario's ``true_response_probs`` (independent of the DLT; with the scenario's
+  ``tox_eff_correlation`` rho, r_i is first carried through a Gaussian copula with u_i, see
+  :meth:`PatientBlock.response_tolerance`).
 
 The core counts whole days: arrivals fall on day floor(t) and a DLT ``ceil(W Q_d(v))`` days after the
 infusion (between day 1 and day W of the window W).
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +136,9 @@ class Conduct:
     suspended_arrivals
         ``"wait"``: a patient who arrives while the design waits is treated when the wait ends
         (the delay is recorded); ``"lost"``: that patient is lost to the trial (TITEgBOIN).
+    efficacy_window_days
+        Days after the infusion at which a patient's response is assessed (designs that use
+        efficacy, BOIN12): the response is known from that day.
     decision_timing
         ``"complete"``: the design is asked for the next cohort only once every treated patient's
         outcome is known (R's BOIN::get.oc and dfcrm::crmsim); ``"arrival"``: whenever a patient is
@@ -148,6 +153,7 @@ class Conduct:
     dlt_time: DltTime = field(default_factory=DltTime)
     suspended_arrivals: Literal["wait", "lost"] = "wait"
     decision_timing: Literal["auto", "complete", "arrival"] = "auto"
+    efficacy_window_days: int = 90
 
     def __post_init__(self) -> None:
         if not self.accrual_per_month > 0:
@@ -206,8 +212,11 @@ class PatientBlock:
         conduct: Conduct,
         rows: tuple[int, int] | None = None,
         true_response_probs: npt.ArrayLike | None = None,
+        tox_eff_correlation: float = 0.0,
     ) -> None:
         self.seed = seed
+        #: the Gaussian copula's correlation of response with DLT (:meth:`response_tolerance`)
+        self.tox_eff_correlation = float(tox_eff_correlation)
         #: the scenario's response probability per dose (``None``: responses are not simulated)
         self.true_response_probs = (
             None
@@ -265,10 +274,26 @@ class PatientBlock:
 
     def responds(self, trial: int, patient: int, dose_index: int) -> bool | None:
         """Whether patient ``patient`` of trial ``trial`` responds at the dose (``None`` when the
-        scenario gives no response probabilities)."""
+        scenario gives no response probabilities), with the block's ``tox_eff_correlation``."""
         if self.true_response_probs is None:
             return None
-        return bool(self.response[trial, patient] < self.true_response_probs[dose_index])
+        w = self.response[trial, patient]
+        if self.tox_eff_correlation != 0.0:
+            w = _copula(self.tox_eff_correlation, self.tolerance[trial, patient], w)
+        return bool(w < self.true_response_probs[dose_index])
+
+    def response_tolerance(self, correlation: float = 0.0) -> FloatArray:
+        """The response quantiles w_i, a response at dose d iff w_i < q_d; shape (trials,
+        capacity), recomputed from the current columns.
+
+        ``correlation`` rho = 0: w_i = r_i, the response quantile (independent of the DLT). Else a
+        Gaussian copula with the DLT tolerance u_i, as a transformation of the same uniforms:
+        w_i = Phi(rho Phi^-1(u_i) + sqrt(1 - rho^2) Phi^-1(r_i)), still U(0, 1), its normal scores
+        correlated rho with u_i's (rho > 0: patients who tolerate less respond more often).
+        """
+        if correlation == 0.0:
+            return self.response
+        return _copula(correlation, self.tolerance, self.response)
 
     def ensure(self, columns: int) -> None:
         """Make at least ``columns`` patients available in every trial of the block."""
@@ -278,3 +303,12 @@ class PatientBlock:
                 self._chunk,
                 block_seed(self.seed, self.scenario_index, self.block_index, self._extensions),
             )
+
+
+def _copula(rho: float, u: Any, r: Any) -> Any:
+    """Phi(rho Phi^-1(u) + sqrt(1 - rho^2) Phi^-1(r)): ``r`` ~ U(0, 1) made to depend on ``u``
+    through a Gaussian copula of correlation ``rho`` (still U(0, 1))."""
+    from scipy.special import ndtr, ndtri
+
+    latent = rho * ndtri(u) + math.sqrt(1.0 - rho * rho) * ndtri(r)
+    return ndtr(latent)

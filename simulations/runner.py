@@ -25,14 +25,17 @@ import numpy as np
 
 from escalation import __version__
 from simulations.engines import choose_engine
-from simulations.engines.base import IntArray
+from simulations.engines.base import Efficacy, IntArray
 from simulations.executors import MIN_PARALLEL_SECONDS, available_cores, run_jobs
 from simulations.expansion import simulate_expansion
 from simulations.metrics import (
     BlockSummary,
     benchmark_selection,
+    efficacy_characteristics,
     operating_characteristics,
     summarize_block,
+    true_obd,
+    utility_benchmark_selection,
 )
 from simulations.patients import PatientBlock
 from simulations.spec import SimulationSpec, parse_spec
@@ -84,15 +87,25 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
         conduct=spec.conduct,
         rows=(job.first, job.first + job.n_trials),
         true_response_probs=scenario.true_response_probs,
+        tox_eff_correlation=scenario.tox_eff_correlation,
     )
     out = []
     # the benchmark sees only the block's first max_patients tolerances (drawn up front, never
     # changed: extensions append columns), so designs sharing (target, max_patients) share it
     benchmarks: dict[tuple[float, int], IntArray] = {}
+    utility_benchmarks: dict[Any, IntArray] = {}
     for i, entry in enumerate(spec.designs):
         design = spec.design(i, scenario.n_levels)
         engine = choose_engine(design, spec.conduct, entry.engine)
-        outcomes = engine.run(design, probs, block, spec.conduct)
+        efficacy = (
+            Efficacy(
+                response_probs=np.asarray(scenario.true_response_probs, dtype=np.float64),
+                correlation=scenario.tox_eff_correlation,
+            )
+            if design.uses_efficacy and scenario.true_response_probs is not None
+            else None
+        )
+        outcomes = engine.run(design, probs, block, spec.conduct, efficacy)
         target = scenario.target if scenario.target is not None else design.target
         mtd = tuple(
             level - 1
@@ -124,6 +137,27 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
                 unacceptable=spec.unacceptable_ratio * target,
                 ties=spec.benchmark_ties,
             )
+        obd, benchmark_obd = None, None
+        if scenario.true_response_probs is not None and design.uses_efficacy:
+            obd, _ = _obd_of(scenario, design)
+            eff_key = (
+                "utility",
+                tuple(design.options()["utility"]),
+                design.target,
+                design.max_patients,
+            )
+            if eff_key not in utility_benchmarks:
+                utility_benchmarks[eff_key] = utility_benchmark_selection(
+                    block.tolerance,
+                    block.response_tolerance(scenario.tox_eff_correlation),
+                    probs,
+                    np.asarray(scenario.true_response_probs, dtype=np.float64),
+                    design.utility,  # type: ignore[attr-defined]
+                    design.target,
+                    design.efficacy_target,  # type: ignore[attr-defined]
+                    design.max_patients,
+                )
+            benchmark_obd = utility_benchmarks[eff_key]
         out.append(
             summarize_block(
                 outcomes,
@@ -132,6 +166,8 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
                 target=target,
                 max_patients=design.max_patients,
                 whole=whole,
+                obd_indices=obd,
+                benchmark_obd=benchmark_obd,
             )
         )
     return out
@@ -139,7 +175,7 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
 
 #: estimated seconds a trial takes on one core, by fast engine (benchmarks/simulation_speed.py:
 #: BOIN 8 us, CRM 10-20 us, TITE-BOIN about 27 us, TITE-CRM about 57 us, BLRM about 0.5 ms with
-#: its posteriors), and for a fast engine not named
+#: its posteriors; BOIN12 about 43 us, benchmarks/boin12_speed.py), and for a fast engine not named
 FAST_TRIAL_SECONDS = {
     "fast-boin": 1e-5,
     "fast-crm": 2e-5,
@@ -147,6 +183,7 @@ FAST_TRIAL_SECONDS = {
     "fast-tite-boin": 3e-5,
     "fast-tite-crm": 6e-5,
     "fast-blrm": 1e-3,
+    "fast-boin12": 5e-5,
 }
 OTHER_FAST_TRIAL_SECONDS = 1e-4
 #: estimated seconds a trial takes on the generic engine, by design method (issue 11's table:
@@ -198,6 +235,34 @@ def choose_workers(spec: SimulationSpec, available: int, *, load: float | None =
             load = 0.0
     idle = math.floor(available - load + 0.5)
     return max(1, min(available, idle, n_jobs))
+def _obd_of(scenario: Any, design: Any) -> tuple[tuple[int, ...], Any]:
+    """The true OBD indices and the true utility per level of a scenario, for an efficacy design."""
+    pt = np.asarray(scenario.true_dlt_probs, dtype=np.float64)
+    pe = np.asarray(scenario.true_response_probs, dtype=np.float64)
+    u = _true_utility(pt, pe, design.utility, scenario.tox_eff_correlation)
+    return true_obd(pt, pe, u, design.target, design.efficacy_target), u
+
+
+def _true_utility(pt: Any, pe: Any, utility: Any, correlation: float) -> Any:
+    """The mean utility of each level under the scenario's Gaussian copula."""
+    from scipy.special import ndtri
+    from scipy.stats import multivariate_normal
+
+    u1, u2, u3, u4 = utility
+    if correlation == 0.0:
+        p11 = pt * pe
+    else:
+        cov = [[1.0, correlation], [correlation, 1.0]]
+        p11 = np.array(
+            [
+                multivariate_normal(mean=[0.0, 0.0], cov=cov).cdf([ndtri(a), ndtri(b)])
+                if 0 < a < 1 and 0 < b < 1
+                else a * b
+                for a, b in zip(pt, pe, strict=True)
+            ]
+        )
+    p10, p01 = pt - p11, pe - p11
+    return u1 * p01 + u2 * (1 - pt - pe + p11) + u3 * p11 + u4 * p10
 
 
 def _n_blocks(spec: SimulationSpec) -> int:
@@ -352,6 +417,14 @@ def run_simulation(
                 summary = summary + b[i]
             design = parsed.design(i, scenario.n_levels)
             engine = choose_engine(design, parsed.conduct, entry.engine)
+            extra: dict[str, Any] = {}
+            extra_se: dict[str, Any] = {}
+            if scenario.true_response_probs is not None and design.uses_efficacy:
+                obd, util = _obd_of(scenario, design)
+                extra, extra_se = efficacy_characteristics(summary, util, obd)
+                extra["true_response_probs"] = list(scenario.true_response_probs)
+            row = operating_characteristics(summary)
+            row["se"] |= extra_se
             results.append(
                 {
                     "scenario": scenario.name,
@@ -371,6 +444,8 @@ def run_simulation(
                         futility=parsed.expansion is not None
                         and parsed.expansion.futility is not None,
                     ),
+                    **row,
+                    **extra,
                 }
             )
     elapsed = time.perf_counter() - start

@@ -108,15 +108,16 @@ class Scenario:
 
     ``target`` is the target the true MTD is judged by (by default that of the design being
     simulated; a random scenario records the target it was generated for).
-    ``true_response_probs`` (optional) gives each level's response probability: simulated patients
-    then respond at dose d with that probability, independently of their DLT (designs that use
-    responses, such as backfill's opening rule, need it).
+    ``true_response_probs`` (optional) are the true response probabilities per level, for the
+    designs that use efficacy (BOIN12); ``tox_eff_correlation`` the correlation of the latent
+    normal variables behind a patient's DLT and response (a Gaussian copula; 0: independent).
     """
 
     name: str
     true_dlt_probs: tuple[float, ...]
     target: float | None = None
     true_response_probs: tuple[float, ...] | None = None
+    tox_eff_correlation: float = 0.0
 
     @property
     def n_levels(self) -> int:

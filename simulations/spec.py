@@ -18,7 +18,10 @@
   ``name``): any design block of the trial document (``escalation.parse_design``), plus an optional
   ``engine`` (``"auto"``, the default; ``"generic"`` forces the per-trial engine).
 * ``scenarios``: a list of ``{"name", "true_dlt_probs"}`` (probabilities in [0, 1], one per dose
-  level; optionally ``true_response_probs``, one per level, for designs that use responses), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap", "count",
+  level; for designs that use responses (backfill's opening rule, BOIN12) also
+  ``true_response_probs`` validated likewise, and
+  an optional ``tox_eff_correlation`` in (-1, 1), the latent-normal correlation of a patient's
+  DLT and response), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap", "count",
   "target", "levels"}}`` (liu-yuan also takes ``mu``, ``sigma0``, ``sigma``; probit-gap ``gap``,
   ``sigma0``, ``sigma``; each may take its own ``seed``).
 * ``benchmark_ties`` (``"lower"``, the default, or ``"higher"``): which of two levels equally close
@@ -28,7 +31,8 @@
 * ``accrual_per_month`` (2), ``accrual`` (``poisson``, the default, or ``uniform``: inter-arrival
   times U(0, 2 / rate) months, as R bfboin), ``dlt_time`` (uniform), ``suspended_arrivals`` (``wait`` | ``lost``),
   ``decision_timing`` (``auto`` | ``complete`` | ``arrival``; see
-  :class:`simulations.patients.Conduct`), ``dlt_window_days`` (30), ``trials`` (1000) and ``seed``
+  :class:`simulations.patients.Conduct`), ``dlt_window_days`` (30), ``efficacy_window_days`` (90:
+  a response is known this many days after the infusion), ``trials`` (1000) and ``seed``
   (a fresh one, reported in the results, when absent).
 * ``expansion``: an expansion stage per indication after escalation, and the final selection on
   all the data (:mod:`simulations.expansion`).
@@ -68,6 +72,7 @@ _KEYS = {
     "suspended_arrivals",
     "decision_timing",
     "dlt_window_days",
+    "efficacy_window_days",
     "dose_amounts",
     "trials",
     "seed",
@@ -75,7 +80,7 @@ _KEYS = {
     "unacceptable_ratio",
     "expansion",
 }
-_SCENARIO_KEYS = ("name", "true_dlt_probs", "true_response_probs")
+_SCENARIO_KEYS = ("name", "true_dlt_probs", "true_response_probs", "tox_eff_correlation")
 _RANDOM_KEYS = {"generator", "count", "target", "levels", "mu", "gap", "sigma0", "sigma", "seed"}
 #: the options of each random generator beyond generator, count, target, levels and seed
 _GENERATOR_OPTIONS = {
@@ -215,15 +220,7 @@ class SimulationSpec:
         if self.random is not None:
             out["scenarios"] = {"random": dict(self.random)}
         else:
-            out["scenarios"] = [
-                {"name": s.name, "true_dlt_probs": list(s.true_dlt_probs)}
-                | (
-                    {"true_response_probs": list(s.true_response_probs)}
-                    if s.true_response_probs is not None
-                    else {}
-                )
-                for s in self.scenarios
-            ]
+            out["scenarios"] = [_scenario_json(s) for s in self.scenarios]
         c = self.conduct
         out |= {
             "accrual_per_month": c.accrual_per_month,
@@ -232,6 +229,11 @@ class SimulationSpec:
             "suspended_arrivals": c.suspended_arrivals,
             "decision_timing": c.decision_timing,
             "dlt_window_days": c.dlt_window_days,
+            **(
+                {"efficacy_window_days": c.efficacy_window_days}
+                if any(s.true_response_probs is not None for s in self.scenarios)
+                else {}
+            ),
             "trials": self.trials,
             "seed": self.seed,
             "benchmark_ties": self.benchmark_ties,
@@ -240,6 +242,15 @@ class SimulationSpec:
         if self.expansion is not None:
             out["expansion"] = self.expansion.as_json()
         return out
+
+
+def _scenario_json(s: Scenario) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": s.name, "true_dlt_probs": list(s.true_dlt_probs)}
+    if s.true_response_probs is not None:
+        out["true_response_probs"] = list(s.true_response_probs)
+        if s.tox_eff_correlation:
+            out["tox_eff_correlation"] = s.tox_eff_correlation
+    return out
 
 
 def _check_benchmark_options(ties: Any, ratio: Any, out: _Collector) -> None:
@@ -359,16 +370,34 @@ def _scenarios(
             continue
         seen[name] = i
         probs = _probabilities(s.get("true_dlt_probs"), f"{field}.true_dlt_probs", out)
-        responses = None
-        if "true_response_probs" in s:
-            where = f"{field}.true_response_probs"
-            responses = _probabilities(s["true_response_probs"], where, out, what="response")
-            if responses is not None and probs is not None and len(responses) != len(probs):
-                out.add(where, f"{len(responses)} probabilities for {len(probs)} dose levels")
-                responses = None
+        response: tuple[float, ...] | None = None
+        if s.get("true_response_probs") is not None:
+            response = _probabilities(
+                s["true_response_probs"], f"{field}.true_response_probs", out, what="response"
+            )
+            if response is not None and probs is not None and len(response) != len(probs):
+                out.add(
+                    f"{field}.true_response_probs",
+                    f"{len(response)} probabilities for {len(probs)} dose levels",
+                )
+                response = None
+        corr = s.get("tox_eff_correlation", 0.0)
+        if not _is_number(corr) or not -1.0 < corr < 1.0:
+            out.add(
+                f"{field}.tox_eff_correlation",
+                f"expected a correlation strictly between -1 and 1, got {corr!r}",
+            )
+            corr = 0.0
+        elif corr and response is None:
+            out.add(f"{field}.tox_eff_correlation", "only with true_response_probs")
         if probs is not None:
             scenarios.append(
-                Scenario(name=name, true_dlt_probs=probs, true_response_probs=responses)
+                Scenario(
+                    name=name,
+                    true_dlt_probs=probs,
+                    true_response_probs=response,
+                    tox_eff_correlation=float(corr) if response is not None else 0.0,
+                )
             )
     return scenarios, None
 
@@ -457,6 +486,10 @@ def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
     if accrual_kind not in ACCRUALS:
         out.add("accrual", f"expected 'poisson' or 'uniform', got {accrual_kind!r}")
         accrual_kind = "poisson"
+    efficacy_window = spec.get("efficacy_window_days", 90)
+    if (why := LIMITS["efficacy_window_days"].check(efficacy_window)) is not None:
+        out.add("efficacy_window_days", f"days until the response is known: {why}")
+        efficacy_window = 90
     suspended = spec.get("suspended_arrivals", "wait")
     if suspended not in ("wait", "lost"):
         out.add("suspended_arrivals", f"expected 'wait' or 'lost', got {suspended!r}")
@@ -497,6 +530,7 @@ def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
         dlt_time=dlt_time,
         suspended_arrivals=suspended,
         decision_timing=timing,
+        efficacy_window_days=efficacy_window,
     )
 
 
@@ -586,6 +620,14 @@ def parse_spec(spec: Any) -> SimulationSpec:
                         f"missing: design {entry.name!r} backfills only after "
                         f"{plan.min_responses} response(s) at a level",
                     )
+            if design.uses_efficacy:
+                for k, sc in enumerate(scenarios):
+                    if sc.true_response_probs is None and sc.n_levels == n_levels:
+                        out.add(
+                            f"scenarios[{k}].true_response_probs",
+                            f"missing: design {entry.name!r} ({design.method}) decides on "
+                            "responses too",
+                        )
     if out.problems:
         raise InvalidSpecError(out.problems)
     return SimulationSpec(

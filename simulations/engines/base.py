@@ -19,9 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation import Design, WaitForPending
+from escalation.rules.waiting import WaitForOutcomes
 from simulations.patients import Conduct, PatientBlock
 
-__all__ = ["Engine", "TrialOutcomes", "resolve_timing"]
+__all__ = ["Efficacy", "Engine", "TrialOutcomes", "resolve_timing"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class TrialOutcomes:
     backfill_unevaluated : numpy.ndarray or None
         Backfill patients still inside their DLT window when the trial ended (treated, but not
         in the final analysis: R bfboin leaves them out of its sample size).
+    eff_at_dose : numpy.ndarray or None
+        Shape (trials, doses): responses per dose (designs that use efficacy; else None).
     """
 
     selected_index: IntArray
@@ -72,10 +75,21 @@ class TrialOutcomes:
     last_index: IntArray | None = None
     n_backfill: IntArray | None = None
     backfill_unevaluated: IntArray | None = None
+    eff_at_dose: IntArray | None = None
 
     @property
     def n_trials(self) -> int:
         return int(self.selected_index.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Efficacy:
+    """What a scenario says of efficacy, for the designs that use it: the true response
+    probability per dose and the latent correlation of a patient's DLT and response
+    (:meth:`simulations.patients.PatientBlock.response_tolerance`)."""
+
+    response_probs: FloatArray
+    correlation: float = 0.0
 
 
 class Engine(Protocol):
@@ -88,9 +102,14 @@ class Engine(Protocol):
         ...
 
     def run(
-        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+        self,
+        design: Design,
+        probs: FloatArray,
+        block: PatientBlock,
+        conduct: Conduct,
+        efficacy: Efficacy | None = None,
     ) -> TrialOutcomes:
-        """Simulate every trial of the block."""
+        """Simulate every trial of the block (``efficacy``: for a design that uses it)."""
         ...
 
 
@@ -102,7 +121,9 @@ def resolve_timing(design: Design, conduct: Conduct) -> Literal["complete", "arr
     """
     if conduct.decision_timing != "auto":
         return conduct.decision_timing
-    waits = any(isinstance(rule, WaitForPending) for rule in design.rules().waiting)
+    waits = any(
+        isinstance(rule, WaitForPending | WaitForOutcomes) for rule in design.rules().waiting
+    )
     return "complete" if waits else "arrival"
 
 

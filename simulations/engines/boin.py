@@ -41,6 +41,7 @@ from escalation import (
     select_isotonic_batch,
 )
 from simulations.engines.base import (
+    Efficacy,
     FloatArray,
     RuleSet,
     TrialOutcomes,
@@ -110,7 +111,12 @@ class BOINEngine:
         )
 
     def run(
-        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+        self,
+        design: Design,
+        probs: FloatArray,
+        block: PatientBlock,
+        conduct: Conduct,
+        efficacy: Efficacy | None = None,
     ) -> TrialOutcomes:
         assert isinstance(design, BOIN)
         n_trials, n_doses = block.n_trials, design.n_doses

@@ -27,7 +27,11 @@ day the last escalation outcome is known (a DLT, or a window closing; R bfboin's
 final selection is on the data known that day,
 and backfill patients still inside their window are counted as treated and as
 ``backfill_unevaluated``. A patient responds at the scenario's ``true_response_probs``, the response
-being known at the end of the window.
+being known at the end of the window; for a design that uses efficacy (BOIN12) it is known
+``efficacy_window_days`` after the infusion, the design waits for it, and the trial runs to the
+end of the last patient's longer window. Either way the response is the block's one draw per
+patient (:meth:`simulations.patients.PatientBlock.response_tolerance`, with the scenario's
+``tox_eff_correlation``).
 
 This engine is the definition of the harness's conduct: a fast engine must reproduce it trial for
 trial on the same patients.
@@ -40,7 +44,7 @@ import logging
 import numpy as np
 
 from escalation import Action, Design, Patient, TrialData
-from simulations.engines.base import FloatArray, TrialOutcomes, resolve_timing
+from simulations.engines.base import Efficacy, FloatArray, TrialOutcomes, resolve_timing
 from simulations.patients import INFERENCE_TAG, Conduct, PatientBlock
 
 __all__ = ["GenericEngine", "simulate_trial"]
@@ -60,9 +64,20 @@ class GenericEngine:
         return True
 
     def run(
-        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+        self,
+        design: Design,
+        probs: FloatArray,
+        block: PatientBlock,
+        conduct: Conduct,
+        efficacy: Efficacy | None = None,
     ) -> TrialOutcomes:
         n_trials, n_doses = block.n_trials, design.n_doses
+        eff: _Responses | None = None
+        if efficacy is not None and design.uses_efficacy:
+            eff = _Responses(efficacy, block)
+        elif design.uses_efficacy:
+            raise ValueError(f"{design.method} needs the scenario's response probabilities")
+        r_at = np.zeros((n_trials, n_doses), dtype=np.int64)
         selected = np.full(n_trials, -1, dtype=np.int64)
         n_at = np.zeros((n_trials, n_doses), dtype=np.int64)
         y_at = np.zeros((n_trials, n_doses), dtype=np.int64)
@@ -74,7 +89,8 @@ class GenericEngine:
         n_backfill = np.zeros(n_trials, dtype=np.int64)
         unevaluated = np.zeros(n_trials, dtype=np.int64)
         for t in range(n_trials):
-            r = simulate_trial(design, probs, block, t, conduct)
+            r = simulate_trial(design, probs, block, t, conduct, eff)
+            r_at[t] = r.eff_at_dose
             selected[t] = r.selected_index
             n_at[t], y_at[t] = r.n_at_dose, r.dlt_at_dose
             early[t], duration[t], delay[t], lost[t] = (
@@ -96,13 +112,44 @@ class GenericEngine:
             last_index=last,
             n_backfill=n_backfill if design.backfill is not None else None,
             backfill_unevaluated=unevaluated if design.backfill is not None else None,
+            eff_at_dose=r_at if eff is not None else None,
         )
 
 
-class _Treated:
-    """One treated patient, with the outcome the simulation knows in advance."""
+class _Responses:
+    """Each patient's response at a dose: w_i < q_d, w the block's response tolerances (recomputed
+    when the block has drawn more arrivals)."""
 
-    __slots__ = ("cohort", "dlt", "dlt_day", "dose_level", "infused_day", "patient_id", "response")
+    def __init__(self, efficacy: Efficacy, block: PatientBlock) -> None:
+        self.probs = np.asarray(efficacy.response_probs, dtype=np.float64)
+        self.correlation = efficacy.correlation
+        self.block = block
+        self.tolerance = block.response_tolerance(self.correlation)
+
+    def responds(self, trial: int, j: int, dose: int) -> bool:
+        if j >= self.tolerance.shape[1]:
+            self.tolerance = self.block.response_tolerance(self.correlation)
+        return bool(self.tolerance[trial, j] < self.probs[dose])
+
+
+class _Treated:
+    """One treated patient, with the outcomes the simulation knows in advance.
+
+    ``response`` is ``None`` when the scenario gives no response probabilities. ``response_day``
+    is the day the response is assessed for a design that uses efficacy (its efficacy window);
+    ``None``: at the end of the DLT window (backfill's opening rule, as R bfboin), not awaited.
+    """
+
+    __slots__ = (
+        "cohort",
+        "dlt",
+        "dlt_day",
+        "dose_level",
+        "infused_day",
+        "patient_id",
+        "response",
+        "response_day",
+    )
 
     def __init__(
         self,
@@ -113,6 +160,7 @@ class _Treated:
         dlt_day: int,
         cohort: str = "escalation",
         response: bool | None = None,
+        response_day: int | None = None,
     ) -> None:
         self.patient_id = patient_id
         self.dose_level = dose_level
@@ -121,16 +169,18 @@ class _Treated:
         self.dlt_day = dlt_day
         self.cohort = cohort
         self.response = response
+        self.response_day = response_day
 
     def event_day(self, window: int) -> int:
-        """The day the outcome is known: the DLT, or the end of the window."""
-        return self.dlt_day if self.dlt else self.infused_day + window
+        """The day every outcome is known: the DLT, or the end of the window; and the response."""
+        day = self.dlt_day if self.dlt else self.infused_day + window
+        return day if self.response_day is None else max(day, self.response_day)
 
     def as_of(self, day: int, window: int) -> Patient:
         """The patient as the trial sees it on ``day``; a response is known at the end of the
         window (as R bfboin simulates it)."""
         known = self.dlt and self.dlt_day <= day
-        response_day = self.infused_day + window
+        response_day = self.infused_day + window if self.response_day is None else self.response_day
         responded = self.response if self.response is not None and response_day <= day else None
         return Patient(
             patient_id=self.patient_id,
@@ -150,6 +200,7 @@ class _TrialResult:
         "delay_days",
         "dlt_at_dose",
         "duration_days",
+        "eff_at_dose",
         "last_index",
         "lost",
         "n_at_dose",
@@ -162,6 +213,7 @@ class _TrialResult:
         self.selected_index = -1
         self.n_at_dose = np.zeros(n_doses, dtype=np.int64)
         self.dlt_at_dose = np.zeros(n_doses, dtype=np.int64)
+        self.eff_at_dose = np.zeros(n_doses, dtype=np.int64)
         self.stopped_early = False
         self.duration_days = 0
         self.delay_days = 0
@@ -172,7 +224,12 @@ class _TrialResult:
 
 
 def _data(
-    design: Design, treated: list[_Treated], day: int, window: int, level: int | None
+    design: Design,
+    treated: list[_Treated],
+    day: int,
+    window: int,
+    level: int | None,
+    efficacy_window: int = 90,
 ) -> TrialData:
     return TrialData(
         n_doses=design.n_doses,
@@ -180,14 +237,25 @@ def _data(
         as_of_day=day,
         dlt_window_days=window,
         current_level=level,
+        efficacy_window_days=efficacy_window,
     )
 
 
 def simulate_trial(
-    design: Design, probs: FloatArray, block: PatientBlock, trial: int, conduct: Conduct
+    design: Design,
+    probs: FloatArray,
+    block: PatientBlock,
+    trial: int,
+    conduct: Conduct,
+    efficacy: _Responses | None = None,
 ) -> _TrialResult:
-    """One trial of the block (row ``trial``), by the calendar of the module docstring."""
+    """One trial of the block (row ``trial``), by the calendar of the module docstring.
+
+    ``efficacy``: the patients' responses, for a design that uses efficacy: each patient's
+    response is assessed ``conduct.efficacy_window_days`` after the infusion.
+    """
     window = conduct.dlt_window_days
+    eff_window = conduct.efficacy_window_days
     timing = resolve_timing(design, conduct)
     lose = conduct.suspended_arrivals == "lost"
     result = _TrialResult(design.n_doses)
@@ -207,6 +275,11 @@ def simulate_trial(
         dose = dose_level - 1
         dlt = bool(block.tolerance[trial, index] < probs[dose])
         offset = int(conduct.dlt_time.offset_days(block.onset[trial, index], probs[dose], window))
+        response, response_day = block.responds(trial, index, dose), None
+        if efficacy is not None:
+            response = efficacy.responds(trial, index, dose)
+            response_day = infused + eff_window
+            result.eff_at_dose[dose] += response
         treated.append(
             _Treated(
                 f"P{len(treated) + 1:04d}",
@@ -215,7 +288,8 @@ def simulate_trial(
                 dlt,
                 infused + offset,
                 cohort,
-                block.responds(trial, index, dose),
+                response,
+                response_day,
             )
         )
         result.n_at_dose[dose] += 1
@@ -238,7 +312,7 @@ def simulate_trial(
             # the open levels change only with the patients or an outcome (a DLT, a window
             # closing, a response) becoming known: ask the design again only then
             if asked is None or asked[1] != len(treated) or _news(treated, window, *asked, arrival):
-                status = design.decide(_data(design, treated, arrival, window, level)).backfill
+                status = design.decide(_data(design, treated, arrival, window, level, eff_window)).backfill
                 open_levels = () if status is None else status.open_levels
                 asked = (arrival, len(treated))
             target = backfill_level(open_levels)
@@ -275,7 +349,7 @@ def simulate_trial(
                 day = max(day, arrival, known)
         else:
             day = arrival if lose else max(day, arrival)
-        decision = design.decide(_data(design, treated, day, window, level))
+        decision = design.decide(_data(design, treated, day, window, level, eff_window))
         if decision.action is Action.STOP:
             result.stopped_early = True
             break
@@ -319,12 +393,13 @@ def simulate_trial(
         backfill_until(_escalation_known(treated, window))
     if treated:
         if backfill is None:
-            end = max(p.infused_day for p in treated) + window
+            follow = max(window, eff_window) if efficacy is not None else window
+            end = max(p.infused_day for p in treated) + follow
         else:
             # the trial ends once every escalation outcome is known (bfboin's max.t)
             end = _escalation_known(treated, window)
         result.duration_days = end
-        final = _data(design, treated, end, window, level)
+        final = _data(design, treated, end, window, level, eff_window)
         result.backfill_unevaluated = sum(
             p.cohort == "backfill" and p.event_day(window) > end for p in treated
         )

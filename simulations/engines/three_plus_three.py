@@ -42,6 +42,7 @@ from escalation import (
     three_plus_three_step,
 )
 from simulations.engines.base import (
+    Efficacy,
     FloatArray,
     RuleSet,
     TrialOutcomes,
@@ -79,7 +80,12 @@ class ThreePlusThreeEngine:
         )
 
     def run(
-        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+        self,
+        design: Design,
+        probs: FloatArray,
+        block: PatientBlock,
+        conduct: Conduct,
+        efficacy: Efficacy | None = None,
     ) -> TrialOutcomes:
         assert isinstance(design, ThreePlusThree) and design.max_patients is not None
         n_trials, n_doses = block.n_trials, design.n_doses

@@ -50,6 +50,7 @@ from escalation import (
     select_isotonic_batch,
 )
 from simulations.engines.base import (
+    Efficacy,
     FloatArray,
     IntArray,
     RuleSet,
@@ -101,7 +102,12 @@ class TITEBOINEngine:
         )
 
     def run(
-        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+        self,
+        design: Design,
+        probs: FloatArray,
+        block: PatientBlock,
+        conduct: Conduct,
+        efficacy: Efficacy | None = None,
     ) -> TrialOutcomes:
         assert isinstance(design, TITEBOIN)
         n_trials, n_doses = block.n_trials, design.n_doses

@@ -62,6 +62,7 @@ from escalation import (
 )
 from simulations.engines.base import (
     BoolArray,
+    Efficacy,
     FloatArray,
     IntArray,
     RuleSet,
@@ -235,7 +236,12 @@ class TITECRMEngine:
         return replace(post, target=target, prob_overdose=overdose)
 
     def run(
-        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+        self,
+        design: Design,
+        probs: FloatArray,
+        block: PatientBlock,
+        conduct: Conduct,
+        efficacy: Efficacy | None = None,
     ) -> TrialOutcomes:
         assert isinstance(design, TITECRM)
         n_trials, n_doses = block.n_trials, design.n_doses
