@@ -17,6 +17,7 @@ Examples
 
 from simulations.engines import (
     BLRMEngine,
+    BOIN12Engine,
     BOINEngine,
     CRMEngine,
     Engine,
@@ -44,6 +45,7 @@ from simulations.spec import SimulationSpec, parse_spec
 __all__ = [
     "BLOCK_TRIALS",
     "BLRMEngine",
+    "BOIN12Engine",
     "BOINEngine",
     "CRMEngine",
     "Conduct",

@@ -84,6 +84,7 @@ from escalation.errors import Problem
 from escalation.models.boundaries import boin_lambdas, boundary_row
 from escalation.models.utility import (
     desirability_from_x,
+    obd_select_batch,
     pseudo_successes,
     utility_benchmark,
 )
@@ -416,21 +417,6 @@ class BOIN12(Design):
         )
 
 
-def isotonic_tox(n: FloatArray, y: FloatArray) -> FloatArray:
-    """The MD Anderson software's isotonic DLT estimates over the treated doses: pooled adjacent
-    violators of (y + 0.05) / (n + 0.1) with weights n + 0.1, plus 0.001 x level (a tie-break);
-    NaN at untried doses."""
-    from scipy.optimize import isotonic_regression
-
-    tried = n > 0
-    out = np.full(n.shape, np.nan)
-    if tried.any():
-        phat = (y[tried] + 0.05) / (n[tried] + 0.1)
-        fit = isotonic_regression(phat, weights=n[tried] + 0.1, increasing=True).x
-        out[tried] = fit
-    return np.asarray(out + 0.001 * np.arange(1, n.size + 1), dtype=np.float64)
-
-
 def obd_selection(
     n: FloatArray,
     t: FloatArray,
@@ -443,43 +429,33 @@ def obd_selection(
     early_stop: str | None = None,
 ) -> Selection:
     """BOIN12's optimal biological dose from evaluable counts (module docstring)."""
-    from escalation.models.utility import utility_of_probs
-
-    tox = isotonic_tox(n, t)
-    tried = n > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        eff = np.where(tried, (r + 0.05) / (n + 0.1), np.nan)
-    util = np.where(
-        tried, utility_of_probs(np.nan_to_num(tox), np.nan_to_num(eff), utility), np.nan
+    obd, mtd_row, tox_row, util_row = obd_select_batch(
+        n[None, :], t[None, :], r[None, :], eliminated[None, :], target=target, utility=utility
     )
+    tox, util = tox_row[0], util_row[0]
+    best, mtd = int(obd[0]), int(mtd_row[0])
     estimates = tuple(_maybe(v) for v in tox)
     elim_levels = tuple(int(i) + 1 for i in np.flatnonzero(eliminated))
+    dose: int | None
     if early_stop is not None:
         dose, reason = None, f"No dose is recommended: the trial stopped early ({early_stop})"
-    elif not tried.any():
+    elif mtd < 0:
         dose, reason = None, "No dose is recommended: no patient has both outcomes known."
-    elif eliminated.all() or (eliminated[0] and not (~eliminated & tried).any()):
-        dose, reason = None, "No dose is recommended: no treated dose level is admissible."
+    elif best < 0:
+        dose, reason = (
+            None,
+            (
+                "No dose is recommended: no admissible treated dose at or below the MTD, dose level "
+                f"{mtd + 1}."
+            ),
+        )
     else:
-        tried_idx = np.flatnonzero(tried)
-        mtd = int(tried_idx[np.argmin(np.abs(tox[tried_idx] - target))])
-        eligible = np.flatnonzero(tried & ~eliminated & (np.arange(n.size) <= mtd))
-        if not eligible.size:
-            dose, reason = (
-                None,
-                (
-                    f"No dose is recommended: no admissible treated dose at or below the MTD, dose "
-                    f"level {mtd + 1}."
-                ),
-            )
-        else:
-            best = int(eligible[np.argmax(util[eligible])])
-            dose = best + 1
-            reason = (
-                f"Optimal biological dose: level {dose}, the highest estimated utility "
-                f"({util[best]:.1f}) among the admissible doses at or below the MTD, dose level "
-                f"{mtd + 1} (isotonic DLT estimate {tox[mtd]:.3f}, the closest to {target:g})."
-            )
+        dose = best + 1
+        reason = (
+            f"Optimal biological dose: level {dose}, the highest estimated utility "
+            f"({util[best]:.1f}) among the admissible doses at or below the MTD, dose level "
+            f"{mtd + 1} (isotonic DLT estimate {tox[mtd]:.3f}, the closest to {target:g})."
+        )
     reason += provisional_note(n_waiting).replace("DLT window", "DLT or efficacy window")
     return Selection(
         dose_level=dose,

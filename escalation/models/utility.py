@@ -48,6 +48,7 @@ __all__ = [
     "desirability_from_x",
     "desirability_table",
     "efficacy_futility_boundary",
+    "obd_select_batch",
     "pseudo_successes",
     "utility_benchmark",
     "utility_of_probs",
@@ -224,4 +225,52 @@ def desirability_table(
             score=rank_of.get(id(r)),
         )
         for r in rows
+    )
+
+
+def obd_select_batch(
+    n: npt.ArrayLike,
+    n_tox: npt.ArrayLike,
+    n_eff: npt.ArrayLike,
+    eliminated: npt.ArrayLike,
+    *,
+    target: float,
+    utility: Utility,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """BOIN12's optimal biological dose for every row (trial) at once.
+
+    Over the treated doses of a row: the isotonic DLT estimates (pooled adjacent violators of
+    (y + 0.05) / (n + 0.1), weights n + 0.1, plus 0.001 x level, as MD Anderson's software); the
+    MTD is the treated dose whose estimate is closest to ``target`` (the lowest among ties); the
+    OBD is the admissible (not ``eliminated``) treated dose at or below the MTD with the highest
+    estimated utility (response rate (y + 0.05) / (n + 0.1), outcomes independent), the lowest
+    among ties. Returns the OBD and MTD indices (-1: none) and the DLT and utility estimates (NaN
+    at untried doses).
+    """
+    from escalation.models.isotonic import _isotonic_fit
+
+    nf = np.atleast_2d(np.asarray(n, dtype=np.float64))
+    tf = np.atleast_2d(np.asarray(n_tox, dtype=np.float64))
+    rf = np.atleast_2d(np.asarray(n_eff, dtype=np.float64))
+    elim = np.atleast_2d(np.asarray(eliminated, dtype=np.bool_))
+    n_doses = nf.shape[1]
+    tried = nf > 0
+    phat = (tf + 0.05) / (nf + 0.1)
+    tox = _isotonic_fit(phat, nf + 0.1, tried) + 0.001 * np.arange(1, n_doses + 1)
+    eff = np.where(tried, (rf + 0.05) / (nf + 0.1), np.nan)
+    util = np.where(
+        tried, utility_of_probs(np.nan_to_num(tox), np.nan_to_num(eff), utility), np.nan
+    )
+    distance = np.where(tried, np.abs(tox - target), np.inf)
+    mtd = np.argmin(distance, axis=1)
+    any_tried = tried.any(axis=1)
+    levels = np.arange(n_doses)[None, :]
+    eligible = tried & ~elim & (levels <= mtd[:, None])
+    best = np.argmax(np.where(eligible, util, -np.inf), axis=1)
+    obd = np.where(any_tried & eligible.any(axis=1), best, -1)
+    return (
+        np.asarray(obd, dtype=np.int64),
+        np.asarray(np.where(any_tried, mtd, -1), dtype=np.int64),
+        np.asarray(tox, dtype=np.float64),
+        np.asarray(util, dtype=np.float64),
     )

@@ -203,6 +203,17 @@ class EliminateInadmissible:
         toxic = enough & (np.asarray(dlt_at_dose) >= self.min_dlt) & (p_tox > self.c_t)
         return toxic, enough & (p_fut > self.c_e), p_tox, p_fut
 
+    def flag_tables(self, n_max: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """(too toxic, futile) for every n = 0..``n_max`` patients and y = 0..n events, as
+        tables indexed [n, y] (:meth:`flags` on the grid; y > n: False), for fast engines."""
+        n = np.repeat(np.arange(n_max + 1), n_max + 1).reshape(n_max + 1, n_max + 1)
+        y = np.tile(np.arange(n_max + 1), n_max + 1).reshape(n_max + 1, n_max + 1)
+        possible = y <= n
+        yy = np.minimum(y, n)
+        toxic, _, _, _ = self.flags(n, yy, np.zeros_like(yy))
+        _, futile, _, _ = self.flags(n, np.zeros_like(yy), yy)
+        return toxic & possible, futile & possible
+
     def apply_both(
         self,
         n_at_dose: npt.NDArray[np.int64] | npt.NDArray[np.float64],

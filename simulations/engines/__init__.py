@@ -10,6 +10,7 @@ from escalation import Design
 from simulations.engines.base import Engine, TrialOutcomes, resolve_timing
 from simulations.engines.blrm import BLRMEngine
 from simulations.engines.boin import BOINEngine
+from simulations.engines.boin12 import BOIN12Engine
 from simulations.engines.crm import CRMEngine
 from simulations.engines.generic import GenericEngine
 from simulations.engines.three_plus_three import ThreePlusThreeEngine
@@ -21,6 +22,7 @@ __all__ = [
     "ENGINES",
     "FAST_ENGINES",
     "BLRMEngine",
+    "BOIN12Engine",
     "BOINEngine",
     "CRMEngine",
     "Engine",
@@ -41,6 +43,7 @@ FAST_ENGINES: tuple[Engine, ...] = (
     TITEBOINEngine(),
     TITECRMEngine(),
     BLRMEngine(),
+    BOIN12Engine(),
 )
 GENERIC_ENGINE: Engine = GenericEngine()
 #: every engine by name ("auto" in a spec means: the first fast engine that fits, else generic)

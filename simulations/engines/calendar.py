@@ -129,6 +129,7 @@ class CohortCalendar:
         cohort_size: int,
         max_patients: int,
         timing: Literal["complete", "arrival"] = "complete",
+        efficacy_window_days: int | None = None,
     ) -> None:
         n_trials = block.n_trials
         self.block = block
@@ -136,6 +137,9 @@ class CohortCalendar:
         self.size = cohort_size
         self.n_max = max_patients
         self.window = conduct.dlt_window_days
+        #: designs that use efficacy: every outcome is known once the response is assessed too
+        self.efficacy_window = efficacy_window_days
+        self.follow_up = max(self.window, efficacy_window_days or 0)
         self.lose = conduct.suspended_arrivals == "lost"
         self.trial = np.arange(n_trials)
         self.active: BoolArray = np.ones(n_trials, dtype=np.bool_)
@@ -167,12 +171,21 @@ class CohortCalendar:
         return np.asarray(np.take(values, self.trial * values.shape[1] + self.nxt + k))
 
     def treat(
-        self, p: FloatArray, *, go: BoolArray | None = None, dose: IntArray | None = None
+        self,
+        p: FloatArray,
+        q: FloatArray | None = None,
+        response_tolerance: FloatArray | None = None,
+        *,
+        go: BoolArray | None = None,
+        dose: IntArray | None = None,
     ) -> tuple[IntArray, IntArray]:
         """Infuse the next cohort at DLT probability ``p`` (per trial) in the trials ``go`` (by
         default every active trial); under ``timing="arrival"`` the patients are kept, at ``dose``.
 
         Returns the cohort's size (0 for a trial without one) and its number of DLTs, per trial.
+        With ``q`` (response probability per trial) and the block's ``response_tolerance``, the
+        responses are counted too (:attr:`n_eff`, and :attr:`n_both` with a DLT), each known at
+        the end of the efficacy window.
         """
         block, window, active = self.block, self.window, self.active
         go = active if go is None else go & active
@@ -181,12 +194,19 @@ class CohortCalendar:
         block.ensure(int(self.nxt.max()) + self.size + 1)
         day, known, last = self.day, self.known, self.last
         n_dlt = np.zeros(block.n_trials, dtype=np.int64)
+        self.n_eff = np.zeros(block.n_trials, dtype=np.int64)
+        self.n_both = np.zeros(block.n_trials, dtype=np.int64)
         for k in range(self.size):
             has = cohort > k
             infused = np.maximum(day, self._column(block.arrival_day, k))
             dlt = has & (self._column(block.tolerance, k) < p)
             offset = self.conduct.dlt_time.offset_days(self._column(block.onset, k), p, window)
             event = infused + np.where(dlt, offset, window)
+            if q is not None and response_tolerance is not None:
+                eff = has & (self._column(response_tolerance, k) < q)
+                self.n_eff += eff
+                self.n_both += eff & dlt
+                event = np.maximum(event, infused + (self.efficacy_window or 0))
             known = np.where(has, np.maximum(known, event), known)
             last = np.where(has, infused, last)
             n_dlt += dlt
@@ -293,5 +313,6 @@ class CohortCalendar:
         self.day[rows] = nxt
 
     def duration_days(self) -> IntArray:
-        """Day 0 to the end of the last patient's DLT window (0 for a trial with no patient)."""
-        return np.asarray(np.where(self.total > 0, self.last + self.window, 0), dtype=np.int64)
+        """Day 0 to the end of the last patient's DLT window, or efficacy window for a design that
+        uses efficacy (0 for a trial with no patient)."""
+        return np.asarray(np.where(self.total > 0, self.last + self.follow_up, 0), dtype=np.int64)
