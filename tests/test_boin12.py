@@ -169,3 +169,33 @@ def test_exploration_rule_option() -> None:
     assert on.decide(data).next_level == 2
     assert off.decide(data).next_level in (1, 2)
     assert np.isfinite(on.decide(data).doses[0].efficacy.desirability)  # type: ignore[union-attr]
+
+
+UFIT = load("iso_ufit_boin12.json")
+
+
+def test_response_estimates_reproduce_iso_ufit() -> None:
+    """BOIN12's response-rate estimates (MD Anderson's peestimate) against R's Iso::ufit: every
+    unimodal fit and the likelihood-weighted average, 150 random cases."""
+    from escalation.models.utility import _unimodal_fit, efficacy_estimates
+
+    for case in UFIT["cases"]:
+        n = np.array(case["n"], dtype=np.float64)
+        y = np.array(case["y"], dtype=np.float64)
+        raw = ((y + 0.05) / (n + 0.1))[None, :]
+        for mode, expected in enumerate(case["fits"]):
+            fit = _unimodal_fit(raw, (n + 0.5)[None, :], mode)[0]
+            np.testing.assert_allclose(fit, expected, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            efficacy_estimates(n, y)[0], case["estimate"], rtol=0, atol=1e-12
+        )
+
+
+def test_final_selection_of_the_paper_trial() -> None:
+    """Section 6's trial ends after 4NEN with 12 patients at level 4: the OBD is level 4."""
+    decision = design_for("paper").decide(
+        trial("1NNN 2NNB 3NEE 3NTN 4ETE 4NBE 4BNN 5BEN 5NBT 4NEN")
+    )
+    assert decision.action is Action.STOP
+    assert decision.selection is not None and decision.selection.dose_level == 4
+    assert "Optimal biological dose: level 4" in decision.selection.reason

@@ -47,6 +47,7 @@ __all__ = [
     "desirability",
     "desirability_from_x",
     "desirability_table",
+    "efficacy_estimates",
     "efficacy_futility_boundary",
     "obd_select_batch",
     "pseudo_successes",
@@ -80,7 +81,9 @@ def utility_of_probs(
     pt = np.asarray(prob_tox, dtype=np.float64)
     pe = np.asarray(prob_eff, dtype=np.float64)
     u1, u2, u3, u4 = utility
-    p11 = pt * pe + corr * np.sqrt(pt * (1 - pt) * pe * (1 - pe))  # toxicity and efficacy
+    p11 = pt * pe  # toxicity and efficacy
+    if corr:
+        p11 = p11 + corr * np.sqrt(np.clip(pt * (1 - pt) * pe * (1 - pe), 0.0, None))
     p01 = pe - p11  # efficacy without toxicity
     p10 = pt - p11  # toxicity without efficacy
     p00 = 1 - p11 - p01 - p10
@@ -228,6 +231,72 @@ def desirability_table(
     )
 
 
+def _increasing_fit(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """Weighted isotonic (non-decreasing) regression of each row (pool adjacent violators)."""
+    from escalation.models.isotonic import _isotonic_fit
+
+    if values.shape[1] == 0:
+        return values.copy()
+    return _isotonic_fit(values, weights, np.ones(values.shape, dtype=np.bool_))
+
+
+def _unimodal_fit(values: FloatArray, weights: FloatArray, mode: int) -> FloatArray:
+    """Each row's unimodal fit with its mode at column ``mode``, as R's ``Iso::ufit`` computes it
+    (its Fortran ``unimode``): non-decreasing fits left of the mode and non-increasing right of it,
+    merged in order of their values (ties: the right part first), the mode's own value last, then
+    one weighted non-decreasing fit of that merged sequence mapped back -- with the weights
+    placed as ``unimode`` places them (``w1(ind(i)) = w(i)``)."""
+    n_rows, n_doses = values.shape
+    if mode >= n_doses - 1:
+        return _increasing_fit(values, weights)
+    if mode <= 0:
+        return _increasing_fit(values[:, ::-1], weights[:, ::-1])[:, ::-1]
+    left = _increasing_fit(values[:, :mode], weights[:, :mode])
+    right = _increasing_fit(values[:, :mode:-1], weights[:, :mode:-1])  # positions D-1 .. mode+1
+    merged = np.concatenate([left, right], axis=1)
+    origin = np.concatenate([np.arange(mode), np.arange(n_doses - 1, mode, -1)])
+    source = np.concatenate([np.ones(mode), np.zeros(n_doses - 1 - mode)])  # right first on ties
+    within = np.concatenate([np.arange(mode), np.arange(n_doses - 1 - mode)])
+    keys = (
+        np.broadcast_to(within, merged.shape),
+        np.broadcast_to(source, merged.shape),
+        merged,
+    )
+    order = np.lexsort(keys, axis=-1)
+    sorted_values = np.take_along_axis(merged, order, axis=1)
+    ind = np.concatenate(
+        [origin[order], np.full((n_rows, 1), mode, dtype=np.int64)], axis=1
+    )  # merged position -> original column
+    sequence = np.concatenate([sorted_values, values[:, mode : mode + 1]], axis=1)
+    placed = np.empty_like(weights)
+    np.put_along_axis(placed, ind, weights, axis=1)  # unimode's w1(ind(i)) = w(i)
+    fit = _increasing_fit(sequence, placed)
+    out = np.empty_like(values)
+    np.put_along_axis(out, ind, fit, axis=1)
+    return out
+
+
+def efficacy_estimates(n: npt.ArrayLike, n_eff: npt.ArrayLike) -> FloatArray:
+    """The MD Anderson BOIN12 software's response-rate estimates (its ``peestimate``), per row:
+    unimodal fits of (y + 0.05) / (n + 0.1) with weights n + 0.5 and the mode at each dose in turn
+    (:func:`_unimodal_fit`), averaged with weights proportional to their binomial likelihoods,
+    plus 0.01 x level (a tie-break)."""
+    from scipy.stats import binom
+
+    nf = np.atleast_2d(np.asarray(n, dtype=np.float64))
+    yf = np.atleast_2d(np.asarray(n_eff, dtype=np.float64))
+    n_doses = nf.shape[1]
+    raw = (yf + 0.05) / (nf + 0.1)
+    weights = nf + 0.5
+    fits = np.stack([_unimodal_fit(raw, weights, m) for m in range(n_doses)], axis=1)
+    log_lik = binom.logpmf(yf[:, None, :], nf[:, None, :], fits).sum(axis=2)
+    lik = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
+    lik /= lik.sum(axis=1, keepdims=True)
+    return np.asarray(
+        np.einsum("rm,rmd->rd", lik, fits) + 0.01 * np.arange(1, n_doses + 1), dtype=np.float64
+    )
+
+
 def obd_select_batch(
     n: npt.ArrayLike,
     n_tox: npt.ArrayLike,
@@ -237,32 +306,45 @@ def obd_select_batch(
     target: float,
     utility: Utility,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]:
-    """BOIN12's optimal biological dose for every row (trial) at once.
+    """BOIN12's optimal biological dose for every row (trial) at once, as MD Anderson's software
+    selects it.
 
-    Over the treated doses of a row: the isotonic DLT estimates (pooled adjacent violators of
-    (y + 0.05) / (n + 0.1), weights n + 0.1, plus 0.001 x level, as MD Anderson's software); the
-    MTD is the treated dose whose estimate is closest to ``target`` (the lowest among ties); the
-    OBD is the admissible (not ``eliminated``) treated dose at or below the MTD with the highest
-    estimated utility (response rate (y + 0.05) / (n + 0.1), outcomes independent), the lowest
-    among ties. Returns the OBD and MTD indices (-1: none) and the DLT and utility estimates (NaN
-    at untried doses).
+    The DLT estimates are the isotonic fit of (y + 0.05) / (n + 0.1) over every dose (weights
+    n + 0.1, so an untried dose barely counts) plus 0.001 x level; the MTD is the dose whose
+    estimate is closest to ``target``. The response estimates are :func:`efficacy_estimates`. The
+    OBD is the treated, admissible (not ``eliminated``) dose at or below the MTD with the highest
+    estimated utility (independent outcomes), the lowest among ties; none when no dose qualifies
+    (the software then takes dose level 1). Returns the OBD and MTD indices (-1: none) and the DLT
+    and utility estimates (NaN at untried doses).
     """
-    from escalation.models.isotonic import _isotonic_fit
-
+    rows = np.concatenate(
+        [np.atleast_2d(np.asarray(a, dtype=np.float64)) for a in (n, n_tox, n_eff, eliminated)],
+        axis=1,
+    )
+    if rows.shape[0] > 1:  # many trials end alike: estimate each distinct ending once
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        if unique.shape[0] < rows.shape[0]:
+            k = rows.shape[1] // 4
+            out = obd_select_batch(
+                unique[:, :k],
+                unique[:, k : 2 * k],
+                unique[:, 2 * k : 3 * k],
+                unique[:, 3 * k :] > 0,
+                target=target,
+                utility=utility,
+            )
+            inv = inverse.reshape(-1)
+            return out[0][inv], out[1][inv], out[2][inv], out[3][inv]
     nf = np.atleast_2d(np.asarray(n, dtype=np.float64))
     tf = np.atleast_2d(np.asarray(n_tox, dtype=np.float64))
     rf = np.atleast_2d(np.asarray(n_eff, dtype=np.float64))
     elim = np.atleast_2d(np.asarray(eliminated, dtype=np.bool_))
     n_doses = nf.shape[1]
     tried = nf > 0
-    phat = (tf + 0.05) / (nf + 0.1)
-    tox = _isotonic_fit(phat, nf + 0.1, tried) + 0.001 * np.arange(1, n_doses + 1)
-    eff = np.where(tried, (rf + 0.05) / (nf + 0.1), np.nan)
-    util = np.where(
-        tried, utility_of_probs(np.nan_to_num(tox), np.nan_to_num(eff), utility), np.nan
-    )
-    distance = np.where(tried, np.abs(tox - target), np.inf)
-    mtd = np.argmin(distance, axis=1)
+    tox = _increasing_fit((tf + 0.05) / (nf + 0.1), nf + 0.1) + 0.001 * np.arange(1, n_doses + 1)
+    eff = efficacy_estimates(nf, rf)
+    util = utility_of_probs(tox, eff, utility)
+    mtd = np.argmin(np.abs(tox - target), axis=1)
     any_tried = tried.any(axis=1)
     levels = np.arange(n_doses)[None, :]
     eligible = tried & ~elim & (levels <= mtd[:, None])
@@ -271,6 +353,6 @@ def obd_select_batch(
     return (
         np.asarray(obd, dtype=np.int64),
         np.asarray(np.where(any_tried, mtd, -1), dtype=np.int64),
-        np.asarray(tox, dtype=np.float64),
-        np.asarray(util, dtype=np.float64),
+        np.asarray(np.where(tried, tox, np.nan), dtype=np.float64),
+        np.asarray(np.where(tried, util, np.nan), dtype=np.float64),
     )
