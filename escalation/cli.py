@@ -66,6 +66,12 @@ def _table_command(args: argparse.Namespace) -> int:
 
     if args.design == "3+3":
         return _three_plus_three_table(args)
+    if args.design == "boin12":
+        from escalation._cli_boin12 import boin12_table_command
+
+        return boin12_table_command(args)
+    if args.cohorts is None:
+        args.cohorts = 10
     _check_table_options(args)
     if args.target is None:
         raise _UsageError(f"--target is required with --design {args.design}")
@@ -677,9 +683,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     table.add_argument(
         "--design",
-        choices=("boin", "tite-boin", "3+3"),
+        choices=("boin", "tite-boin", "3+3", "boin12"),
         default="boin",
-        help="boin (default), tite-boin (with pending patients) or 3+3",
+        help="boin (default), tite-boin (with pending patients), 3+3, or boin12 (the "
+        "desirability table of toxicity and efficacy, Lin et al. 2020 Table 3)",
     )
     table.add_argument(
         "--target", type=float, default=None, help="target DLT probability (boin, tite-boin)"
@@ -690,8 +697,32 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument(
         "--cohorts",
         type=int,
-        default=10,
-        help="number of cohorts (default 10; at most 100 patients at a dose in all)",
+        default=None,
+        help="number of cohorts (default 10, boin12 3; at most 100 patients at a dose in all)",
+    )
+    table.add_argument(
+        "--efficacy-target",
+        type=float,
+        default=0.25,
+        help="boin12: lowest acceptable response rate (default 0.25)",
+    )
+    table.add_argument(
+        "--utility",
+        default="100,40,60,0",
+        help="boin12: utilities of response without DLT, neither, both, DLT without response "
+        "(default 100,40,60,0)",
+    )
+    table.add_argument(
+        "--c-t",
+        type=float,
+        default=None,
+        help="boin12: admissibility cutoff for Pr(DLT rate > target) (default 0.95)",
+    )
+    table.add_argument(
+        "--c-e",
+        type=float,
+        default=0.9,
+        help="boin12: admissibility cutoff for Pr(response rate < efficacy target) (0.9)",
     )
     table.add_argument(
         "--phi1", type=float, default=None, help="sub-therapeutic rate (default 0.6 target)"

@@ -24,12 +24,13 @@ dose. If the chosen dose is itself inadmissible (no admissible dose within reach
 with no dose. The trial stops at ``max_patients`` and when the current dose has ``n_stop``
 patients.
 
-The optimal biological dose (OBD) at the end: the MTD is the treated dose whose isotonic DLT
+The optimal biological dose (OBD) at the end, as MD Anderson's software selects it
+(:func:`escalation.models.utility.obd_select_batch`): the MTD is the dose whose isotonic DLT
 estimate ((y + 0.05) / (n + 0.1), pooled adjacent violators weighted by n + 0.1) is closest to the
-target; the OBD is the admissible treated dose at or below the MTD with the highest estimated
-utility (DLT and response rates (y + 0.05) / (n + 0.1), independent outcomes), the lowest among
-ties. The MD Anderson simulation code smooths the response rates by a unimodal isotonic fit averaged
-over the mode; this implementation uses them as observed (documented difference).
+target; the response rates are unimodal fits averaged over the mode by their likelihoods (the
+software's ``peestimate``, R's ``Iso::ufit``); the OBD is the admissible treated dose at or below
+the MTD with the highest estimated utility (independent outcomes), the lowest among ties. When the
+trial stops because the model has no admissible dose to go to, no dose is selected.
 
 Decisions use the evaluable patients; a patient whose DLT or response is still unknown makes the
 decision wait (the trial document's ``efficacy_window_days`` says when a response is due).

@@ -60,6 +60,8 @@ Utility = tuple[float, float, float, float]
 
 #: the software judges admissibility only from this many patients at a dose on
 MIN_N_ADMISSIBILITY = 3
+#: and eliminates a dose for toxicity only from this many DLTs (its boundary search starts there)
+MIN_DLT_ELIMINATION = 3
 
 
 def utility_benchmark(
@@ -210,9 +212,10 @@ def desirability_table(
                 x = ((u1 - u2) * y_e + u2 * (n - y_t) + u4 * y_t) / 100.0
                 ok = True
                 if n >= MIN_N_ADMISSIBILITY:
-                    ok = bool(prob_too_toxic(target, n, y_t) <= c_t) and bool(
-                        prob_futile(efficacy_target, n, y_e) <= c_e
+                    toxic = y_t >= MIN_DLT_ELIMINATION and bool(
+                        prob_too_toxic(target, n, y_t) > c_t
                     )
+                    ok = not toxic and bool(prob_futile(efficacy_target, n, y_e) <= c_e)
                 prob = float(desirability_from_x(n, x, u_b))
                 rows.append((n, y_t, y_e, ok, prob))
     admissible = [r for r in rows if r[3]]

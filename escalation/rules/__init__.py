@@ -10,7 +10,11 @@ from escalation.rules.constraints import (
     NoSkippingDown,
 )
 from escalation.rules.context import DecisionContext
-from escalation.rules.elimination import EliminateToxicDoses, EliminateWhenDLTs
+from escalation.rules.elimination import (
+    EliminateInadmissible,
+    EliminateToxicDoses,
+    EliminateWhenDLTs,
+)
 from escalation.rules.grammar import parse_stopping, to_expression
 from escalation.rules.stopping import (
     AllOf,
@@ -19,10 +23,11 @@ from escalation.rules.stopping import (
     StopAtN,
     StoppingRule,
     StopWhenDeescalationImpossible,
+    StopWhenModelStops,
     StopWhenNAtDose,
     StopWhenTooToxic,
 )
-from escalation.rules.waiting import Stagger, SuspendWhenPending, WaitForPending
+from escalation.rules.waiting import Stagger, SuspendWhenPending, WaitForOutcomes, WaitForPending
 
 __all__ = [
     "AllOf",
@@ -30,6 +35,7 @@ __all__ = [
     "Coherence",
     "DecisionContext",
     "DemandNAtDose",
+    "EliminateInadmissible",
     "EliminateToxicDoses",
     "EliminateWhenDLTs",
     "EscalationNeedsCompleteFollowup",
@@ -41,10 +47,12 @@ __all__ = [
     "Stagger",
     "StopAtN",
     "StopWhenDeescalationImpossible",
+    "StopWhenModelStops",
     "StopWhenNAtDose",
     "StopWhenTooToxic",
     "StoppingRule",
     "SuspendWhenPending",
+    "WaitForOutcomes",
     "WaitForPending",
     "parse_stopping",
     "to_expression",

@@ -18,8 +18,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from escalation import Design, WaitForPending
-from escalation.rules.waiting import WaitForOutcomes
+from escalation import Design, WaitForOutcomes, WaitForPending
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["Efficacy", "Engine", "TrialOutcomes", "resolve_timing"]

@@ -33,13 +33,14 @@ from escalation import (
     ExcludeEliminated,
     NoSkipping,
     StopAtN,
+    StopWhenModelStops,
+    StopWhenNAtCurrentDose,
+    WaitForOutcomes,
     boundary_rows,
     desirability_from_x,
+    obd_select_batch,
     pseudo_successes,
 )
-from escalation.models.utility import obd_select_batch
-from escalation.rules.stopping import StopWhenModelStops, StopWhenNAtCurrentDose
-from escalation.rules.waiting import WaitForOutcomes
 from simulations.engines.base import (
     BoolArray,
     Efficacy,
