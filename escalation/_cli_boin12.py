@@ -16,10 +16,11 @@ import json
 import sys
 from typing import Any
 
+from escalation.decision import Decision
 from escalation.designs.boin12 import BOIN12
 from escalation.models.utility import desirability_table, utility_benchmark
 
-__all__ = ["boin12_table", "boin12_table_command"]
+__all__ = ["boin12_table", "boin12_table_command", "efficacy_table"]
 
 
 def _score(value: float | None) -> str:
@@ -162,4 +163,53 @@ def boin12_table_command(args: argparse.Namespace) -> int:
         cohorts=cohorts,
         cohort_size=args.cohort_size,
         fmt=args.format,
+    )
+
+
+def efficacy_table(decision: Decision, doc: Any) -> str:
+    """``recommend``'s second table for a design that uses efficacy: per dose, the patients with
+    both outcomes known, their DLTs and responses, the response rate, Pr(response rate < efficacy
+    target), the posterior mean utility and the desirability Pr(utility > benchmark)."""
+    from escalation.cli import _fmt, _render_rows
+
+    u_b = (decision.model or {}).get("u_b")
+    rows = []
+    for d in decision.doses:
+        e = d.efficacy
+        if e is None:
+            continue
+        rows.append(
+            [
+                str(d.dose_level),
+                doc.doses[d.dose_level - 1].label,
+                f"{e.n_evaluable:g}",
+                f"{e.dlt:g}",
+                f"{e.responses:g}",
+                str(e.waiting),
+                _fmt(e.response_rate),
+                _fmt(e.prob_futile, 3) if e.n_evaluable else "-",
+                f"{e.utility_mean:.1f}",
+                f"{100 * e.desirability:.1f}",
+                "yes" if e.admissible else "no",
+            ]
+        )
+    header = [
+        "Level",
+        "Dose",
+        "Evaluable",
+        "DLTs",
+        "Responses",
+        "Waiting",
+        "Resp. rate",
+        "P(futile)",
+        "Utility",
+        "Desirability",
+        "Admissible",
+    ]
+    bench = f" (benchmark {u_b:.1f})" if u_b is not None else ""
+    return (
+        f"Efficacy and utility (patients with both outcomes known){bench}:\n"
+        + _render_rows(header, rows)
+        + "\nDesirability: 100 x Pr(utility > benchmark | data), the rank-based score's basis; "
+        "Utility: posterior mean (0-100)."
     )

@@ -521,6 +521,10 @@ def _recommend_command(args: argparse.Namespace) -> int:
     prior = _prior_table(decision, doc)
     if prior is not None:
         out += ["", prior]
+    if any(d.efficacy is not None for d in decision.doses):
+        from escalation._cli_boin12 import efficacy_table
+
+        out += ["", efficacy_table(decision, doc)]
     out += ["", "Rules applied (x = acted):"]
     for r in decision.rules:
         out.append(f"  [{'x' if r.triggered else ' '}] {r.label}: {r.detail}")

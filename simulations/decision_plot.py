@@ -1,5 +1,9 @@
 """The picture behind a recommendation, for the safety review committee.
 
+For a design that uses efficacy (BOIN12) three panels: toxicity as below, the response rate per dose
+(posterior mean, 95% band, observed rate, efficacy target), and the utility per dose (posterior mean
+utility and the desirability Pr(utility > benchmark), inadmissible doses greyed).
+
 Top panel: the posterior dose-toxicity curve (mean or median per dose level) with its central 50%
 and 95% credible bands, the target (and the target interval of a BLRM), the observed DLT rates, and
 the recommended dose. Bottom panel: the posterior interval probabilities per dose (for a BLRM,
@@ -29,9 +33,17 @@ def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBand
 
     levels = [d.level for d in doc.doses]
     # constrained layout keeps the legends, placed beside the panels, inside the figure
-    fig = Figure(figsize=(8.0, 7.0), dpi=110, layout="constrained")
+    efficacy = [d.efficacy for d in decision.doses]
+    with_efficacy = all(e is not None for e in efficacy) and bool(efficacy)
+    fig = Figure(figsize=(8.0, 10.0 if with_efficacy else 7.0), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    if with_efficacy:
+        top, middle, bottom = fig.subplots(
+            3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 2]}
+        )
+        _efficacy_panel(middle, doc, decision, levels)
+    else:
+        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
 
     def finite(values: tuple[float, ...]) -> list[float]:
         return [v if not math.isnan(v) else float("nan") for v in values]
@@ -51,9 +63,17 @@ def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBand
         )
     top.axhline(target, color=_COLORS["target"], ls="--", lw=1, label=f"target {target:g}")
     observed = [(d.dose_level, d.dlt / d.n_complete) for d in decision.doses if d.n_complete > 0]
+    who = "complete patients"
+    if with_efficacy:  # the design decides on the patients with both outcomes known
+        observed = [
+            (d.dose_level, d.efficacy.dlt / d.efficacy.n_evaluable)
+            for d in decision.doses
+            if d.efficacy is not None and d.efficacy.n_evaluable > 0
+        ]
+        who = "evaluable patients"
     if observed:
         xs, ys = zip(*observed, strict=True)
-        top.plot(xs, ys, "kx", ms=8, clip_on=False, label="observed DLT rate\n(complete patients)")
+        top.plot(xs, ys, "kx", ms=8, clip_on=False, label=f"observed DLT rate\n({who})")
     if decision.next_level is not None:
         top.axvline(decision.next_level, color="black", lw=0.8, ls=":")
         top.annotate(
@@ -70,6 +90,9 @@ def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBand
     top.set_title(f"{title}\n{bands.model}; decision: {decision.action.value}", fontsize=10)
     top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: hides nothing
 
+    if with_efficacy:
+        _utility_panel(bottom, doc, decision, levels)
+        return fig
     names = list(bands.interval_probs)
     bottom_values = [0.0] * len(levels)
     colors = _STACK if len(names) == 3 else ("#de2d26",)
@@ -95,6 +118,65 @@ def decision_figure(doc: TrialDocument, decision: Decision, bands: PosteriorBand
     )  # long dose labels wrapped, so that neighbours do not overlap
     bottom.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
+
+
+def _efficacy_panel(ax: Any, doc: TrialDocument, decision: Decision, levels: list[int]) -> None:
+    """Response rate per dose: the Beta(1 + responses, 1 + non-responses) posterior mean with its
+    95% band over the evaluable patients, the observed rate, and the efficacy target."""
+    from scipy.stats import beta
+
+    mean, lo, hi, seen = [], [], [], []
+    for d in decision.doses:
+        e = d.efficacy
+        assert e is not None
+        a, b = 1.0 + e.responses, 1.0 + e.n_evaluable - e.responses
+        tried = e.n_evaluable > 0
+        mean.append(a / (a + b) if tried else float("nan"))
+        lo.append(float(beta.ppf(0.025, a, b)) if tried else float("nan"))
+        hi.append(float(beta.ppf(0.975, a, b)) if tried else float("nan"))
+        if e.response_rate is not None:
+            seen.append((d.dose_level, e.response_rate))
+    ax.fill_between(levels, lo, hi, color="#c7e9c0", label="95% band")
+    ax.plot(levels, mean, "o-", color="#238b45", label="posterior mean")
+    if seen:
+        xs, ys = zip(*seen, strict=True)
+        ax.plot(xs, ys, "kx", ms=8, clip_on=False, label="observed response rate")
+    eff_target = getattr(doc.design, "efficacy_target", None)
+    if eff_target is not None:
+        ax.axhline(
+            eff_target, color="#238b45", ls="--", lw=1, label=f"efficacy target {eff_target:g}"
+        )
+    ax.set_ylim(-0.04, 1.04)
+    ax.set_ylabel("P(response)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def _utility_panel(ax: Any, doc: TrialDocument, decision: Decision, levels: list[int]) -> None:
+    """Utility per dose: the posterior mean utility (0-100, points) and the desirability
+    Pr(utility > benchmark) (bars; 0 for a dose that is not admissible)."""
+    values = [d.efficacy for d in decision.doses]
+    desirability = [0.0 if e is None else e.desirability for e in values]
+    utility = [
+        float("nan") if e is None or e.n_evaluable <= 0 else e.utility_mean / 100 for e in values
+    ]
+    colors = ["#6a51a3" if e is not None and e.admissible else "#bdbdbd" for e in values]
+    ax.bar(levels, desirability, color=colors, width=0.6, label="Pr(utility > benchmark)")
+    ax.plot(levels, utility, "D", color="black", ms=6, label="posterior mean utility / 100")
+    u_b = (decision.model or {}).get("u_b")
+    if u_b is not None:
+        ax.axhline(u_b / 100, color="black", ls="--", lw=1, label=f"benchmark {u_b:.1f} / 100")
+    ax.set_ylim(0, 1.04)
+    ax.set_ylabel("Utility")
+    ax.set_xlabel("Dose level (grey: not admissible)")
+    ax.set_xticks(levels)
+    ax.set_xticklabels(
+        [
+            f"{d.level}\n{textwrap.fill(d.label, 14)}" if d.label else str(d.level)
+            for d in doc.doses
+        ],
+        fontsize=7,
+    )
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def write_decision_plot(doc: TrialDocument, path: Path) -> Decision:

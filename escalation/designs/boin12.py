@@ -70,7 +70,7 @@ import numpy as np
 import numpy.typing as npt
 
 from escalation.data import EfficacySummary, TrialData
-from escalation.decision import Action, EfficacyEstimate, RuleOutcome, Selection
+from escalation.decision import Action, EfficacyEstimate, PosteriorBands, RuleOutcome, Selection
 from escalation.designs.base import (
     START_REASON,
     Design,
@@ -235,6 +235,19 @@ class BOIN12(Design):
                 )
             )
         return problems
+
+    def posterior_bands(self, data: TrialData) -> PosteriorBands:
+        """Each tried dose's Beta(1 + DLTs, 1 + non-DLTs) posterior over its evaluable patients
+        (the admissibility rule's posterior); the decision's dose table carries the efficacy and
+        utility estimates a picture shows beside it."""
+        from escalation.designs.boin import beta_posterior_bands
+
+        self.check_data(data)
+        n, t, _, _, _ = self._counts(data)
+        over = np.asarray(self.fit(data).prob_overdose, dtype=np.float64)
+        return beta_posterior_bands(
+            n, t, self.target, model="BOIN12: Beta(1, 1) per dose (evaluable patients)", over=over
+        )
 
     def prob_overdose_definition(self) -> str:
         return (
