@@ -23,6 +23,12 @@ OPTIONS: dict[str, Callable[[int], dict[str, Any]]] = {
     "crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36, "n_stop": 12},
     "tite-crm": lambda k: {"target": 0.3, "skeleton": skeleton(k), "max_patients": 36},
     "3+3": lambda k: {"allow_deescalation": True},
+    "tite-boin12": lambda k: {
+        "target": 0.35,
+        "efficacy_target": 0.25,
+        "utility": (100, 40, 60, 0),
+        "max_patients": 36,
+    },
     "boin12": lambda k: {
         "target": 0.35,
         "efficacy_target": 0.25,

@@ -10,9 +10,11 @@ from escalation.designs.boin12 import BOIN12
 from escalation.designs.crm import CRM, TITECRM
 from escalation.designs.three_plus_three import ThreePlusThree
 from escalation.designs.tite_boin import TITEBOIN
+from escalation.designs.tite_boin12 import TITEBOIN12
 
 DESIGNS: dict[str, type[Design]] = {
-    cls.method: cls for cls in (BOIN, TITEBOIN, CRM, TITECRM, BLRM, ThreePlusThree, BOIN12)
+    cls.method: cls
+    for cls in (BOIN, TITEBOIN, CRM, TITECRM, BLRM, ThreePlusThree, BOIN12, TITEBOIN12)
 }
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "CRM",
     "DESIGNS",
     "TITEBOIN",
+    "TITEBOIN12",
     "TITECRM",
     "Design",
     "DesignRules",

@@ -14,7 +14,13 @@ from escalation.data import Patient, PatientState
 from escalation.decision import Action, RuleKind, RuleOutcome
 from escalation.rules.context import DecisionContext
 
-__all__ = ["Stagger", "SuspendWhenPending", "WaitForOutcomes", "WaitForPending"]
+__all__ = [
+    "Stagger",
+    "SuspendForOutcomes",
+    "SuspendWhenPending",
+    "WaitForOutcomes",
+    "WaitForPending",
+]
 
 
 def _outcome(label: str, triggered: bool, detail: str) -> RuleOutcome:
@@ -129,6 +135,65 @@ class WaitForOutcomes:
             )
         # an overdue response: look again the next day
         return _outcome(self.label, True, detail), max(until, data.as_of_day + 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuspendForOutcomes:
+    """TITE-BOIN12's accrual suspension: wait until more than ``1 - max_pending`` of the current
+    dose's patients have their DLT outcome known, and as many their response (with 0.5: at least
+    floor(n / 2) + 1 of each, as the software's ``min(floor(n susp + 1), n)``).
+
+    The wait ends, at the latest, when enough DLT and efficacy windows have closed.
+
+    References
+    ----------
+    Zhou Y, Lin R, Lee JJ, Li D, Wang L, Li R, Yuan Y (2022). Stat Med 41:1918-1931.
+    """
+
+    max_pending: float = 0.5
+
+    @property
+    def label(self) -> str:
+        return f"SuspendForOutcomes(max_pending={self.max_pending:g})"
+
+    def evaluate(self, ctx: DecisionContext) -> tuple[RuleOutcome, int | None]:
+        cur = ctx.current_index
+        if cur is None or ctx.data.counts is not None:
+            return _outcome(self.label, False, "No patient has been treated yet."), None
+        if ctx.eliminated[cur]:
+            return _outcome(
+                self.label, False, "The current dose is eliminated: elimination takes precedence."
+            ), None
+        data = ctx.data
+        e = data.efficacy_summary()
+        at = [
+            (p, bool(tk), bool(ek))
+            for p, tk, ek in zip(data.patients, e.tox_known, e.eff_known, strict=True)
+            if p.dose_level == cur + 1
+        ]
+        n = len(at)
+        needed = min(math.floor(n * (1 - self.max_pending) + 1e-12) + 1, n)
+        tox_known = sum(tk for _, tk, _ in at)
+        eff_known = sum(ek for _, _, ek in at)
+        if tox_known >= needed and eff_known >= needed:
+            return _outcome(
+                self.label,
+                False,
+                f"{tox_known} DLT outcomes and {eff_known} responses known of {n} patients at "
+                f"dose level {cur + 1} (at least {needed} of each needed).",
+            ), None
+        tox_days = sorted(data.window_closes_day(p) for p, tk, _ in at if not tk)
+        eff_days = sorted(data.efficacy_closes_day(p) for p, _, ek in at if not ek)
+        until = data.as_of_day + 1
+        if tox_known < needed:
+            until = max(until, tox_days[needed - tox_known - 1])
+        if eff_known < needed:
+            until = max(until, eff_days[needed - eff_known - 1])
+        detail = (
+            f"Only {tox_known} DLT outcomes and {eff_known} responses known of {n} patients at "
+            f"dose level {cur + 1} (at least {needed} of each needed): accrual is suspended."
+        )
+        return _outcome(self.label, True, detail), until
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
