@@ -218,6 +218,12 @@ class TrialDocumentIn(BaseModel):
     design: DesignIn
     doses: list[DoseIn] = _doses()
     dlt_window_days: int = _window()
+    efficacy_window_days: int = Field(
+        default=90,
+        ge=int(LIMITS["efficacy_window_days"].low),
+        le=int(LIMITS["efficacy_window_days"].high),
+        description="days after the infusion by which a response is known (BOIN12)",
+    )
     as_of: DateText | None = Field(default=None, description="required with patients")
     indications: list[NonEmptyText] | None = Field(
         default=None, description="the trial's indications", json_schema_extra={"uniqueItems": True}
@@ -318,6 +324,16 @@ class ScenarioIn(BaseModel):
     true_dlt_probs: list[Annotated[float, Field(ge=0, le=1)]] = Field(
         min_length=1, max_length=int(LIMITS["n_doses"].high), description="one per dose level"
     )
+    true_response_probs: list[Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        default=None,
+        json_schema_extra=NOT_NULL,
+        min_length=1,
+        max_length=int(LIMITS["n_doses"].high),
+        description="one per dose level (designs that use efficacy: BOIN12)",
+    )
+    tox_eff_correlation: float = Field(
+        default=0.0, gt=-1, lt=1, description="latent correlation of a patient's DLT and response"
+    )
 
 
 class RandomScenarioBlockIn(BaseModel):
@@ -391,6 +407,12 @@ class SimulationSpecIn(BaseModel):
     suspended_arrivals: Literal["wait", "lost"] = "wait"
     decision_timing: Literal["auto", "complete", "arrival"] = "auto"
     dlt_window_days: int = _window()
+    efficacy_window_days: int = Field(
+        default=90,
+        ge=int(LIMITS["efficacy_window_days"].low),
+        le=int(LIMITS["efficacy_window_days"].high),
+        description="days after the infusion at which a response is assessed (BOIN12)",
+    )
     trials: int = Field(
         default=1000, ge=1, le=LIMITS["trials"].high, description="trials per scenario"
     )
