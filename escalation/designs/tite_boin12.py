@@ -23,12 +23,12 @@ Lin R, Zhou Y, Yan F, Li D, Yuan Y (2020). JCO Precision Oncology 4:1393-1402.
 
 Examples
 --------
->>> from escalation import TITEBOIN12, TrialData
->>> from escalation.data import Patient
 Patient C's response is pending after 60 of 90 days: p_E = 1 / (2 + 60/90) = 0.375, imputed
 0.375 (1 - 2/3) / (1 - 0.375 x 2/3) = 1/6, so x = 1 + 0.4 + (1/6 + 5/6 x 0.4) = 1.9 and the
 posterior mean utility is 100 (1 + 1.9) / (2 + 3) = 58.
 
+>>> from escalation import TITEBOIN12, TrialData
+>>> from escalation.data import Patient
 >>> data = TrialData(n_doses=4, as_of_day=120, patients=(
 ...     Patient(patient_id="A", dose_level=1, infused_day=0, response=True),
 ...     Patient(patient_id="B", dose_level=1, infused_day=10, response=False),
