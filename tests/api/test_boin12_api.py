@@ -64,3 +64,21 @@ def test_a_stored_boin12_trial_with_posted_responses(api: Api) -> None:
     assert rec["decision"]["action"] == "wait"  # P09's response is not yet due
     assert rec["decision"]["doses"][1]["efficacy"]["responses"] == 1
     assert reproduced["reproduced"] is True
+
+
+def test_the_meeting_page_of_a_boin12_trial_shows_efficacy_and_utility(api: Api) -> None:
+    from contextlib import closing
+
+    from tests.api.conftest import make_trial
+    from tests.api.test_ui import sign_in
+
+    document = _shifted(json.loads(EXAMPLE.read_text()), days=-120)
+    document.pop("efficacy_window_days")
+    trial_id = make_trial(api, document)
+    c, _ = sign_in(api, "src")
+    with closing(c):
+        r = c.get(f"/ui/trials/{trial_id}", params={"as_of": document["as_of"]})
+    assert r.status_code == 200, r.text
+    html = r.text
+    assert 'id="efficacy"' in html and "Efficacy and utility" in html
+    assert "<td>44.0</td>" in html  # dose level 1's posterior mean utility
