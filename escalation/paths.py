@@ -232,8 +232,19 @@ def dose_paths(
     Raises
     ------
     InvalidTrialDataError
-        For sizes out of range, too many pathways, or an unknown ``next_level``.
+        For sizes out of range, too many pathways, an unknown ``next_level``, or a design that
+        decides on responses too (BOIN12: the pathways would need them).
     """
+    if design.uses_efficacy:
+        raise InvalidTrialDataError(
+            [
+                Problem(
+                    field="design.method",
+                    message=f"pathways enumerate the next cohorts' DLT outcomes only; "
+                    f"{design.method} also decides on their responses: not drawn",
+                )
+            ]
+        )
     sizes = tuple(int(k) for k in cohort_sizes)
     _check_sizes(sizes, data.n_doses, next_level)
     start, assumed = _closed(data)

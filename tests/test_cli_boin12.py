@@ -74,3 +74,9 @@ def test_plot_draws_toxicity_efficacy_and_utility(tmp_path: object) -> None:
     write_decision_plot(doc, out)
     svg = out.read_text()
     assert "P(response)" in svg and "Pr(utility &gt; benchmark)" in svg
+
+
+def test_pathways_are_refused_for_boin12(capsys: pytest.CaptureFixture[str]) -> None:
+    """Pathways enumerate DLT outcomes only: for BOIN12 they are refused, not drawn wrong."""
+    assert main(["paths", EXAMPLE, "--cohorts", "3"]) == 2
+    assert "also decides on their responses" in capsys.readouterr().err
