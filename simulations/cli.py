@@ -213,6 +213,13 @@ def render_text(results: dict[str, Any]) -> str:
         lines.append(f"Scenario {name} (target {first['target']:g}, {mtd})")
         header = ["", *[f"L{k + 1}" for k in range(levels)], "none"]
         table = [["true DLT prob.", *[f"{p:.2f}" for p in first["true_dlt_probs"]], ""]]
+        efficacy = [r for r in mine if "obd_levels" in r]
+        if efficacy:
+            e = efficacy[0]
+            table.append(
+                ["true response prob.", *[f"{p:.2f}" for p in e["true_response_probs"]], ""]
+            )
+            table.append(["true utility", *[f"{u:.1f}" for u in e["true_utility"]], ""])
         for r in mine:
             table.append(
                 [
@@ -225,6 +232,10 @@ def render_text(results: dict[str, Any]) -> str:
                 [f"{r['design']}: patients", *[f"{v:.2f}" for v in r["patients_mean"]], ""]
             )
             table.append([f"{r['design']}: DLTs", *[f"{v:.2f}" for v in r["dlt_mean"]], ""])
+            if "responses_mean" in r:
+                table.append(
+                    [f"{r['design']}: responses", *[f"{v:.2f}" for v in r["responses_mean"]], ""]
+                )
         table.append(
             [
                 "benchmark: selected %",
@@ -267,11 +278,40 @@ def render_text(results: dict[str, Any]) -> str:
             for header, table in whole:
                 lines += _render(header, table)
                 lines.append("")
+        if efficacy:
+            lines += _efficacy_summary(efficacy)
     lines.append(
         "Monte Carlo standard errors and the risks (overdose60/80, poor allocation, high "
         "toxicity): --json, --csv or --report."
     )
     return "\n".join(lines) + "\n"
+
+
+def _efficacy_summary(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The optimal biological dose's table, for designs that use efficacy (BOIN12)."""
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    obd = rows[0]["obd_levels"]
+    header = [
+        "Design",
+        f"OBD (level {', '.join(map(str, obd))}) %" if obd else "OBD (none) %",
+        "Utility benchmark %",
+        "Utility of selected",
+        "Benchmark utility",
+    ]
+    table = [
+        [
+            r["design"],
+            fmt(r["obd_correct_pct"]),
+            fmt(r.get("benchmark_obd_correct_pct")),
+            fmt(r["selected_utility_mean"]),
+            fmt(r.get("benchmark_utility_mean")),
+        ]
+        for r in rows
+    ]
+    return [*_render(header, table), ""]
 
 
 def plot_command(args: argparse.Namespace) -> int:

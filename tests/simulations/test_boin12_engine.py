@@ -109,3 +109,19 @@ def test_a_spec_without_responses_is_refused_for_boin12() -> None:
                 "trials": 10,
             }
         )
+
+
+def test_text_report_has_the_obd_table() -> None:
+    from simulations.cli import render_text
+
+    spec = {
+        "design": {"method": "boin12", "target": 0.35, "efficacy_target": 0.25},
+        "scenarios": [
+            {"name": "S", "true_dlt_probs": PT.tolist(), "true_response_probs": PE.tolist()}
+        ],
+        "trials": 200,
+        "seed": 5,
+    }
+    text = render_text(run_simulation(spec))
+    assert "true utility           44.0  51.0  61.0  58.0  55.0" in text
+    assert "OBD (level 3) %" in text and "boin12: responses" in text
