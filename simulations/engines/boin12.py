@@ -220,4 +220,5 @@ class BOIN12Engine:
             delay_days=cal.delay,
             lost=cal.lost,
             eff_at_dose=ye,
+            last_index=np.where(cal.total > 0, cur, -1),
         )
