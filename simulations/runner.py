@@ -423,7 +423,11 @@ def run_simulation(
                 obd, util = _obd_of(scenario, design)
                 extra, extra_se = efficacy_characteristics(summary, util, obd)
                 extra["true_response_probs"] = list(scenario.true_response_probs)
-            row = operating_characteristics(summary)
+            row = operating_characteristics(
+                summary,
+                () if parsed.expansion is None else parsed.expansion.names,
+                futility=parsed.expansion is not None and parsed.expansion.futility is not None,
+            )
             row["se"] |= extra_se
             results.append(
                 {
@@ -438,12 +442,6 @@ def run_simulation(
                         )
                     ),
                     "max_patients": design.max_patients,
-                    **operating_characteristics(
-                        summary,
-                        () if parsed.expansion is None else parsed.expansion.names,
-                        futility=parsed.expansion is not None
-                        and parsed.expansion.futility is not None,
-                    ),
                     **row,
                     **extra,
                 }
