@@ -293,7 +293,7 @@ class PatientBlock:
         """
         if correlation == 0.0:
             return self.response
-        return _copula(correlation, self.tolerance, self.response)
+        return np.asarray(_copula(correlation, self.tolerance, self.response), dtype=np.float64)
 
     def ensure(self, columns: int) -> None:
         """Make at least ``columns`` patients available in every trial of the block."""

@@ -611,6 +611,14 @@ def parse_spec(spec: Any) -> SimulationSpec:
                 )
                 break
             built[(i, n_levels)] = design
+            if design.uses_efficacy:
+                for k, sc in enumerate(scenarios):
+                    if sc.true_response_probs is None and sc.n_levels == n_levels:
+                        out.add(
+                            f"scenarios[{k}].true_response_probs",
+                            f"missing: design {entry.name!r} ({design.method}) decides on "
+                            "responses too",
+                        )
         plan = next((d.backfill for (j, _), d in built.items() if j == i), None)
         if plan is not None and plan.min_responses:
             for k, scenario in enumerate(scenarios):
@@ -620,14 +628,6 @@ def parse_spec(spec: Any) -> SimulationSpec:
                         f"missing: design {entry.name!r} backfills only after "
                         f"{plan.min_responses} response(s) at a level",
                     )
-            if design.uses_efficacy:
-                for k, sc in enumerate(scenarios):
-                    if sc.true_response_probs is None and sc.n_levels == n_levels:
-                        out.add(
-                            f"scenarios[{k}].true_response_probs",
-                            f"missing: design {entry.name!r} ({design.method}) decides on "
-                            "responses too",
-                        )
     if out.problems:
         raise InvalidSpecError(out.problems)
     return SimulationSpec(

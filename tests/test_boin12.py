@@ -79,7 +79,12 @@ def test_paper_example_p1396_reasons() -> None:
     decision = design_for("paper").decide(trial("1NNN 2ENT 3ETT 2EEN"))
     assert decision.next_level == 2
     labels = {r.label for r in decision.rules}
-    assert {"boin12", "StopAtN(30)", "StopWhenNAtDose(12, when_staying=False, dose=current)", "WaitForOutcomes()"} <= labels
+    assert {
+        "boin12",
+        "StopAtN(30)",
+        "StopWhenNAtDose(12, when_staying=False, dose=current)",
+        "WaitForOutcomes()",
+    } <= labels
     assert any(r.label.startswith("EliminateInadmissible") for r in decision.rules)
     eff = decision.doses[1].efficacy
     assert eff is not None and eff.n_evaluable == 6 and eff.responses == 3 and eff.dlt == 1

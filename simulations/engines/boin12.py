@@ -34,7 +34,7 @@ from escalation import (
     NoSkipping,
     StopAtN,
     StopWhenModelStops,
-    StopWhenNAtCurrentDose,
+    StopWhenNAtDose,
     WaitForOutcomes,
     boundary_rows,
     desirability_from_x,
@@ -62,7 +62,12 @@ def expected_rules(design: BOIN12) -> RuleSet:
     """The rules this engine implements, as rule objects (compared with ``==``)."""
     return (
         None,
-        StopAtN(design.max_patients) | StopWhenNAtCurrentDose(design.n_stop) | StopWhenModelStops(),
+        # the design's own stop, then the sample size and n_stop (no stopping expression given)
+        StopWhenModelStops()
+        | (
+            StopAtN(design.max_patients)
+            | StopWhenNAtDose(design.n_stop, when_staying=False, dose="current")
+        ),
         (WaitForOutcomes(),),
         (NoSkipping(), ExcludeEliminated()),
     )

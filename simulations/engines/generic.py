@@ -312,7 +312,9 @@ def simulate_trial(
             # the open levels change only with the patients or an outcome (a DLT, a window
             # closing, a response) becoming known: ask the design again only then
             if asked is None or asked[1] != len(treated) or _news(treated, window, *asked, arrival):
-                status = design.decide(_data(design, treated, arrival, window, level, eff_window)).backfill
+                status = design.decide(
+                    _data(design, treated, arrival, window, level, eff_window)
+                ).backfill
                 open_levels = () if status is None else status.open_levels
                 asked = (arrival, len(treated))
             target = backfill_level(open_levels)

@@ -43,7 +43,9 @@ CASES = [
 def assert_same(a: TrialOutcomes, b: TrialOutcomes) -> None:
     for f in fields(TrialOutcomes):
         x, y = getattr(a, f.name), getattr(b, f.name)
-        assert x is not None and y is not None, f.name
+        if x is None or y is None:  # backfill counts: BOIN12 takes no backfill
+            assert x is None and y is None, f"{f.name}: one engine has it, the other not"
+            continue
         bad = np.flatnonzero((x != y).reshape(len(x), -1).any(axis=1))
         assert not bad.size, f"{f.name} differs in trials {bad[:10].tolist()}"
 

@@ -52,7 +52,7 @@ CASES = [
 def assert_same(a: TrialOutcomes, b: TrialOutcomes) -> None:
     for f in fields(TrialOutcomes):
         x, y = getattr(a, f.name), getattr(b, f.name)
-        if x is None or y is None:  # backfill counts, responses: only for the designs that have them
+        if x is None or y is None:  # backfill counts, responses: not for every design
             assert x is None and y is None, f"{f.name}: one engine has it, the other not"
             continue
         bad = np.flatnonzero((x != y).reshape(len(x), -1).any(axis=1))
