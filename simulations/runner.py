@@ -235,6 +235,8 @@ def choose_workers(spec: SimulationSpec, available: int, *, load: float | None =
             load = 0.0
     idle = math.floor(available - load + 0.5)
     return max(1, min(available, idle, n_jobs))
+
+
 def _obd_of(scenario: Any, design: Any) -> tuple[tuple[int, ...], Any]:
     """The true OBD indices and the true utility per level of a scenario, for an efficacy design."""
     pt = np.asarray(scenario.true_dlt_probs, dtype=np.float64)

@@ -39,8 +39,6 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betainc, betaincc
-from scipy.stats import rankdata
 
 __all__ = [
     "DesirabilityRow",
@@ -117,6 +115,8 @@ def desirability_from_x(
     n: npt.ArrayLike, x: npt.ArrayLike, u_b: float, prior_a: float = 1.0, prior_b: float = 1.0
 ) -> FloatArray:
     """Pr(u > u_b / 100) under the Beta(prior_a + x, prior_b + n - x) posterior, elementwise."""
+    from scipy.special import betaincc
+
     n_arr = np.asarray(n, dtype=np.float64)
     x_arr = np.asarray(x, dtype=np.float64)
     return np.asarray(betaincc(prior_a + x_arr, prior_b + n_arr - x_arr, u_b / 100.0))
@@ -144,6 +144,8 @@ def desirability(
 
 def prob_too_toxic(target: float, n: npt.ArrayLike, y: npt.ArrayLike) -> FloatArray:
     """Pr(p_T > target | y toxicities among n), Beta(1, 1) prior."""
+    from scipy.special import betaincc
+
     n_a = np.asarray(n, dtype=np.float64)
     y_a = np.asarray(y, dtype=np.float64)
     return np.asarray(betaincc(y_a + 1.0, n_a - y_a + 1.0, target))
@@ -151,6 +153,8 @@ def prob_too_toxic(target: float, n: npt.ArrayLike, y: npt.ArrayLike) -> FloatAr
 
 def prob_futile(efficacy_target: float, n: npt.ArrayLike, y: npt.ArrayLike) -> FloatArray:
     """Pr(p_E < efficacy_target | y responses among n), Beta(1, 1) prior."""
+    from scipy.special import betainc
+
     n_a = np.asarray(n, dtype=np.float64)
     y_a = np.asarray(y, dtype=np.float64)
     return np.asarray(betainc(y_a + 1.0, n_a - y_a + 1.0, efficacy_target))
@@ -197,6 +201,8 @@ def desirability_table(
     x = ((u1 - u2) responses + u2 (n - DLTs) + u4 DLTs) / 100, exact when u1 + u4 = u2 + u3 (the paper's utilities
     100, 40, 60, 0); otherwise the joint counts matter and the table is refused.
     """
+    from scipy.stats import rankdata
+
     u1, u2, u3, u4 = utility
     if abs((u1 + u4) - (u2 + u3)) > 1e-9:
         raise ValueError(

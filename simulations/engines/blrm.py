@@ -43,6 +43,7 @@ from escalation import (
 )
 from simulations.engines.base import (
     BoolArray,
+    Efficacy,
     FloatArray,
     IntArray,
     RuleSet,
@@ -152,7 +153,12 @@ class BLRMEngine:
         )
 
     def run(
-        self, design: Design, probs: FloatArray, block: PatientBlock, conduct: Conduct
+        self,
+        design: Design,
+        probs: FloatArray,
+        block: PatientBlock,
+        conduct: Conduct,
+        efficacy: Efficacy | None = None,
     ) -> TrialOutcomes:
         assert isinstance(design, BLRM)
         n_trials, n_doses = block.n_trials, design.n_doses
