@@ -57,9 +57,10 @@ __all__ = ["BOINEngine", "BoundaryTables"]
 _NEVER = np.iinfo(np.int32).max
 
 
-def expected_rules(design: BOIN) -> RuleSet:
+def expected_rules(design: BOIN, waiting: tuple[object, ...] = (WaitForPending(),)) -> RuleSet:
     """The rules this engine implements, for the design's options: elimination, stopping, waiting
-    and constraints, as rule objects (compared with ``==``, field by field)."""
+    and constraints, as rule objects (compared with ``==``, field by field). TITE-BOIN's engine
+    passes its own waiting rule (accrual suspension); the rest is BOIN's."""
     stopping: StoppingRule = StopAtN(design.max_patients) | StopWhenNAtDose(
         design.n_stop, when_staying=True
     )
@@ -68,7 +69,7 @@ def expected_rules(design: BOIN) -> RuleSet:
     return (
         EliminateToxicDoses(cutoff=design.cutoff),
         stopping,
-        (WaitForPending(),),
+        waiting,
         (NoSkipping(), ExcludeEliminated()),
     )
 

@@ -73,53 +73,62 @@ __all__ = ["CRMEngine"]
 #: CRM's safety stop acts with at least this many patients at the lowest dose, and its overdose
 #: control eliminates whatever the number of patients (a design built otherwise fails the rule
 #: check and runs on the generic engine)
-_SAFETY_MIN_N = 3
-_OVERDOSE_MIN_N = 0
+SAFETY_MIN_N = 3
+OVERDOSE_MIN_N = 0
 
 
-def expected_rules(design: CRM) -> RuleSet:
+def expected_rules(
+    design: CRM,
+    waiting: tuple[object, ...] = (WaitForPending(),),
+    followup: tuple[object, ...] = (),
+) -> RuleSet:
     """The rules this engine implements, for the design's options: elimination, stopping, waiting
-    and constraints, as rule objects (compared with ``==``, field by field)."""
+    and constraints, as rule objects (compared with ``==``, field by field). TITE-CRM's engine
+    passes its own waiting rule (none) and its follow-up constraint, placed before the last."""
     stopping: StoppingRule = StopAtN(design.max_patients)
     if design.n_stop is not None:
         stopping = stopping | StopWhenNAtDose(design.n_stop, when_staying=False)
     if design.safety_stop_prob is not None:
         stopping = stopping | StopWhenTooToxic(
-            level=1, prob=design.safety_stop_prob, min_n=_SAFETY_MIN_N
+            level=1, prob=design.safety_stop_prob, min_n=SAFETY_MIN_N
         )
     elimination = None
     if design.overdose_control is not None:
         elimination = EliminateToxicDoses(
-            cutoff=design.overdose_control, min_n=_OVERDOSE_MIN_N, from_first_outcome=True
+            cutoff=design.overdose_control, min_n=OVERDOSE_MIN_N, from_first_outcome=True
         )
     constraints: list[object] = [NoSkipping()]
     if design.coherence:
         constraints.append(Coherence(cohort_size=design.cohort_size))
     if design.max_step is not None:
         constraints.append(MaxStep(levels=design.max_step))
+    constraints.extend(followup)
     constraints.append(ExcludeEliminated())
-    return (elimination, stopping, (WaitForPending(),), tuple(constraints))
+    return (elimination, stopping, waiting, tuple(constraints))
 
 
-def _first_eliminated(design: CRM, post: CRMPosteriorBatch) -> IntArray:
-    """Per trial, the lowest dose index overdose control eliminates (D: none)."""
+def first_eliminated(
+    design: CRM, post: CRMPosteriorBatch, acting: BoolArray | None = None
+) -> IntArray:
+    """Per trial, the lowest dose index overdose control eliminates (D: none), in the trials
+    where it acts (``acting``; every trial when None: ``min_n`` = 0, whatever the patients)."""
     n_trials, n_doses = post.ptox.shape
     if design.overdose_control is None:
         return np.full(n_trials, n_doses, dtype=np.int64)
     assert post.prob_overdose is not None
-    over = post.prob_overdose > design.overdose_control  # min_n = 0: whatever the patients
+    over = post.prob_overdose > design.overdose_control
+    if acting is not None:
+        over &= acting[:, None]
     return np.asarray(np.where(over.any(axis=1), np.argmax(over, axis=1), n_doses), dtype=np.int64)
 
 
-def _safety_stop(
-    design: CRM, post: CRMPosteriorBatch, n_lowest: npt.NDArray[np.int64]
-) -> BoolArray:
+def safety_stop(design: CRM, post: CRMPosteriorBatch, n_lowest: IntArray) -> BoolArray:
     """Per trial, whether the safety stop holds: Pr(p_1 > target) > prob with 3 patients there."""
     if design.safety_stop_prob is None:
         return np.zeros(n_lowest.size, dtype=np.bool_)
     assert post.prob_overdose is not None
     return np.asarray(
-        (n_lowest >= _SAFETY_MIN_N) & (post.prob_overdose[:, 0] > design.safety_stop_prob)
+        (n_lowest >= SAFETY_MIN_N) & (post.prob_overdose[:, 0] > design.safety_stop_prob)
     )
 
 
@@ -187,7 +196,7 @@ class CRMEngine:
             rows = np.flatnonzero(cal.active)
             c = cur[rows]
             post = self._posterior(design, n[rows], y[rows])
-            first_eliminated = _first_eliminated(design, post)
+            eliminated_at = first_eliminated(design, post)
             proposal = np.asarray(post.mtd_index(target))
             if design.startup:
                 no_dlt = y[rows].sum(axis=1) == 0
@@ -201,12 +210,12 @@ class CRMEngine:
                 proposal = np.where((proposal > c) & (cohort_rate >= target), c, proposal)
             if design.max_step is not None:
                 proposal = np.minimum(proposal, c + design.max_step)
-            all_eliminated = first_eliminated == 0
+            all_eliminated = eliminated_at == 0
             proposal = np.where(
-                (proposal >= first_eliminated) & ~all_eliminated, first_eliminated - 1, proposal
+                (proposal >= eliminated_at) & ~all_eliminated, eliminated_at - 1, proposal
             )
             # stop: every dose eliminated, n_stop at the recommended dose, the safety stop
-            stop = all_eliminated | _safety_stop(design, post, n[rows, 0])
+            stop = all_eliminated | safety_stop(design, post, n[rows, 0])
             if design.n_stop is not None:
                 stop |= n[rows, proposal] >= design.n_stop
             stopped = np.zeros(n_trials, dtype=np.bool_)
@@ -218,9 +227,9 @@ class CRMEngine:
         # final selection (the design's choose): none after the safety stop, otherwise the tried,
         # admissible dose whose plug-in estimate is closest to the target
         post = self._posterior(design, n, y)
-        admissible = (n > 0) & (np.arange(n_doses) < _first_eliminated(design, post)[:, None])
+        admissible = (n > 0) & (np.arange(n_doses) < first_eliminated(design, post)[:, None])
         distance = np.where(admissible, np.abs(post.ptox - target), np.inf)
-        chosen = admissible.any(axis=1) & ~_safety_stop(design, post, n[:, 0])
+        chosen = admissible.any(axis=1) & ~safety_stop(design, post, n[:, 0])
         selected = np.where(chosen, np.argmin(distance, axis=1), -1)
         return TrialOutcomes(
             selected_index=selected.astype(np.int64),

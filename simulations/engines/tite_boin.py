@@ -39,13 +39,6 @@ import numpy as np
 from escalation import (
     TITEBOIN,
     Design,
-    EliminateToxicDoses,
-    ExcludeEliminated,
-    NoSkipping,
-    StopAtN,
-    StoppingRule,
-    StopWhenNAtDose,
-    StopWhenTooToxic,
     SuspendWhenPending,
     select_isotonic_batch,
 )
@@ -58,6 +51,7 @@ from simulations.engines.base import (
     runs_on_fast_engine,
 )
 from simulations.engines.boin import BoundaryTables
+from simulations.engines.boin import expected_rules as boin_rules
 from simulations.engines.calendar import CohortCalendar, PatientsAsOf
 from simulations.patients import Conduct, PatientBlock
 
@@ -68,19 +62,9 @@ _NO_DAY = np.iinfo(np.int64).max
 
 
 def expected_rules(design: TITEBOIN) -> RuleSet:
-    """The rules this engine implements, for the design's options: elimination, stopping, waiting
-    and constraints, as rule objects (compared with ``==``, field by field)."""
-    stopping: StoppingRule = StopAtN(design.max_patients) | StopWhenNAtDose(
-        design.n_stop, when_staying=True
-    )
-    if design.extra_safe:
-        stopping = stopping | StopWhenTooToxic(level=1, prob=design.cutoff - design.offset)
-    return (
-        EliminateToxicDoses(cutoff=design.cutoff),
-        stopping,
-        (SuspendWhenPending(max_pending=design.max_pending),),
-        (NoSkipping(), ExcludeEliminated()),
-    )
+    """BOIN's rules (:func:`simulations.engines.boin.expected_rules`) with TITE-BOIN's accrual
+    suspension in place of waiting for every pending patient."""
+    return boin_rules(design, (SuspendWhenPending(max_pending=design.max_pending),))
 
 
 def dlts_by_dose(view: PatientsAsOf, n_doses: int) -> IntArray:

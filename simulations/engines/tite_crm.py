@@ -43,18 +43,9 @@ import numpy as np
 
 from escalation import (
     TITECRM,
-    Coherence,
     CRMPosteriorBatch,
     Design,
-    EliminateToxicDoses,
     EscalationNeedsCompleteFollowup,
-    ExcludeEliminated,
-    MaxStep,
-    NoSkipping,
-    StopAtN,
-    StoppingRule,
-    StopWhenNAtDose,
-    StopWhenTooToxic,
     crm_overdose_thresholds,
     crm_posterior_batch,
     linear_weights,
@@ -70,13 +61,12 @@ from simulations.engines.base import (
     runs_on_fast_engine,
 )
 from simulations.engines.calendar import CohortCalendar, PatientsAsOf
+from simulations.engines.crm import SAFETY_MIN_N, first_eliminated, safety_stop
+from simulations.engines.crm import expected_rules as crm_rules
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["TITECRMEngine"]
 
-#: as in the CRM engine: the safety stop needs 3 patients at the lowest dose, overdose control none
-_SAFETY_MIN_N = 3
-_OVERDOSE_MIN_N = 0
 #: the safety stop's screen (:func:`_screened`): how far below the threshold a bound must stay,
 #: and the widest prior it is used with
 _SCREEN_MARGIN = 0.05
@@ -84,48 +74,12 @@ _SCREEN_MAX_PRIOR_SD = 2.0
 
 
 def expected_rules(design: TITECRM) -> RuleSet:
-    """The rules this engine implements, for the design's options: elimination, stopping, waiting
-    and constraints, as rule objects (compared with ``==``, field by field)."""
-    stopping: StoppingRule = StopAtN(design.max_patients)
-    if design.n_stop is not None:
-        stopping = stopping | StopWhenNAtDose(design.n_stop, when_staying=False)
-    if design.safety_stop_prob is not None:
-        stopping = stopping | StopWhenTooToxic(
-            level=1, prob=design.safety_stop_prob, min_n=_SAFETY_MIN_N
-        )
-    elimination = None
-    if design.overdose_control is not None:
-        elimination = EliminateToxicDoses(
-            cutoff=design.overdose_control, min_n=_OVERDOSE_MIN_N, from_first_outcome=True
-        )
-    constraints: list[object] = [NoSkipping()]
-    if design.coherence:
-        constraints.append(Coherence(cohort_size=design.cohort_size))
-    if design.max_step is not None:
-        constraints.append(MaxStep(levels=design.max_step))
-    constraints.append(EscalationNeedsCompleteFollowup(min_complete=design.escalation_min_complete))
-    constraints.append(ExcludeEliminated())
-    return (elimination, stopping, (), tuple(constraints))
-
-
-def _first_eliminated(design: TITECRM, post: CRMPosteriorBatch, any_outcome: BoolArray) -> IntArray:
-    """Per trial, the lowest dose index overdose control eliminates (D: none); it acts once some
-    patient has an outcome."""
-    n_trials, n_doses = post.ptox.shape
-    if design.overdose_control is None:
-        return np.full(n_trials, n_doses, dtype=np.int64)
-    assert post.prob_overdose is not None
-    over = (post.prob_overdose > design.overdose_control) & any_outcome[:, None]
-    return np.asarray(np.where(over.any(axis=1), np.argmax(over, axis=1), n_doses), dtype=np.int64)
-
-
-def _safety_stop(design: TITECRM, post: CRMPosteriorBatch, n_lowest: IntArray) -> BoolArray:
-    """Per trial, whether the safety stop holds: Pr(p_1 > target) > prob with 3 patients there."""
-    if design.safety_stop_prob is None:
-        return np.zeros(n_lowest.size, dtype=np.bool_)
-    assert post.prob_overdose is not None
-    return np.asarray(
-        (n_lowest >= _SAFETY_MIN_N) & (post.prob_overdose[:, 0] > design.safety_stop_prob)
+    """CRM's rules (:func:`simulations.engines.crm.expected_rules`) with no waiting rule and
+    TITE-CRM's complete follow-up constraint on escalation."""
+    return crm_rules(
+        design,
+        waiting=(),
+        followup=(EscalationNeedsCompleteFollowup(min_complete=design.escalation_min_complete),),
     )
 
 
@@ -218,7 +172,7 @@ class TITECRMEngine:
         )
         if design.safety_stop_prob is None:
             return post
-        need = (n_lowest >= _SAFETY_MIN_N) & ~_screened(design, post)
+        need = (n_lowest >= SAFETY_MIN_N) & ~_screened(design, post)
         overdose = np.full(post.ptox.shape, np.nan)
         if need.any():
             tails = tite_crm_posterior_batch(
@@ -276,7 +230,7 @@ class TITECRMEngine:
             complete_cur = (at_cur & ~view.pending).sum(axis=1)
             any_outcome = np.asarray((view.patients.treated & ~view.pending).any(axis=1))
             post = self._posterior(design, view, window, nr[:, 0])
-            first_eliminated = _first_eliminated(design, post, any_outcome)
+            eliminated_at = first_eliminated(design, post, any_outcome)
 
             proposal = np.asarray(post.mtd_index(target))
             if design.startup:
@@ -296,12 +250,12 @@ class TITECRMEngine:
             untried = (proposal > c) & (proposal > top)
             held = untried & (complete_cur < design.escalation_min_complete)
             proposal = np.where(held, np.maximum(c, top), proposal)
-            all_eliminated = first_eliminated == 0
+            all_eliminated = eliminated_at == 0
             proposal = np.where(
-                (proposal >= first_eliminated) & ~all_eliminated, first_eliminated - 1, proposal
+                (proposal >= eliminated_at) & ~all_eliminated, eliminated_at - 1, proposal
             )
             # stop: every dose eliminated, n_stop at the recommended dose, the safety stop
-            stop = all_eliminated | _safety_stop(design, post, nr[:, 0])
+            stop = all_eliminated | safety_stop(design, post, nr[:, 0])
             if design.n_stop is not None:
                 stop |= nr[r, proposal] >= design.n_stop
             stopped = np.zeros(n_trials, dtype=np.bool_)
@@ -324,10 +278,10 @@ class TITECRMEngine:
             target=design.target if needs_tails else None,
         )
         tried = n > 0
-        eliminated_from = _first_eliminated(design, post, np.asarray(tried.any(axis=1)))
+        eliminated_from = first_eliminated(design, post, np.asarray(tried.any(axis=1)))
         admissible = tried & (np.arange(n_doses) < eliminated_from[:, None])
         distance = np.where(admissible, np.abs(post.ptox - target), np.inf)
-        chosen = admissible.any(axis=1) & ~_safety_stop(design, post, n[:, 0])
+        chosen = admissible.any(axis=1) & ~safety_stop(design, post, n[:, 0])
         selected = np.where(chosen, np.argmin(distance, axis=1), -1)
         return TrialOutcomes(
             selected_index=selected.astype(np.int64),
