@@ -30,6 +30,7 @@ from escalation.models.crm._curves import (
     DEFAULT_PRIOR_SD,
     CRMModel,
     _dose_curves,
+    _DoseCurves,
 )
 from escalation.models.crm._grid import (
     _TAIL_WINDOW_LOG,
@@ -53,6 +54,22 @@ __all__ = [
 ]
 
 IntArray = npt.NDArray[np.int64]
+
+
+def _checked_curves(
+    skeleton: npt.ArrayLike,
+    model: CRMModel,
+    intercept: float,
+    prior_sd: float,
+    target: float,
+    conf_level: float,
+) -> _DoseCurves:
+    """The dose curves of a single-trial posterior, after checking its prior, target and level."""
+    curves = _dose_curves(skeleton, model, intercept)
+    _check_prior_sd(prior_sd)
+    _check_probability(target, "target")
+    _check_probability(conf_level, "conf_level")
+    return curves
 
 
 def crm_posterior(
@@ -123,10 +140,7 @@ def crm_posterior(
     >>> round(tite.posterior_mean, 4)
     0.5603
     """
-    curves = _dose_curves(skeleton, model, intercept)
-    _check_prior_sd(prior_sd)
-    _check_probability(target, "target")
-    _check_probability(conf_level, "conf_level")
+    curves = _checked_curves(skeleton, model, intercept, prior_sd, target, conf_level)
     n_doses = curves.skeleton.size
     doses, toxic, weights = _check_patients(dose_index, dlt, weight, n_doses)
 
@@ -134,7 +148,7 @@ def crm_posterior(
     n_at_dose = np.bincount(doses[complete], minlength=n_doses)
     dlt_at_dose = np.bincount(doses[toxic], minlength=n_doses)
     partial = ~complete & (weights > 0.0)
-    posterior = _SinglePosterior(
+    return _SinglePosterior(
         curves=curves,
         prior_sd=float(prior_sd),
         n_at_dose=n_at_dose,
@@ -142,10 +156,7 @@ def crm_posterior(
         partial_dose=doses[partial],
         partial_weight=weights[partial],
         n_patients=int(doses.size),
-    )
-    return posterior.summarize(
-        target=float(target), conf_level=float(conf_level), intervals=intervals
-    )
+    ).summarize(target=float(target), conf_level=float(conf_level), intervals=intervals)
 
 
 def crm_posterior_counts(
@@ -173,10 +184,7 @@ def crm_posterior_counts(
     >>> a.posterior_mean == b.posterior_mean
     True
     """
-    curves = _dose_curves(skeleton, model, intercept)
-    _check_prior_sd(prior_sd)
-    _check_probability(target, "target")
-    _check_probability(conf_level, "conf_level")
+    curves = _checked_curves(skeleton, model, intercept, prior_sd, target, conf_level)
     n_doses = curves.skeleton.size
     n_arr = np.asarray(n_at_dose, dtype=np.int64)
     y_arr = np.asarray(dlt_at_dose, dtype=np.int64)
@@ -189,7 +197,7 @@ def crm_posterior_counts(
         raise InvalidTrialDataError(
             "counts must be >= 0, with no more DLTs than patients", field="dlt_at_dose"
         )
-    posterior = _SinglePosterior(
+    return _SinglePosterior(
         curves=curves,
         prior_sd=float(prior_sd),
         n_at_dose=n_arr,
@@ -197,10 +205,7 @@ def crm_posterior_counts(
         partial_dose=np.zeros(0, dtype=np.int64),
         partial_weight=np.zeros(0),
         n_patients=int(n_arr.sum()),
-    )
-    return posterior.summarize(
-        target=float(target), conf_level=float(conf_level), intervals=intervals
-    )
+    ).summarize(target=float(target), conf_level=float(conf_level), intervals=intervals)
 
 
 def crm_posterior_batch(
