@@ -170,7 +170,8 @@ def efficacy_table(decision: Decision, doc: Any) -> str:
     """``recommend``'s second table for a design that uses efficacy: per dose, the patients with
     both outcomes known, their DLTs and responses, the response rate, Pr(response rate < efficacy
     target), the posterior mean utility and the desirability Pr(utility > benchmark)."""
-    from escalation.cli import _fmt, _render_rows
+    from escalation._cli_text import render_rows as _render_rows
+    from escalation.cli import _fmt
 
     u_b = (decision.model or {}).get("u_b")
     rows = []

@@ -8,7 +8,8 @@ import json
 import sys
 from typing import Any
 
-from escalation._cli_monitor import _probability_list, _render
+from escalation._cli_monitor import _probability_list
+from escalation._cli_text import render_rows
 from escalation.errors import InvalidDesignError, Problem
 from escalation.models.bop2 import FutilityRule, calibrate_futility, futility_problems
 
@@ -106,11 +107,11 @@ def _futility_command(args: argparse.Namespace) -> int:
         f"prior Beta({a:g}, {b:g}); stop when Pr(response rate <= {rule.response_null:g} | data) "
         f"> C(n) = 1 - {rule.lambda_:.6g} (n/{rule.max_n})^{rule.gamma:.6g} ({how}).",
         "",
-        _render(["Patients", "C(n)", "Stop if responses <=", "Continue if >="], rows),
+        render_rows(["Patients", "C(n)", "Stop if responses <=", "Continue if >="], rows),
         "",
         "Exact operating characteristics (go: every look passed, the null rejected):",
         "",
-        _render(["True response rate", "Pr(early stop)", "Pr(go)", "E(patients)"], oc_rows),
+        render_rows(["True response rate", "Pr(early stop)", "Pr(go)", "E(patients)"], oc_rows),
     ]
     sys.stdout.write("\n".join(text) + "\n")
     return 0

@@ -9,6 +9,7 @@ import math
 import sys
 from typing import Any
 
+from escalation._cli_text import render_rows
 from escalation.models.monitoring import ToxicityMonitor
 
 __all__ = ["add_monitor_command"]
@@ -42,14 +43,6 @@ def _boundary_ranges(stop_at_least: tuple[int | None, ...]) -> list[list[str]]:
             rows.append([span, "-" if bound is None else str(bound)])
             start = n + 1
     return rows
-
-
-def _render(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
 
 
 def _monitor_command(args: argparse.Namespace) -> int:
@@ -93,13 +86,15 @@ def _monitor_command(args: argparse.Namespace) -> int:
         f"the smallest threshold with Pr(ever stop | DLT rate = {monitor.p0:g}) <= "
         f"{monitor.alpha:g} over {monitor.max_n} patients.",
         "",
-        _render(["Evaluable patients", "Stop if DLTs >="], _boundary_ranges(monitor.stop_at_least)),
+        render_rows(
+            ["Evaluable patients", "Stop if DLTs >="], _boundary_ranges(monitor.stop_at_least)
+        ),
         "",
         "'-': no number of DLTs stops at that number of patients.",
         "",
         "Exact operating characteristics (at stopping or at the last patient):",
         "",
-        _render(["True DLT rate", "Pr(stop)", "E(DLTs)", "E(patients)"], oc_rows),
+        render_rows(["True DLT rate", "Pr(stop)", "E(DLTs)", "E(patients)"], oc_rows),
     ]
     sys.stdout.write("\n".join(text) + "\n")
     return 0

@@ -23,6 +23,7 @@ from typing import Any
 from escalation import __version__
 from escalation._cli_futility import add_futility_command
 from escalation._cli_monitor import add_monitor_command
+from escalation._cli_text import render_rows as _render_rows
 from escalation.decision import BackfillStatus, Decision, Selection
 from escalation.documents import TrialDocument, decision_to_json, parse_document, selection_to_json
 from escalation.errors import EscalationError, InvalidDesignError, InvalidTrialDataError, Problem
@@ -48,16 +49,6 @@ def _print_json(obj: Any) -> None:
 
 def _fmt(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
-
-
-def _render_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 # ---- table -----------------------------------------------------------------------------------------
