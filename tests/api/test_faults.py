@@ -4,7 +4,7 @@ acknowledged write is present exactly once, ``escalation audit verify`` finds th
 data intact, and then each tamper case of tests/api/tampering.py is caught.
 
 Marked ``fault``; it runs with the rest of the suite (``make test``, CI), or alone with
-``pytest -m fault -s`` (the figures are printed).
+``pytest -n 0 -m fault -s`` (the figures are printed).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ violate the schema are rejected; requests the schema allows are accepted (ST202)
 JSON schema can express refused them (a cross-field rule of the engine); endpoints refuse requests
 without the key.
 
-Run ``pytest tests/api/test_schemathesis.py -q -s`` to see the number of cases and of ST202
+Run ``pytest -n 0 tests/api/test_schemathesis.py -q -s`` to see the number of cases and of ST202
 rejections of each kind."""
 
 from __future__ import annotations
