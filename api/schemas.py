@@ -413,6 +413,11 @@ class SimulationSpecIn(BaseModel):
         le=int(LIMITS["efficacy_window_days"].high),
         description="days after the infusion at which a response is assessed (BOIN12)",
     )
+    response_time: DltTimeIn | None = Field(
+        default=None,
+        json_schema_extra=NOT_NULL,
+        description="time to response in the efficacy window (absent: at the window's end)",
+    )
     trials: int = Field(
         default=1000, ge=1, le=LIMITS["trials"].high, description="trials per scenario"
     )

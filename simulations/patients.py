@@ -13,7 +13,12 @@ Patient i of a simulated trial (counted in order of arrival) draws three numbers
 * a response quantile r_i ~ U(0, 1): the patient responds at dose d iff r_i < q_d, q_d the
   scenario's ``true_response_probs`` (independent of the DLT; with the scenario's
   ``tox_eff_correlation`` rho, r_i is first carried through a Gaussian copula with u_i, see
-  :meth:`PatientBlock.response_tolerance`).
+  :meth:`PatientBlock.response_tolerance`);
+* a response onset quantile z_i ~ U(0, 1): with a ``response_time`` distribution, a patient who
+  responds at dose d responds ``R_d(z_i)`` efficacy windows after the infusion, R_d the quantile
+  function of the time to response given a response in the window (the same forms as the time to
+  DLT, with q_d in place of p_d); without one (the default) a response is known at the end of the
+  efficacy window. A non-responder is known at the end of the window either way.
 
 The core counts whole days: arrivals fall on day floor(t) and a DLT ``ceil(W Q_d(v))`` days after the
 infusion (between day 1 and day W of the window W).
@@ -34,6 +39,8 @@ O'Quigley J, Paoletti X, Maccario J (2002). Non-parametric optimal design in dos
 Biostatistics 3:51-56 (latent tolerances).
 Yuan Y, Lin R, Li D, Nie L, Warren KE (2018). Clin Cancer Res 24:4921-4930 (Weibull times to DLT
 with half of them in the second half of the window).
+Zhou Y, Lin R, Lee JJ, Li D, Wang L, Li R, Yuan Y (2022). Stat Med 41:1918-1931 (TITE-BOIN12:
+times to DLT and to response drawn inside their windows, uniform or Weibull).
 """
 
 from __future__ import annotations
@@ -81,7 +88,8 @@ def block_seed(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DltTime:
-    """The distribution of the time to DLT inside the window, given a DLT."""
+    """The distribution of the time to DLT inside the window, given a DLT (also that of the time
+    to response inside the efficacy window, given a response: :attr:`Conduct.response_time`)."""
 
     distribution: Literal["uniform", "weibull"] = "uniform"
     late_onset_share: float = 0.5
@@ -138,7 +146,14 @@ class Conduct:
         (the delay is recorded); ``"lost"``: that patient is lost to the trial (TITEgBOIN).
     efficacy_window_days
         Days after the infusion at which a patient's response is assessed (designs that use
-        efficacy, BOIN12): the response is known from that day.
+        efficacy, BOIN12): the response is known from that day, or earlier with a
+        ``response_time``.
+    response_time
+        ``None`` (the default): a response is known at the end of the efficacy window. Else the
+        distribution of the time to response inside the efficacy window, given a response
+        (uniform, or Weibull with ``late_onset_share`` of the responses in the window's second
+        half, as TITE-BOIN12's paper simulates): a responder's response is known on that day, a
+        non-responder's at the end of the window. Only the generic engine simulates it.
     decision_timing
         ``"complete"``: the design is asked for the next cohort only once every treated patient's
         outcome is known (R's BOIN::get.oc and dfcrm::crmsim); ``"arrival"``: whenever a patient is
@@ -154,6 +169,7 @@ class Conduct:
     suspended_arrivals: Literal["wait", "lost"] = "wait"
     decision_timing: Literal["auto", "complete", "arrival"] = "auto"
     efficacy_window_days: int = 90
+    response_time: DltTime | None = None
 
     def __post_init__(self) -> None:
         if not self.accrual_per_month > 0:
@@ -169,6 +185,13 @@ class Conduct:
         if self.decision_timing not in ("auto", "complete", "arrival"):
             raise ValueError(
                 f"decision_timing: 'auto', 'complete' or 'arrival', got {self.decision_timing!r}"
+            )
+
+        if self.efficacy_window_days < 1:
+            raise ValueError(f"efficacy_window_days: must be >= 1, got {self.efficacy_window_days}")
+        if self.response_time is not None and not isinstance(self.response_time, DltTime):
+            raise ValueError(
+                f"response_time: None or a DltTime (uniform or weibull), got {self.response_time!r}"
             )
 
     @property
@@ -199,6 +222,8 @@ class PatientBlock:
         floor(arrival_time).
     response : numpy.ndarray
         r_i ~ U(0, 1); a response at dose d iff r_i < q_d (:meth:`responds`).
+    response_onset : numpy.ndarray
+        z_i ~ U(0, 1), the quantile of the time to response (with a ``response_time``).
     """
 
     def __init__(
@@ -238,6 +263,7 @@ class PatientBlock:
         self.arrival_time = np.empty((self.n_trials, 0))
         self.arrival_day = np.empty((self.n_trials, 0), dtype=np.int64)
         self.response = np.empty((self.n_trials, 0))
+        self.response_onset = np.empty((self.n_trials, 0))
         self._draw(self._chunk, block_seed(seed, scenario_index, block_index))
 
     @property
@@ -271,6 +297,19 @@ class PatientBlock:
         self.arrival_day = np.floor(self.arrival_time).astype(np.int64)
         # drawn after the others, so that adding responses left every earlier draw unchanged
         self.response = np.concatenate([self.response, rng.random(shape)[self._rows]], axis=1)
+        # drawn last, so that adding response times left every earlier draw unchanged
+        self.response_onset = np.concatenate(
+            [self.response_onset, rng.random(shape)[self._rows]], axis=1
+        )
+
+    def response_offset_days(self, trial: int, patient: int, prob: float) -> int:
+        """Day of a responder's response after the infusion, 1 to the efficacy window (the
+        conduct's ``response_time``; without one, the end of the window)."""
+        window = self.conduct.efficacy_window_days
+        if self.conduct.response_time is None:
+            return window
+        onset = self.response_onset[trial, patient]
+        return int(self.conduct.response_time.offset_days(onset, prob, window))
 
     def responds(self, trial: int, patient: int, dose_index: int) -> bool | None:
         """Whether patient ``patient`` of trial ``trial`` responds at the dose (``None`` when the

@@ -32,7 +32,11 @@
   times U(0, 2 / rate) months, as R bfboin), ``dlt_time`` (uniform), ``suspended_arrivals`` (``wait`` | ``lost``),
   ``decision_timing`` (``auto`` | ``complete`` | ``arrival``; see
   :class:`simulations.patients.Conduct`), ``dlt_window_days`` (30), ``efficacy_window_days`` (90:
-  a response is known this many days after the infusion), ``trials`` (1000) and ``seed``
+  a response is known this many days after the infusion), ``response_time`` (absent: at the end
+  of the efficacy window; ``{"distribution": "uniform"}`` or ``{"distribution": "weibull",
+  "late_onset_share": s}``: a responder's response falls on a day drawn inside the efficacy
+  window, as for ``dlt_time``, a non-responder is known at the window's end; the generic engine
+  simulates it), ``trials`` (1000) and ``seed``
   (a fresh one, reported in the results, when absent).
 * ``expansion``: an expansion stage per indication after escalation, and the final selection on
   all the data (:mod:`simulations.expansion`).
@@ -73,6 +77,7 @@ _KEYS = {
     "decision_timing",
     "dlt_window_days",
     "efficacy_window_days",
+    "response_time",
     "dose_amounts",
     "trials",
     "seed",
@@ -234,6 +239,7 @@ class SimulationSpec:
                 if any(s.true_response_probs is not None for s in self.scenarios)
                 else {}
             ),
+            **({"response_time": c.response_time.as_json()} if c.response_time is not None else {}),
             "trials": self.trials,
             "seed": self.seed,
             "benchmark_ties": self.benchmark_ties,
@@ -498,31 +504,10 @@ def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
     if timing not in ("auto", "complete", "arrival"):
         out.add("decision_timing", f"expected 'auto', 'complete' or 'arrival', got {timing!r}")
         timing = "auto"
-    dlt_time = DltTime()
-    block = spec.get("dlt_time", {"distribution": "uniform"})
-    if not isinstance(block, Mapping):
-        out.add(
-            "dlt_time", 'expected {"distribution": "uniform"} or {"distribution": "weibull", ...}'
-        )
-    else:
-        for key in block:
-            if key not in ("distribution", "late_onset_share"):
-                out.add(f"dlt_time.{key}", "unknown field (fields: distribution, late_onset_share)")
-        dist = block.get("distribution", "uniform")
-        if dist == "uniform":
-            if "late_onset_share" in block:
-                out.add("dlt_time.late_onset_share", "only for the weibull distribution")
-        elif dist == "weibull":
-            share = block.get("late_onset_share", 0.5)
-            if not _is_number(share) or not 0 < share < 1:
-                out.add(
-                    "dlt_time.late_onset_share",
-                    f"expected a share strictly between 0 and 1, got {share!r}",
-                )
-            else:
-                dlt_time = DltTime(distribution="weibull", late_onset_share=float(share))
-        else:
-            out.add("dlt_time.distribution", f"expected 'uniform' or 'weibull', got {dist!r}")
+    dlt_time = _event_time(spec, "dlt_time", out) or DltTime()
+    response_time = (
+        _event_time(spec, "response_time", out) if spec.get("response_time") is not None else None
+    )
     return Conduct(
         accrual_per_month=float(accrual),
         accrual=accrual_kind,
@@ -531,7 +516,36 @@ def _conduct(spec: Mapping[str, Any], out: _Collector) -> Conduct:
         suspended_arrivals=suspended,
         decision_timing=timing,
         efficacy_window_days=efficacy_window,
+        response_time=response_time,
     )
+
+
+def _event_time(spec: Mapping[str, Any], key: str, out: _Collector) -> DltTime | None:
+    """``dlt_time`` or ``response_time``: the time to the event inside its window (``None``
+    after a problem, which is recorded)."""
+    block = spec.get(key, {"distribution": "uniform"})
+    if not isinstance(block, Mapping):
+        out.add(key, 'expected {"distribution": "uniform"} or {"distribution": "weibull", ...}')
+        return None
+    for field in block:
+        if field not in ("distribution", "late_onset_share"):
+            out.add(f"{key}.{field}", "unknown field (fields: distribution, late_onset_share)")
+    dist = block.get("distribution", "uniform")
+    if dist == "uniform":
+        if "late_onset_share" in block:
+            out.add(f"{key}.late_onset_share", "only for the weibull distribution")
+        return DltTime()
+    if dist == "weibull":
+        share = block.get("late_onset_share", 0.5)
+        if not _is_number(share) or not 0 < share < 1:
+            out.add(
+                f"{key}.late_onset_share",
+                f"expected a share strictly between 0 and 1, got {share!r}",
+            )
+            return None
+        return DltTime(distribution="weibull", late_onset_share=float(share))
+    out.add(f"{key}.distribution", f"expected 'uniform' or 'weibull', got {dist!r}")
+    return None
 
 
 def parse_spec(spec: Any) -> SimulationSpec:

@@ -12,7 +12,8 @@ its statistics from escalation:
 * the final selection from :func:`escalation.models.utility.obd_select_batch`, whose one-trial
   case is the design's own;
 * the rule set is compared with the design's (:func:`~simulations.engines.base.runs_on_fast_engine`),
-  so a BOIN12 with other rules runs on the generic engine.
+  so a BOIN12 with other rules runs on the generic engine; so does a conduct with a
+  ``response_time`` (this engine's calendar knows a response at the end of the efficacy window).
 
 The movement rules (the design's ``_propose``) are restated here over arrays:
 tests/simulations/test_boin12_engine.py checks that this engine and the generic engine give
@@ -48,6 +49,7 @@ from simulations.engines.base import (
     IntArray,
     RuleSet,
     TrialOutcomes,
+    log,
     runs_on_fast_engine,
 )
 from simulations.engines.calendar import CohortCalendar
@@ -79,9 +81,15 @@ class BOIN12Engine:
     name = "fast-boin12"
 
     def supports(self, design: Design, conduct: Conduct) -> bool:
-        return type(design) is BOIN12 and runs_on_fast_engine(
-            design, conduct, BOIN12, expected_rules(design)
-        )
+        if type(design) is not BOIN12:
+            return False
+        if conduct.response_time is not None:
+            log.warning(
+                "boin12 with a response_time: the fast engine knows responses only at the end "
+                "of the efficacy window: generic engine used"
+            )
+            return False
+        return runs_on_fast_engine(design, conduct, BOIN12, expected_rules(design))
 
     def run(
         self,

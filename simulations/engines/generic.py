@@ -28,8 +28,9 @@ final selection is on the data known that day,
 and backfill patients still inside their window are counted as treated and as
 ``backfill_unevaluated``. A patient responds at the scenario's ``true_response_probs``, the response
 being known at the end of the window; for a design that uses efficacy (BOIN12) it is known
-``efficacy_window_days`` after the infusion, the design waits for it, and the trial runs to the
-end of the last patient's longer window. Either way the response is the block's one draw per
+``efficacy_window_days`` after the infusion (or, with the conduct's ``response_time``, a
+responder's on the day of the response drawn inside that window), the design waits for it, and
+the trial runs to the end of the last patient's longer window. Either way the response is the block's one draw per
 patient (:meth:`simulations.patients.PatientBlock.response_tolerance`, with the scenario's
 ``tox_eff_correlation``).
 
@@ -279,6 +280,10 @@ def simulate_trial(
         if efficacy is not None:
             response = efficacy.responds(trial, index, dose)
             response_day = infused + eff_window
+            if response:  # known on the day of the response (the window's end by default)
+                response_day = infused + block.response_offset_days(
+                    trial, index, float(efficacy.probs[dose])
+                )
             result.eff_at_dose[dose] += response
         treated.append(
             _Treated(
@@ -370,9 +375,11 @@ def simulate_trial(
                 result.lost += 1
                 continue
             assert decision.wait_until_day is not None
-            upcoming = [
-                e for p in treated if (e := p.event_day(window)) > day
-            ]  # the next DLT or window closing
+            # the next DLT, window closing, or response (one known before its window closes
+            # may end the wait sooner than the design's own bound, which counts windows)
+            upcoming = [e for p in treated if (e := p.event_day(window)) > day] + [
+                r for p in treated if (r := p.response_day) is not None and r > day
+            ]
             nxt = min([decision.wait_until_day, *upcoming])
             if nxt <= day:
                 raise RuntimeError(
@@ -414,10 +421,13 @@ def simulate_trial(
 
 
 def _news(treated: list[_Treated], window: int, since: int, _n: int, day: int) -> bool:
-    """Whether an outcome becomes known after day ``since`` and by ``day``: a DLT, or a window
-    closing (with its response)."""
+    """Whether an outcome becomes known after day ``since`` and by ``day``: a DLT, a window
+    closing, or a response."""
     return any(
-        since < p.event_day(window) <= day or since < p.infused_day + window <= day for p in treated
+        since < p.event_day(window) <= day
+        or since < p.infused_day + window <= day
+        or (p.response_day is not None and since < p.response_day <= day)
+        for p in treated
     )
 
 
