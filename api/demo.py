@@ -28,7 +28,7 @@ def load_demo_trial(db: Database, path: Path, *, actor: str) -> tuple[int, int]:
     with db.read() as s:
         trial_id = s.scalars(select(Trial.id).where(Trial.name == name).order_by(Trial.id)).first()
     if trial_id is None:
-        keys = ("design", "doses", "dlt_window_days", "indications")
+        keys = ("design", "doses", "dlt_window_days", "efficacy_window_days", "indications")
         protocol = {k: document[k] for k in keys if k in document}
         trial_id = trials.create_trial(db, protocol | {"name": name}, actor=actor).id
     changed = 0

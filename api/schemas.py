@@ -268,6 +268,14 @@ class TrialCreate(BaseModel):
     design: DesignIn
     doses: list[DoseIn] = _doses()
     dlt_window_days: int = _window()
+    efficacy_window_days: int | None = Field(
+        default=None,
+        ge=int(LIMITS["efficacy_window_days"].low),
+        le=int(LIMITS["efficacy_window_days"].high),
+        json_schema_extra=NOT_NULL,
+        description="days after the infusion by which a response is known (BOIN12, TITE-BOIN12; "
+        "absent: 90)",
+    )
     indications: list[NonEmptyText] | None = Field(
         default=None,
         description="the trial's indications (patients' indications are among them; the "
@@ -525,6 +533,9 @@ class TrialOut(BaseModel):
     design: dict[str, Any] = Field(description="every design option, defaults resolved")
     doses: list[dict[str, Any]]
     dlt_window_days: int
+    efficacy_window_days: int | None = Field(
+        default=None, description="days by which a response is known (null: not set, 90 days)"
+    )
     indications: list[str] | None = Field(
         default=None, description="the trial's indications (null: none declared)"
     )

@@ -23,6 +23,7 @@ def trial_out(trial: Trial, n_patients: int) -> TrialOut:
         design=trial.design,
         doses=trial.doses,
         dlt_window_days=trial.dlt_window_days,
+        efficacy_window_days=trial.efficacy_window_days,
         indications=trial.indications,
         n_patients=n_patients,
         frozen=n_patients > 0,

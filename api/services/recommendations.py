@@ -24,7 +24,12 @@ from sqlalchemy.orm import Session
 from api.errors import Conflict, InvalidInput, NotFound, problem
 from api.schemas import RecommendationOut
 from api.services.common import PageRequest, get_trial, page
-from api.services.trials import PATIENT_COLUMNS, PatientFacts, trial_document
+from api.services.trials import (
+    OPTIONAL_PROTOCOL_KEYS,
+    PATIENT_COLUMNS,
+    PatientFacts,
+    trial_document,
+)
 from api.storage import audit
 from api.storage.audit import sha256_json
 from api.storage.db import Database
@@ -68,14 +73,16 @@ def data_hash(snapshot: dict[str, Any]) -> str:
 
 def design_hash(snapshot: dict[str, Any]) -> str:
     """SHA-256 of the protocol: design (every option), doses, DLT window and, when the trial
-    declares them, its indications (a snapshot without them hashes as before they existed)."""
+    sets them, its efficacy window and indications (a snapshot without them hashes as before
+    they existed)."""
     protocol = {
         "design": snapshot["design"],
         "doses": snapshot["doses"],
         "dlt_window_days": snapshot["dlt_window_days"],
     }
-    if snapshot.get("indications") is not None:
-        protocol["indications"] = snapshot["indications"]
+    for key in OPTIONAL_PROTOCOL_KEYS:
+        if snapshot.get(key) is not None:
+            protocol[key] = snapshot[key]
     return sha256_json(protocol)
 
 
@@ -107,6 +114,7 @@ _SNAPSHOT = (
         sa_cast(Trial.design, Text).label("design_json"),
         sa_cast(Trial.doses, Text).label("doses_json"),
         Trial.dlt_window_days,
+        Trial.efficacy_window_days,
         sa_cast(Trial.indications, Text).label("indications_json"),
         Trial.data_version,
         *PATIENT_COLUMNS,
@@ -156,9 +164,11 @@ def _versioned_snapshot(
         "design": json.loads(first.design_json),
         "doses": json.loads(first.doses_json),
         "dlt_window_days": first.dlt_window_days,
+        "efficacy_window_days": first.efficacy_window_days,
         "indications": json.loads(first.indications_json) if first.indications_json else None,
     }
-    patients = [cast(PatientFacts, tuple(r[6:])) for r in rows if r.patient_id is not None]
+    start = len(rows[0]) - len(PATIENT_COLUMNS)  # the patient columns come last
+    patients = [cast(PatientFacts, tuple(r[start:])) for r in rows if r.patient_id is not None]
     return trial_document(protocol, patients, as_of), first.data_version
 
 

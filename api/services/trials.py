@@ -49,7 +49,17 @@ __all__ = [
     "upsert_patient",
 ]
 
-PROTOCOL_KEYS = ("name", "design", "doses", "dlt_window_days", "indications")
+PROTOCOL_KEYS = (
+    "name",
+    "design",
+    "doses",
+    "dlt_window_days",
+    "efficacy_window_days",
+    "indications",
+)
+#: protocol keys recorded and hashed only when the trial sets them (NULL: a document's default), so
+#: that a trial without them reads as before the schema revision that added them
+OPTIONAL_PROTOCOL_KEYS = ("efficacy_window_days", "indications")
 #: the fields of a patient's record (those after ``withdrawn_on``: the whole trial's, optional)
 RECORD_KEYS = (
     "id",
@@ -97,6 +107,9 @@ def _protocol(body: Mapping[str, Any]) -> dict[str, Any]:
         "design": parsed.design.options(),
         "doses": doses,
         "dlt_window_days": parsed.data.dlt_window_days,
+        "efficacy_window_days": (
+            parsed.data.efficacy_window_days if "efficacy_window_days" in body else None
+        ),
         # as given (the engine checked them): an expansion's indications are not added here
         "indications": list(body["indications"]) if body.get("indications") is not None else None,
     }
@@ -108,14 +121,16 @@ def _protocol_of(trial: Trial) -> dict[str, Any]:
         "design": trial.design,
         "doses": trial.doses,
         "dlt_window_days": trial.dlt_window_days,
+        "efficacy_window_days": trial.efficacy_window_days,
         "indications": trial.indications,
     }
 
 
 def _audited(protocol: Mapping[str, Any]) -> dict[str, Any]:
-    """A protocol as the audit trail records it: ``indications`` only when the trial has them
-    (so a trial without them is recorded as before schema revision 0007)."""
-    return {k: v for k, v in protocol.items() if k != "indications" or v is not None}
+    """A protocol as the audit trail records it: ``indications`` and ``efficacy_window_days`` only
+    when the trial sets them (so a trial without them is recorded as before schema revisions 0007
+    and 0008)."""
+    return {k: v for k, v in protocol.items() if k not in OPTIONAL_PROTOCOL_KEYS or v is not None}
 
 
 def n_patients(session: Session, trial_id: int) -> int:
@@ -506,7 +521,7 @@ def trial_document(
     assessed after ``as_of`` was not yet known either (the response is left out: unknown).
     A patient's cohort and indication are known from the infusion on; they, and the response,
     appear only when they differ from a document's defaults (escalation, none, unknown).
-    ``protocol`` holds the trial's name, design, doses, DLT window and indications; ``patients``
+    ``protocol`` holds the trial's name, design, doses, DLT and efficacy windows and indications; ``patients``
     are rows of ``PATIENT_COLUMNS`` (unpacked as tuples: this runs on every recommendation
     request).
     """

@@ -105,6 +105,8 @@ class Trial(Base):
     dlt_window_days: Mapped[int]
     # the trial's indications (a list of names; schema revision 0007), NULL: none declared
     indications: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # days by which a response is known (schema revision 0008), NULL: the document default, 90
+    efficacy_window_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime]
     created_by: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[dt.datetime]

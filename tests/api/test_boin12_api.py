@@ -49,7 +49,8 @@ def test_a_stored_boin12_trial_with_posted_responses(api: Api) -> None:
     from tests.api.conftest import make_trial
 
     document = _shifted(json.loads(EXAMPLE.read_text()), days=-120)  # before the server's today
-    document.pop("efficacy_window_days")  # the stored protocol keeps the default, 90 days
+    document.pop("efficacy_window_days")  # created without it: the default, 90 days (see
+    # tests/api/test_trial_efficacy_window.py for a trial that sets it)
     trial_id = make_trial(api, document)
     with api.client("src") as c:
         rec = c.get(

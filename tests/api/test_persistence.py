@@ -114,7 +114,7 @@ def test_an_older_schema_upgrades_in_place(
     with server:
         api = Api(server=server, db=db, keys={"admin": key})
         with api.client("admin") as c:
-            assert c.get("/readyz").json()["schema_revision"] == db.head_revision() == "0007"
+            assert c.get("/readyz").json()["schema_revision"] == db.head_revision() == "0008"
             assert c.get(f"/v1/trials/{trial_id}").json()["name"] == "old"
             assert c.get(f"/v1/trials/{trial_id}/patients").json()["items"][0]["id"] == "P001"
             job = c.post(
@@ -268,7 +268,7 @@ def test_records_of_0006_read_verify_and_decide_as_before_after_0007(
             assert check(s).intact
         with pytest.raises(RuntimeError, match="would delete"), db.engine.begin() as conn:
             command.downgrade(alembic_config(conn), "0006")
-        assert db.current_revision() == db.head_revision() == "0007"
+        assert db.current_revision() == db.head_revision() == "0008"
     finally:
         db.dispose()
 
