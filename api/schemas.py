@@ -347,7 +347,9 @@ class ScenarioIn(BaseModel):
 class RandomScenarioBlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    generator: FreeText = Field(description="pseudo-uniform, liu-yuan or probit-gap")
+    generator: FreeText = Field(
+        description="pseudo-uniform, liu-yuan, probit-gap or boin12-random (DLT and response)"
+    )
     count: int = Field(ge=1, le=LIMITS["random_scenarios"].high)
     target: float = Field(gt=0, lt=1)
     levels: int = Field(ge=1, le=LIMITS["n_doses"].high)
@@ -355,6 +357,12 @@ class RandomScenarioBlockIn(BaseModel):
     gap: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, lt=1)
     sigma0: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=10)
     sigma: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=10)
+    efficacy_target: float | None = Field(
+        default=None, json_schema_extra=NOT_NULL, gt=0, lt=0.9, description="boin12-random"
+    )
+    u11: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=100)
+    u00: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=100)
+    plateau_share: float | None = Field(default=None, json_schema_extra=NOT_NULL, ge=0, le=1)
     seed: int | None = Field(default=None, ge=0, le=LIMITS["seed"].high)
 
 

@@ -19,6 +19,13 @@ a few hand-picked ones (DESIGN.md section 5):
   neighbours of the MTD are first reflected about the target, so that the MTD stays the level
   closest to it (see :func:`liu_yuan_scenarios`). Nothing is rejected; ``mu`` sets how far apart
   the levels are (0.53, the default: the paper's main setting; 0.38: its harder one).
+* ``"boin12-random"`` -- curves of DLT *and* response probabilities with a known optimal
+  biological dose, for BOIN12 (see :func:`boin12_random_scenarios`): the random scenarios of the
+  CRAN package phase12designs (``oc_boin12`` without fixed probabilities, its ``simprob``), which
+  derives from MD Anderson's BOIN12 simulation code: the OBD level uniform, the MTD uniform at or
+  above it, DLT probabilities by the pseudo-uniform algorithm, response probabilities a plateau
+  after the OBD or (half the time) unimodal, curves rejected until the OBD maximizes
+  u11 q + u00 (1 - p) up to the MTD with p <= target + 0.05 and q >= efficacy_target + 0.05 there.
 * ``"probit-gap"`` -- the generator this package called ``liu-yuan`` before: the same MTD draw,
   half-normal probit steps of scale ``sigma``, and curves rejected until the MTD's neighbours are
   at least ``gap`` further from the target than the MTD. Not a published algorithm; kept for
@@ -32,6 +39,9 @@ Liu S, Yuan Y (2015). Bayesian optimal interval designs for phase I clinical tri
 64:507-523 (random scenarios on the probit scale).
 Paoletti X, O'Quigley J, Maccario J (2004). Design efficiency in dose finding studies. Comput Stat
 Data Anal 45:197-214.
+Lin R, Zhou Y, Yan F, Li D, Yuan Y (2020). BOIN12. JCO Precis Oncol 4:1393-1402 (random
+scenarios of toxicity and efficacy); Cao A, Shi H. phase12designs (CRAN), ``simprob`` in R/utils.R
+(the algorithm followed here).
 
 Examples
 --------
@@ -46,7 +56,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +66,7 @@ __all__ = [
     "GENERATORS",
     "UNACCEPTABLE_RATIO",
     "Scenario",
+    "boin12_random_scenarios",
     "liu_yuan_scenarios",
     "mtd_levels",
     "probit_gap_scenarios",
@@ -358,8 +369,113 @@ def probit_gap_scenarios(
     return out
 
 
-GENERATORS = {
+def boin12_random_scenarios(
+    rng: np.random.Generator,
+    *,
+    count: int,
+    target: float,
+    levels: int,
+    efficacy_target: float,
+    u11: float = 60.0,
+    u00: float = 40.0,
+    plateau_share: float = 0.5,
+) -> list[Scenario]:
+    """Random DLT and response curves with a known optimal biological dose (OBD), for BOIN12.
+
+    phase12designs' ``simprob`` (its random scenarios of ``oc_boin12``), level by level (1-based
+    as there; p the DLT, q the response probabilities, J levels):
+
+    1. the OBD level b is uniform on 1..J; with b < J the response curve is a plateau with
+       probability ``plateau_share``, else unimodal (b = J: increasing);
+    2. then, until the curve is accepted: the MTD level m is uniform on b..J; the upper bound of
+       the DLT probabilities is B = max(target + 0.1, the largest of J - m uniforms on
+       (target, 1)) when m < J, else target + (1 - target) Beta(0.5, 1); p is J sorted uniforms
+       on (0, B), drawn again until m is the level closest to the target;
+    3. the response bound is C ~ U(efficacy_target + 0.1, 1); plateau: q_1..q_b sorted uniforms on
+       (0, C), then q_i = q_b above b; unimodal: the peak level e is uniform on b..J, q_e the
+       largest of J uniforms on (0, C), sorted uniforms on (0, q_e) below it and decreasing ones
+       above; b = J: J sorted uniforms on (0, C);
+    4. accepted when b is the first level maximizing u11 q + u00 (1 - p) among 1..m (the true
+       utility with u10 = 0 and u01 = 100), with p_b <= target + 0.05 and
+       q_b >= efficacy_target + 0.05.
+
+    One departure: where ``simprob`` redraws p with the same B until m is the level closest to
+    the target (practically forever for some B), this draws m and B again after 10,000
+    rejections, as :func:`pseudo_uniform_scenarios` does. Returns scenarios named
+    ``boin12-random-1``, ... with ``true_response_probs``.
+
+    References
+    ----------
+    Cao A, Shi H. phase12designs: model-assisted phase I/II designs (CRAN), R/utils.R ``simprob``
+    and R/oc_boin12.R. Lin R, Zhou Y, Yan F, Li D, Yuan Y (2020). JCO Precis Oncol 4:1393-1402.
+
+    Examples
+    --------
+    >>> s = boin12_random_scenarios(
+    ...     np.random.default_rng(3), count=2, target=0.35, levels=5, efficacy_target=0.25)
+    >>> [len(x.true_response_probs or ()) for x in s]
+    [5, 5]
+    """
+    if not 0 < efficacy_target < 0.9:
+        raise ValueError(f"efficacy_target: must be in (0, 0.9), got {efficacy_target}")
+    if not 0 <= plateau_share <= 1:
+        raise ValueError(f"plateau_share: must be in [0, 1], got {plateau_share}")
+    out = []
+    for k in range(count):
+        b = int(rng.integers(levels))  # 0-based OBD
+        plateau = b < levels - 1 and bool(rng.random() < plateau_share)
+        for _ in range(_MAX_TRIES):
+            m = b + int(rng.integers(levels - b))  # 0-based MTD, at or above the OBD
+            if m < levels - 1:
+                bound = max(target + 0.10, float(rng.uniform(target, 1.0, levels - 1 - m).max()))
+            else:
+                bound = target + (1.0 - target) * float(rng.beta(0.5, 1.0))
+            for _ in range(_TRIES_PER_BOUND):
+                p = np.sort(rng.uniform(0.0, bound, levels))
+                if int(np.argmin(np.abs(p - target))) == m:
+                    break
+            else:
+                continue
+            c = float(rng.uniform(efficacy_target + 0.10, 1.0))
+            q = np.empty(levels)
+            if b == levels - 1:
+                q = np.sort(rng.uniform(0.0, c, levels))
+            elif plateau:
+                q[: b + 1] = np.sort(rng.uniform(0.0, c, b + 1))
+                q[b + 1 :] = q[b]
+            else:
+                e = b + int(rng.integers(levels - b))  # the peak of the responses
+                q[e] = float(rng.uniform(0.0, c, levels).max())
+                q[:e] = np.sort(rng.uniform(0.0, q[e], e))
+                q[e + 1 :] = np.sort(rng.uniform(0.0, q[e], levels - 1 - e))[::-1]
+            utility = u11 * q + u00 * (1.0 - p)
+            if (
+                int(np.argmax(utility[: m + 1])) == b
+                and p[b] <= target + 0.05
+                and q[b] >= efficacy_target + 0.05
+            ):
+                break
+        else:
+            raise RuntimeError(
+                f"boin12-random generator: no curve accepted in {_MAX_TRIES} draws "
+                f"(target {target}, efficacy_target {efficacy_target})"
+            )
+        out.append(
+            Scenario(
+                name=f"boin12-random-{k + 1}",
+                true_dlt_probs=tuple(float(v) for v in p),
+                target=target,
+                true_response_probs=tuple(float(v) for v in q),
+            )
+        )
+    return out
+
+
+#: the random generators by name (a spec's ``"generator"``); each takes the generator, then
+#: ``count``, ``target``, ``levels`` and its own options as keywords
+GENERATORS: dict[str, Callable[..., list[Scenario]]] = {
     "pseudo-uniform": pseudo_uniform_scenarios,
+    "boin12-random": boin12_random_scenarios,
     "liu-yuan": liu_yuan_scenarios,
     "probit-gap": probit_gap_scenarios,
 }

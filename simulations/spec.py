@@ -21,9 +21,11 @@
   level; for designs that use responses (backfill's opening rule, BOIN12) also
   ``true_response_probs`` validated likewise, and
   an optional ``tox_eff_correlation`` in (-1, 1), the latent-normal correlation of a patient's
-  DLT and response), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap", "count",
-  "target", "levels"}}`` (liu-yuan also takes ``mu``, ``sigma0``, ``sigma``; probit-gap ``gap``,
-  ``sigma0``, ``sigma``; each may take its own ``seed``).
+  DLT and response), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap" |
+  "boin12-random", "count", "target", "levels"}}`` (liu-yuan also takes ``mu``, ``sigma0``,
+  ``sigma``; probit-gap ``gap``, ``sigma0``, ``sigma``; boin12-random, which draws response
+  probabilities too, ``efficacy_target`` (required), ``u11`` (60), ``u00`` (40) and
+  ``plateau_share`` (0.5); each may take its own ``seed``).
 * ``benchmark_ties`` (``"lower"``, the default, or ``"higher"``): which of two levels equally close
   to the target the optimal benchmark selects; ``unacceptable_ratio`` (1.4): no dose is the correct
   selection when every true DLT probability is above this ratio x the target (see
@@ -86,13 +88,41 @@ _KEYS = {
     "expansion",
 }
 _SCENARIO_KEYS = ("name", "true_dlt_probs", "true_response_probs", "tox_eff_correlation")
-_RANDOM_KEYS = {"generator", "count", "target", "levels", "mu", "gap", "sigma0", "sigma", "seed"}
+_RANDOM_KEYS = {
+    "generator",
+    "count",
+    "target",
+    "levels",
+    "mu",
+    "gap",
+    "sigma0",
+    "sigma",
+    "efficacy_target",
+    "u11",
+    "u00",
+    "plateau_share",
+    "seed",
+}
 #: the options of each random generator beyond generator, count, target, levels and seed
 _GENERATOR_OPTIONS = {
     "pseudo-uniform": (),
     "liu-yuan": ("mu", "sigma0", "sigma"),
     "probit-gap": ("gap", "sigma0", "sigma"),
+    "boin12-random": ("efficacy_target", "u11", "u00", "plateau_share"),
 }
+#: the range of each generator option: (low, high, what)
+_OPTION_RANGES = {
+    "mu": (0.0, 10.0, "a number from 0 to 10"),
+    "sigma0": (0.0, 10.0, "a number from 0 to 10"),
+    "sigma": (0.0, 10.0, "a number from 0 to 10"),
+    "gap": (0.0, 1.0, "a number from 0 to 1 (excluded)"),
+    "efficacy_target": (0.0, 0.9, "a response probability strictly between 0 and 0.9"),
+    "u11": (0.0, 100.0, "a utility from 0 to 100"),
+    "u00": (0.0, 100.0, "a utility from 0 to 100"),
+    "plateau_share": (0.0, 1.0, "a share from 0 to 1"),
+}
+#: options a generator cannot do without
+_REQUIRED_OPTIONS = {"boin12-random": ("efficacy_target",)}
 DEFAULT_TRIALS = 1000
 #: largest number of trials per scenario and of random scenarios a spec may ask for
 MAX_TRIALS = int(LIMITS["trials"].high)
@@ -440,24 +470,27 @@ def _random_scenarios(
             f"{field}.target", f"expected a probability strictly between 0 and 1, got {target!r}"
         )
     options: dict[str, float] = {}
-    for key in ("mu", "gap", "sigma0", "sigma"):
+    known = isinstance(generator, str) and generator in GENERATORS
+    for key, (low, high, what) in _OPTION_RANGES.items():
         if key in block:
             v = block[key]
-            if (
-                isinstance(generator, str)
-                and generator in GENERATORS
-                and key not in _GENERATOR_OPTIONS[generator]
-            ):
+            strict = key in ("gap", "efficacy_target")  # the upper end (and 0 for a rate) excluded
+            if known and key not in _GENERATOR_OPTIONS[generator]:
                 users = [g for g, keys in _GENERATOR_OPTIONS.items() if key in keys]
                 out.add(f"{field}.{key}", f"only for the {' and '.join(users)} generator")
-            elif not _is_number(v) or v < 0 or v > 10 or (key == "gap" and v >= 1):
-                out.add(
-                    f"{field}.{key}",
-                    f"expected a number from 0 to {'1 (excluded)' if key == 'gap' else '10'}, "
-                    f"got {v!r}",
-                )
+            elif (
+                not _is_number(v)
+                or v < low
+                or v > high
+                or (strict and v >= high)
+                or (key == "efficacy_target" and v <= low)
+            ):
+                out.add(f"{field}.{key}", f"expected {what}, got {v!r}")
             else:
                 options[key] = float(v)
+    for key in _REQUIRED_OPTIONS.get(generator, ()) if known else ():
+        if key not in block:
+            out.add(f"{field}.{key}", f"missing: the {generator} generator needs it")
     own_seed = block.get("seed")
     if own_seed is not None and (not _is_int(own_seed) or own_seed < 0):
         out.add(f"{field}.seed", f"expected a whole number >= 0, got {own_seed!r}")
