@@ -33,6 +33,27 @@ FloatArray = npt.NDArray[np.float64]
 RuleSet = tuple[object, ...]
 
 
+class DosesTried:
+    """Per trial of a block, as an escalation engine advances it: the current dose index, the
+    patients and DLTs per dose (every treated patient, pending ones included), and the highest
+    dose index tried (-1 before the first patient). The arrays are updated in place, so an
+    engine may hold them under short names."""
+
+    def __init__(self, n_trials: int, n_doses: int, start_index: int) -> None:
+        self.cur: IntArray = np.full(n_trials, start_index, dtype=np.int64)
+        self.n: IntArray = np.zeros((n_trials, n_doses), dtype=np.int64)
+        self.y: IntArray = np.zeros((n_trials, n_doses), dtype=np.int64)
+        self.highest: IntArray = np.full(n_trials, -1, dtype=np.int64)
+        self._trial = np.arange(n_trials)
+
+    def treated(self, cohort: IntArray, n_dlt: IntArray) -> None:
+        """Record, per trial, a cohort of ``cohort`` patients with ``n_dlt`` DLTs at the
+        current dose (0 patients where a trial treated none)."""
+        self.n[self._trial, self.cur] += cohort
+        self.y[self._trial, self.cur] += n_dlt
+        np.maximum(self.highest, self.cur, out=self.highest, where=np.asarray(cohort) > 0)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrialOutcomes:
     """Per-trial results of a block (arrays by trial; dose indices from 0).

@@ -57,6 +57,7 @@ from escalation import (
 )
 from simulations.engines.base import (
     BoolArray,
+    DosesTried,
     Efficacy,
     FloatArray,
     IntArray,
@@ -173,21 +174,16 @@ class CRMEngine:
         n_trials, n_doses = block.n_trials, design.n_doses
         size, target = design.cohort_size, design.target
         probs = np.asarray(probs, dtype=np.float64)
-        trial = np.arange(n_trials)
         cal = CohortCalendar(block, conduct, cohort_size=size, max_patients=design.max_patients)
 
-        cur = np.full(n_trials, design.start_level - 1, dtype=np.int64)
-        n = np.zeros((n_trials, n_doses), dtype=np.int64)
-        y = np.zeros((n_trials, n_doses), dtype=np.int64)
-        highest = np.full(n_trials, -1, dtype=np.int64)  # highest dose tried
+        doses = DosesTried(n_trials, n_doses, design.start_level - 1)
+        cur, n, y, highest = doses.cur, doses.n, doses.y, doses.highest  # updated in place
 
         # the first decision, on no patient: the starting dose (overdose control applies from
         # the first outcome on, and every later decision here has the first cohort's outcomes)
         while cal.active.any():
             cohort, n_dlt = cal.treat(probs[cur])
-            n[trial, cur] += cohort
-            y[trial, cur] += n_dlt
-            highest = np.where(cohort > 0, np.maximum(highest, cur), highest)
+            doses.treated(cohort, n_dlt)
             if not cal.active.any():
                 break
             cal.next_decision()  # once every outcome is known and a patient is there

@@ -43,6 +43,7 @@ from escalation import (
     select_isotonic_batch,
 )
 from simulations.engines.base import (
+    DosesTried,
     Efficacy,
     FloatArray,
     IntArray,
@@ -99,7 +100,6 @@ class TITEBOINEngine:
         lambda_e, lambda_d = design.lambdas
         window, max_pending = conduct.dlt_window_days, design.max_pending
         probs = np.asarray(probs, dtype=np.float64)
-        trial = np.arange(n_trials)
         cal = CohortCalendar(
             block,
             conduct,
@@ -108,18 +108,14 @@ class TITEBOINEngine:
             timing="arrival",
         )
 
-        cur = np.full(n_trials, design.start_level - 1, dtype=np.int64)
-        n = np.zeros((n_trials, n_doses), dtype=np.int64)  # treated, pending ones included
-        y = np.zeros((n_trials, n_doses), dtype=np.int64)  # every DLT, known or not yet
-        highest = np.full(n_trials, -1, dtype=np.int64)  # highest dose tried
+        doses = DosesTried(n_trials, n_doses, design.start_level - 1)
+        cur, n, y, highest = doses.cur, doses.n, doses.y, doses.highest  # updated in place
         go = np.ones(n_trials, dtype=np.bool_)
 
         # the first decision, on no patient: the starting dose, on day 0
         while True:
             cohort, n_dlt = cal.treat(probs[cur], go=go, dose=cur)
-            n[trial, cur] += cohort
-            y[trial, cur] += n_dlt
-            highest = np.where(cohort > 0, np.maximum(highest, cur), highest)
+            doses.treated(cohort, n_dlt)
             if not cal.active.any():
                 break
             cal.arrive()  # the next patient is there: the design is asked
