@@ -210,13 +210,4 @@ class BLRMEngine:
         chosen = _best_target(prob_target, candidates)
         selected = np.where(candidates.any(axis=1), chosen, -1)
         self.last_states = cache.size
-        return TrialOutcomes(
-            selected_index=selected.astype(np.int64),
-            n_at_dose=n,
-            dlt_at_dose=y,
-            stopped_early=cal.early,
-            duration_days=cal.duration_days(),
-            delay_days=cal.delay,
-            lost=cal.lost,
-            last_index=cur.copy(),
-        )
+        return cal.outcomes(selected, n, y, cur.copy())

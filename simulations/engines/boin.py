@@ -174,13 +174,4 @@ class BOINEngine:
             bound_mtd=design.bound_mtd,
             phi2=design.phi2,
         )
-        return TrialOutcomes(
-            selected_index=selected,
-            n_at_dose=n2,
-            dlt_at_dose=y2,
-            stopped_early=cal.early,
-            duration_days=cal.duration_days(),
-            delay_days=cal.delay,
-            lost=cal.lost,
-            last_index=cur.copy(),
-        )
+        return cal.outcomes(selected, n2, y2, cur.copy())

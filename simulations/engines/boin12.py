@@ -224,14 +224,4 @@ class BOIN12Engine:
             n, yt, ye, elim, target=design.target, utility=design.utility
         )
         selected = np.where(stop_model & ~n_stop, -1, selected)
-        return TrialOutcomes(
-            selected_index=selected,
-            n_at_dose=n,
-            dlt_at_dose=yt,
-            stopped_early=cal.early,
-            duration_days=cal.duration_days(),
-            delay_days=cal.delay,
-            lost=cal.lost,
-            eff_at_dose=ye,
-            last_index=np.where(cal.total > 0, cur, -1),
-        )
+        return cal.outcomes(selected, n, yt, np.where(cal.total > 0, cur, -1), eff_at_dose=ye)

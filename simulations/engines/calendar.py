@@ -60,7 +60,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from simulations.engines.base import BoolArray, FloatArray, IntArray
+from simulations.engines.base import BoolArray, FloatArray, IntArray, TrialOutcomes
 from simulations.patients import Conduct, PatientBlock
 
 __all__ = ["CohortCalendar", "Patients", "PatientsAsOf"]
@@ -316,3 +316,25 @@ class CohortCalendar:
         """Day 0 to the end of the last patient's DLT window, or efficacy window for a design that
         uses efficacy (0 for a trial with no patient)."""
         return np.asarray(np.where(self.total > 0, self.last + self.follow_up, 0), dtype=np.int64)
+
+    def outcomes(
+        self,
+        selected: npt.ArrayLike,
+        n: IntArray,
+        y: IntArray,
+        last_index: IntArray,
+        eff_at_dose: IntArray | None = None,
+    ) -> TrialOutcomes:
+        """The block's outcomes: an engine's final selections, its counts per dose and the last
+        cohort's dose, with this calendar's early stops, durations, delays and lost arrivals."""
+        return TrialOutcomes(
+            selected_index=np.asarray(selected, dtype=np.int64),
+            n_at_dose=n,
+            dlt_at_dose=y,
+            stopped_early=self.early,
+            duration_days=self.duration_days(),
+            delay_days=self.delay,
+            lost=self.lost,
+            last_index=last_index,
+            eff_at_dose=eff_at_dose,
+        )

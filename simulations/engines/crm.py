@@ -227,13 +227,4 @@ class CRMEngine:
         distance = np.where(admissible, np.abs(post.ptox - target), np.inf)
         chosen = admissible.any(axis=1) & ~safety_stop(design, post, n[:, 0])
         selected = np.where(chosen, np.argmin(distance, axis=1), -1)
-        return TrialOutcomes(
-            selected_index=selected.astype(np.int64),
-            n_at_dose=n,
-            dlt_at_dose=y,
-            stopped_early=cal.early,
-            duration_days=cal.duration_days(),
-            delay_days=cal.delay,
-            lost=cal.lost,
-            last_index=cur.copy(),
-        )
+        return cal.outcomes(selected, n, y, cur.copy())

@@ -114,13 +114,4 @@ class ThreePlusThreeEngine:
             cal.proceed()
 
         selected = three_plus_three_select(n, y, cur, allow_deescalation=deesc)
-        return TrialOutcomes(
-            selected_index=selected,
-            n_at_dose=n,
-            dlt_at_dose=y,
-            stopped_early=cal.early,
-            duration_days=cal.duration_days(),
-            delay_days=cal.delay,
-            lost=cal.lost,
-            last_index=cur.copy(),
-        )
+        return cal.outcomes(selected, n, y, cur.copy())

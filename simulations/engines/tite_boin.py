@@ -200,13 +200,4 @@ class TITEBOINEngine:
             phi2=design.phi2,
             prior=design.selection_prior,
         )
-        return TrialOutcomes(
-            selected_index=selected,
-            n_at_dose=n,
-            dlt_at_dose=y,
-            stopped_early=cal.early,
-            duration_days=cal.duration_days(),
-            delay_days=cal.delay,
-            lost=cal.lost,
-            last_index=cur.copy(),
-        )
+        return cal.outcomes(selected, n, y, cur.copy())
