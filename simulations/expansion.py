@@ -21,7 +21,11 @@ cohorts per indication (DESIGN.md section 7):
   no tolerable dose has no expansion).
 * ``indications``: each with its accrual rate (patients per month, Poisson arrivals starting when
   the escalation ends: the end of its last patient's DLT window, when its selection is final) and
-  optionally its own true DLT probabilities per level (default: the scenario's). With several
+  optionally its own true DLT probabilities per level (default: the scenario's).
+  A scenario (a truth) may override an indication's true probabilities: its ``expansion`` block,
+  ``{"SLE": {"true_dlt_probs": [...], "true_response_probs": [...]}}``, names indications of the
+  stage; what it gives replaces the stage's value for that scenario
+  (:meth:`ExpansionStage.for_scenario`). With several
   dose levels, an indication's arrivals are assigned to the levels at random with equal
   probability: each cohort (indication, level) receives independent Poisson arrivals at
   ``accrual_per_month / len(dose_levels)``.
@@ -70,7 +74,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -88,6 +92,7 @@ from escalation import (
 )
 from simulations.engines.base import TrialOutcomes
 from simulations.patients import DAYS_PER_MONTH, Conduct
+from simulations.scenarios import Scenario
 
 __all__ = [
     "EXPANSION_TAG",
@@ -152,6 +157,23 @@ class ExpansionStage:
         """Cohorts per indication."""
         return 1 if self.dose_levels is None else len(self.dose_levels)
 
+    def for_scenario(self, scenario: Scenario) -> ExpansionStage:
+        """The stage with the scenario's own truth per indication (``scenario.expansion``) in
+        place of the stage's values; the stage itself when the scenario gives none."""
+        if not scenario.expansion:
+            return self
+        indications = []
+        for i in self.indications:
+            truth = scenario.expansion_truth(i.name)
+            indications.append(
+                replace(
+                    i,
+                    true_dlt_probs=truth.true_dlt_probs or i.true_dlt_probs,
+                    true_response_probs=truth.true_response_probs or i.true_response_probs,
+                )
+            )
+        return replace(self, indications=tuple(indications))
+
     def plan(self, dose_levels: tuple[int, ...]) -> ExpansionPlan:
         """The design option ``expansion`` for these dose levels (for the final selection)."""
         return ExpansionPlan(
@@ -200,12 +222,17 @@ def _is_int(v: Any) -> bool:
 
 
 def parse_expansion_stage(
-    block: Any, *, n_levels: Sequence[int], where: str = "expansion"
+    block: Any,
+    *,
+    n_levels: Sequence[int],
+    where: str = "expansion",
+    responses_in_scenarios: frozenset[str] = frozenset(),
 ) -> tuple[ExpansionStage | None, list[Problem]]:
     """The expansion stage from a specification's block, or ``None`` with every problem.
 
     ``n_levels`` are the scenarios' numbers of dose levels (levels and probabilities are checked
-    against each).
+    against each). ``responses_in_scenarios``: the indications whose true response probabilities
+    every scenario gives (a futility rule then needs none in the stage).
     """
     problems: list[Problem] = []
 
@@ -289,8 +316,16 @@ def parse_expansion_stage(
             probs: Any = item.get(key)
             found[key] = None
             if probs is None:
-                if key == "true_response_probs" and "futility" in block:
-                    bad(f"{field}.{key}", "needed with a futility rule (one per level)")
+                if (
+                    key == "true_response_probs"
+                    and "futility" in block
+                    and name not in responses_in_scenarios
+                ):
+                    bad(
+                        f"{field}.{key}",
+                        "needed with a futility rule (one per level), here or in every "
+                        f"scenario's expansion.{name}",
+                    )
                 continue
             if not isinstance(probs, list) or not all(_is_number(p) and 0 <= p <= 1 for p in probs):
                 bad(f"{field}.{key}", f"expected probabilities in [0, 1], got {probs!r}")

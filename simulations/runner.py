@@ -117,7 +117,7 @@ def run_block(job: BlockJob) -> list[BlockSummary]:
             None
             if spec.expansion is None
             else simulate_expansion(
-                spec.expansion,
+                spec.expansion.for_scenario(scenario),
                 design,
                 scenario.true_dlt_probs,
                 outcomes,

@@ -65,6 +65,7 @@ import numpy.typing as npt
 __all__ = [
     "GENERATORS",
     "UNACCEPTABLE_RATIO",
+    "IndicationTruth",
     "Scenario",
     "boin12_random_scenarios",
     "liu_yuan_scenarios",
@@ -114,6 +115,15 @@ def mtd_levels(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IndicationTruth:
+    """A scenario's true DLT and response probabilities per level for one indication of the
+    expansion stage (``None``: the stage's value, as :mod:`simulations.expansion` says)."""
+
+    true_dlt_probs: tuple[float, ...] | None = None
+    true_response_probs: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     """One dose-toxicity scenario: a name, the true DLT probability per level, and the target.
 
@@ -122,6 +132,8 @@ class Scenario:
     ``true_response_probs`` (optional) are the true response probabilities per level, for the
     designs that use efficacy (BOIN12); ``tox_eff_correlation`` the correlation of the latent
     normal variables behind a patient's DLT and response (a Gaussian copula; 0: independent).
+    ``expansion``: the scenario's own truth in the expansion stage, as (indication, truth) pairs;
+    an indication not named here takes the stage's values.
     """
 
     name: str
@@ -129,6 +141,11 @@ class Scenario:
     target: float | None = None
     true_response_probs: tuple[float, ...] | None = None
     tox_eff_correlation: float = 0.0
+    expansion: tuple[tuple[str, IndicationTruth], ...] = ()
+
+    def expansion_truth(self, indication: str) -> IndicationTruth:
+        """The scenario's truth for an indication of the expansion stage (empty if none)."""
+        return next((t for name, t in self.expansion if name == indication), IndicationTruth())
 
     @property
     def n_levels(self) -> int:

@@ -21,11 +21,13 @@
   level; for designs that use responses (backfill's opening rule, BOIN12) also
   ``true_response_probs`` validated likewise, and
   an optional ``tox_eff_correlation`` in (-1, 1), the latent-normal correlation of a patient's
-  DLT and response), or ``{"random": {"generator": "pseudo-uniform" | "liu-yuan" | "probit-gap" |
-  "boin12-random", "count", "target", "levels"}}`` (liu-yuan also takes ``mu``, ``sigma0``,
-  ``sigma``; probit-gap ``gap``, ``sigma0``, ``sigma``; boin12-random, which draws response
-  probabilities too, ``efficacy_target`` (required), ``u11`` (60), ``u00`` (40) and
-  ``plateau_share`` (0.5); each may take its own ``seed``).
+  DLT and response) and an optional ``expansion`` (the scenario's own true probabilities in the
+  expansion stage, by indication: ``{"SLE": {"true_dlt_probs": [...], "true_response_probs":
+  [...]}}``; see :mod:`simulations.expansion`), or ``{"random": {"generator": "pseudo-uniform" |
+  "liu-yuan" | "probit-gap" | "boin12-random", "count", "target", "levels"}}`` (liu-yuan also
+  takes ``mu``, ``sigma0``, ``sigma``; probit-gap ``gap``, ``sigma0``, ``sigma``; boin12-random,
+  which draws response probabilities too, ``efficacy_target`` (required), ``u11`` (60), ``u00``
+  (40) and ``plateau_share`` (0.5); each may take its own ``seed``).
 * ``benchmark_ties`` (``"lower"``, the default, or ``"higher"``): which of two levels equally close
   to the target the optimal benchmark selects; ``unacceptable_ratio`` (1.4): no dose is the correct
   selection when every true DLT probability is above this ratio x the target (see
@@ -63,7 +65,7 @@ from simulations.errors import InvalidSpecError
 from simulations.expansion import ExpansionStage, parse_expansion_stage
 from simulations.metrics import BENCHMARK_TIES, BenchmarkTies
 from simulations.patients import ACCRUALS, SCENARIO_TAG, Conduct, DltTime
-from simulations.scenarios import GENERATORS, UNACCEPTABLE_RATIO, Scenario
+from simulations.scenarios import GENERATORS, UNACCEPTABLE_RATIO, IndicationTruth, Scenario
 
 __all__ = ["DesignEntry", "SimulationSpec", "parse_spec"]
 
@@ -87,7 +89,14 @@ _KEYS = {
     "unacceptable_ratio",
     "expansion",
 }
-_SCENARIO_KEYS = ("name", "true_dlt_probs", "true_response_probs", "tox_eff_correlation")
+_SCENARIO_KEYS = (
+    "name",
+    "true_dlt_probs",
+    "true_response_probs",
+    "tox_eff_correlation",
+    "expansion",
+)
+_TRUTH_KEYS = ("true_dlt_probs", "true_response_probs")
 _RANDOM_KEYS = {
     "generator",
     "count",
@@ -207,6 +216,7 @@ class SimulationSpec:
                     f"scenarios[{i}].true_response_probs",
                     "expected probabilities in [0, 1], one per dose level",
                 )
+            _check_truths(s, i, expansion, out)
             for k, (label, design) in enumerate(designs.items()):
                 if design.n_doses != s.n_levels:
                     out.add(
@@ -286,7 +296,53 @@ def _scenario_json(s: Scenario) -> dict[str, Any]:
         out["true_response_probs"] = list(s.true_response_probs)
         if s.tox_eff_correlation:
             out["tox_eff_correlation"] = s.tox_eff_correlation
+    if s.expansion:
+        out["expansion"] = {
+            name: {
+                key: list(value)
+                for key in _TRUTH_KEYS
+                if (value := getattr(truth, key)) is not None
+            }
+            for name, truth in s.expansion
+        }
     return out
+
+
+def _check_truths(
+    scenario: Scenario, index: int, stage: ExpansionStage | None, out: _Collector
+) -> None:
+    """A scenario's expansion truths: for indications of the stage, one probability per level."""
+    field = f"scenarios[{index}].expansion"
+    if scenario.expansion and stage is None:
+        out.add(field, "only with an expansion stage (the spec's expansion)")
+        return
+    names = () if stage is None else stage.names
+    for name, truth in scenario.expansion:
+        if name not in names:
+            out.add(
+                f"{field}.{name}",
+                f"not an indication of the expansion stage (indications: {', '.join(names)})",
+            )
+        for key in _TRUTH_KEYS:
+            value = getattr(truth, key)
+            if value is not None and (
+                len(value) != scenario.n_levels or any(not 0.0 <= p <= 1.0 for p in value)
+            ):
+                out.add(
+                    f"{field}.{name}.{key}",
+                    f"expected probabilities in [0, 1], one per dose level ({scenario.n_levels})",
+                )
+    if stage is not None and stage.futility is not None:
+        for i in stage.indications:
+            if (
+                i.true_response_probs is None
+                and scenario.expansion_truth(i.name).true_response_probs is None
+            ):
+                out.add(
+                    f"{field}.{i.name}.true_response_probs",
+                    "missing: the futility rule needs true response probabilities (here or in "
+                    "the stage's indication)",
+                )
 
 
 def _check_benchmark_options(ties: Any, ratio: Any, out: _Collector) -> None:
@@ -426,6 +482,7 @@ def _scenarios(
             corr = 0.0
         elif corr and response is None:
             out.add(f"{field}.tox_eff_correlation", "only with true_response_probs")
+        truths = _truths(s.get("expansion"), f"{field}.expansion", probs, out)
         if probs is not None:
             scenarios.append(
                 Scenario(
@@ -433,9 +490,54 @@ def _scenarios(
                     true_dlt_probs=probs,
                     true_response_probs=response,
                     tox_eff_correlation=float(corr) if response is not None else 0.0,
+                    expansion=truths,
                 )
             )
     return scenarios, None
+
+
+def _truths(
+    value: Any, field: str, probs: tuple[float, ...] | None, out: _Collector
+) -> tuple[tuple[str, IndicationTruth], ...]:
+    """A scenario's ``expansion``: its true probabilities by indication (names are checked
+    against the stage later)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        out.add(
+            field,
+            'expected {"<indication>": {"true_dlt_probs": [...], "true_response_probs": [...]}}',
+        )
+        return ()
+    truths = []
+    for name, block in value.items():
+        where = f"{field}.{name}"
+        if not isinstance(block, Mapping):
+            out.add(where, "expected an object with true_dlt_probs and/or true_response_probs")
+            continue
+        for key in block:
+            if key not in _TRUTH_KEYS:
+                out.add(f"{where}.{key}", f"unknown field (fields: {', '.join(_TRUTH_KEYS)})")
+        found: dict[str, tuple[float, ...] | None] = {}
+        for key, what in zip(_TRUTH_KEYS, ("DLT", "response"), strict=True):
+            found[key] = None
+            if block.get(key) is None:
+                continue
+            got = _probabilities(block[key], f"{where}.{key}", out, what=what)
+            if got is not None and probs is not None and len(got) != len(probs):
+                out.add(f"{where}.{key}", f"{len(got)} probabilities for {len(probs)} dose levels")
+                got = None
+            found[key] = got
+        truths.append(
+            (
+                str(name),
+                IndicationTruth(
+                    true_dlt_probs=found["true_dlt_probs"],
+                    true_response_probs=found["true_response_probs"],
+                ),
+            )
+        )
+    return tuple(truths)
 
 
 def _random_scenarios(
@@ -637,9 +739,14 @@ def parse_spec(spec: Any) -> SimulationSpec:
     expansion: ExpansionStage | None = None
     if "expansion" in spec:
         expansion, problems = parse_expansion_stage(
-            spec["expansion"], n_levels=sorted({s.n_levels for s in scenarios})
+            spec["expansion"],
+            n_levels=sorted({s.n_levels for s in scenarios}),
+            responses_in_scenarios=_responses_in_every_scenario(spec.get("scenarios"), scenarios),
         )
         out.problems += problems
+    if expansion is not None or "expansion" not in spec:
+        for k, scenario in enumerate(scenarios):
+            _check_truths(scenario, k, expansion, out)
     amounts = _dose_amounts(spec.get("dose_amounts"), scenarios, out)
     built: dict[tuple[int, int], Design] = {}
     for i, (field, entry) in enumerate(entries):
@@ -690,6 +797,14 @@ def parse_spec(spec: Any) -> SimulationSpec:
         unacceptable_ratio=float(ratio),
         expansion=expansion,
     )
+
+
+def _responses_in_every_scenario(raw: Any, scenarios: Sequence[Scenario]) -> frozenset[str]:
+    """The indications whose true response probabilities every (listed, valid) scenario gives."""
+    if not isinstance(raw, list) or not scenarios or len(scenarios) != len(raw):
+        return frozenset()
+    names = [{n for n, t in s.expansion if t.true_response_probs is not None} for s in scenarios]
+    return frozenset(set.intersection(*names))
 
 
 def _dose_amounts(
