@@ -30,6 +30,7 @@ from escalation import (
     MAX_MONITORED_PATIENTS,
     MAX_STOPPING_DEPTH,
     MAX_TEXT_LENGTH,
+    BackfillPlan,
     ExpansionPlan,
     StoppingRule,
 )
@@ -37,9 +38,12 @@ from escalation import (
 __all__ = [
     "DESIGN_MODELS",
     "NOT_NULL",
+    "BackfillIn",
     "DateText",
     "DesignEntryIn",
     "DesignIn",
+    "ExpansionFutilityIn",
+    "ExpansionMonitoringIn",
     "FreeText",
     "Label",
     "NonEmptyText",
@@ -132,6 +136,30 @@ class BLRMPriorIn(BaseModel):
         min_length=2, max_length=2, description="their standard deviations"
     )
     corr: float = Field(default=0.0, gt=-1, lt=1, description="their correlation")
+
+
+class BackfillIn(BaseModel):
+    """Backfill while an escalation cohort is pending (BF-BOIN, Zhao et al. 2024; for CRM,
+    TITE-CRM and BLRM at the levels below the recommended dose that the model admits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_per_dose: int = Field(
+        default=12,
+        ge=1,
+        le=BackfillPlan.max_count,
+        description="a level takes backfill patients while fewer than this many patients (every "
+        "cohort) have been treated there",
+    )
+    min_responses: int = Field(
+        default=1,
+        ge=0,
+        le=BackfillPlan.max_count,
+        description="responses needed at a level before it opens (0: none)",
+    )
+    assign: Literal[BackfillPlan.assign_rules] = Field(  # type: ignore[valid-type]
+        default="highest", description="which open level the next backfill patient gets"
+    )
 
 
 class ExpansionMonitoringIn(BaseModel):
@@ -306,6 +334,8 @@ def _bounded(name: str, hint: Any) -> Any:
         return Annotated[probabilities, Field(min_length=len(items), max_length=len(items))]
     if hint is ExpansionPlan:
         return ExpansionIn
+    if hint is BackfillPlan:
+        return BackfillIn
     if hint is StoppingRule:
         return StoppingRuleIn
     if origin is Mapping or hint is Mapping:

@@ -18,12 +18,14 @@ from api.bounds import (
     DateText,
     DesignEntryIn,
     DesignIn,
+    ExpansionFutilityIn,
+    ExpansionMonitoringIn,
     FreeText,
     Label,
     NonEmptyText,
     PatientIdText,
 )
-from escalation import LIMITS, MAX_DOCUMENT_PATIENTS
+from escalation import LIMITS, MAX_DOCUMENT_PATIENTS, MAX_MONITORED_PATIENTS
 
 __all__ = [
     "DOCUMENT_MODELS",
@@ -323,6 +325,39 @@ class PatientRecordIn(BaseModel):
     )
 
 
+def _probabilities(description: str) -> Any:
+    return Field(
+        default=None,
+        json_schema_extra=NOT_NULL,
+        min_length=1,
+        max_length=int(LIMITS["n_doses"].high),
+        description=description,
+    )
+
+
+_Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+def _names_without_nul(schema: dict[str, Any]) -> None:
+    """An object keyed by names (not null): every key non-empty and without NUL characters.
+    pydantic states a key pattern as ``patternProperties``, which lets other keys through."""
+    NOT_NULL(schema)
+    for option in schema.get("anyOf", [schema]):
+        if "patternProperties" in option:
+            (values,) = option.pop("patternProperties").values()
+            option["additionalProperties"] = values
+            option["propertyNames"] = {"minLength": 1, "pattern": r"^[^\x00]*$"}
+
+
+class ScenarioIndicationIn(BaseModel):
+    """A scenario's truth for one indication of the expansion stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    true_dlt_probs: list[_Probability] | None = _probabilities("one per dose level")
+    true_response_probs: list[_Probability] | None = _probabilities("one per dose level")
+
+
 class ScenarioIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -341,6 +376,12 @@ class ScenarioIn(BaseModel):
     )
     tox_eff_correlation: float = Field(
         default=0.0, gt=-1, lt=1, description="latent correlation of a patient's DLT and response"
+    )
+    expansion: dict[NonEmptyText, ScenarioIndicationIn] | None = Field(
+        default=None,
+        json_schema_extra=_names_without_nul,
+        description="this scenario's true probabilities in the expansion stage, by indication "
+        "(each one of the spec's expansion indications; the stage's own values otherwise)",
     )
 
 
@@ -381,6 +422,45 @@ class DltTimeIn(BaseModel):
     )
 
 
+class IndicationStageIn(BaseModel):
+    """One indication of the simulated expansion stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NonEmptyText
+    accrual_per_month: float = Field(ge=0.01, le=1000, description="patients per month")
+    true_dlt_probs: list[_Probability] | None = _probabilities(
+        "one per dose level (default: the scenario's)"
+    )
+    true_response_probs: list[_Probability] | None = _probabilities(
+        "one per dose level (needed with a futility rule, unless every scenario gives them)"
+    )
+
+
+_Levels = Annotated[
+    list[Annotated[int, Field(ge=1, le=LIMITS["n_doses"].high)]],
+    Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+]
+
+
+class ExpansionStageIn(BaseModel):
+    """The whole trial's expansion stage: cohorts per indication after the escalation, each
+    watched by the toxicity monitoring rule (and a futility rule); the final selection on all
+    the data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dose_levels: Literal["selected"] | _Levels = Field(
+        default="selected",
+        description='"selected" (the level the escalation selected) or a list of levels',
+    )
+    max_per_indication: int = Field(ge=1, le=MAX_MONITORED_PATIENTS)
+    monitoring: ExpansionMonitoringIn
+    futility: ExpansionFutilityIn | None = Field(default=None, json_schema_extra=NOT_NULL)
+    timing: Literal["arrival", "complete"] = "arrival"
+    indications: list[IndicationStageIn] = Field(min_length=1)
+
+
 class SimulationSpecIn(BaseModel):
     """A simulation spec, as read by ``escalation simulate`` (validated by the simulation harness)."""
 
@@ -417,6 +497,10 @@ class SimulationSpecIn(BaseModel):
         le=LIMITS["accrual_per_month"].high,
         description="patients per month",
     )
+    accrual: Literal["poisson", "uniform"] = Field(
+        default="poisson",
+        description="Poisson arrivals, or inter-arrival times U(0, 2 / rate) months (as R bfboin)",
+    )
     dlt_time: DltTimeIn | None = Field(
         default=None, json_schema_extra=NOT_NULL, description="time to DLT in the window"
     )
@@ -442,6 +526,19 @@ class SimulationSpecIn(BaseModel):
         ge=0,
         le=LIMITS["seed"].high,
         description="a fresh one when left out or null",
+    )
+    benchmark_ties: Literal["lower", "higher"] = Field(
+        default="lower",
+        description="which of two levels equally close to the target the benchmark selects",
+    )
+    unacceptable_ratio: float = Field(
+        default=1.4,
+        ge=1,
+        le=10,
+        description="no dose is correct when every true DLT probability is above this x target",
+    )
+    expansion: ExpansionStageIn | None = Field(
+        default=None, json_schema_extra=NOT_NULL, description="the whole trial's expansion stage"
     )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     __version__: str
+    from escalation.backfill import BackfillPlan
     from escalation.data import (
         COHORTS,
         DoseSummary,
@@ -216,6 +217,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "escalation.designs.blrm": ("OverdoseControl",),
     "escalation.designs.three_plus_three": ("StopThreePlusThree",),
     "escalation.document_writer": ("document_to_json",),
+    "escalation.backfill": ("BackfillPlan",),
     "escalation.documents": (
         "Dose",
         "TrialDocument",
@@ -365,6 +367,7 @@ __all__ = [
     "BLRMIntervalProbs",
     "BLRMPosterior",
     "BLRMPrior",
+    "BackfillPlan",
     "BoundaryRow",
     "CRMPosteriorBatch",
     "Coherence",

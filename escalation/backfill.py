@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -120,6 +120,10 @@ class BackfillPlan:
     InvalidDesignError
         With every problem, named ``backfill.<field>``.
     """
+
+    #: the ``assign`` rules and the largest ``max_per_dose`` and ``min_responses`` (the schema states them)
+    assign_rules: ClassVar[tuple[str, ...]] = ASSIGN_RULES
+    max_count: ClassVar[int] = MAX_PER_DOSE
 
     max_per_dose: int = 12
     min_responses: int = 1
