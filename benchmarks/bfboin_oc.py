@@ -23,6 +23,7 @@ published cells (options; the design's defaults do not change):
   data then.
 * ``--arrival-pool N``: the trial ends when N patients have arrived (those referred away count):
   a cohort whose patients are not all among the first N arrivals is not treated.
+* ``--max-patients N``: another maximum sample size than the stated 10 cohorts of 3.
 
 The last two replay every trial of the generic engine (the design wrapped so as to read its final
 data) and cut it: the same trials as without the option, in one block (so not the exact trials of
@@ -32,6 +33,7 @@ Usage::
 
     python benchmarks/bfboin_oc.py [--trials 2000] [--scenarios 1,2,3] [--cap 12] [--seed 2024]
         [--n-stop-rule staying|reached] [--max-start-months M] [--arrival-pool N]
+        [--max-patients N]
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def spec(
     seed: int,
     cap: int,
     n_stop_rule: str = "staying",
+    max_patients: int = 30,
 ) -> dict[str, Any]:
     """The harness's spec for one scenario and design (the paper's settings)."""
     design: dict[str, Any] = {
@@ -72,7 +75,7 @@ def spec(
         "method": "boin",
         "target": 0.25,
         "cohort_size": 3,
-        "max_patients": 30,
+        "max_patients": max_patients,
         "n_stop": 9,
     }
     if n_stop_rule == "reached":  # R BOIN <= 2.6.3: stop once the dose just treated has 9
@@ -272,10 +275,11 @@ def main() -> None:
     parser.add_argument(
         "--arrival-pool", type=int, help="the trial ends when this many patients have arrived"
     )
+    parser.add_argument("--max-patients", type=int, default=30, help="maximum sample size")
     args = parser.parse_args()
     cutting = args.max_start_months is not None or args.arrival_pool is not None
-    if cutting and args.n_stop_rule != "staying":
-        parser.error("--n-stop-rule reached is not combined with cutting the trials")
+    if cutting and (args.n_stop_rule != "staying" or args.max_patients != 30):
+        parser.error("--n-stop-rule and --max-patients are not combined with cutting the trials")
     logging.disable(logging.WARNING)  # the fast engine's note that backfill runs on the generic one
     paper = json.loads((REFERENCE / "bfboin_table4.json").read_text())
     r_path = REFERENCE / "bfboin_oc.json"
@@ -309,6 +313,7 @@ def main() -> None:
                             seed=args.seed,
                             cap=args.cap,
                             n_stop_rule=args.n_stop_rule,
+                            max_patients=args.max_patients,
                         )
                     )["results"][0]
                 )
