@@ -27,7 +27,9 @@ published cells (options; the design's defaults do not change):
 
 The last two replay every trial of the generic engine (the design wrapped so as to read its final
 data) and cut it: the same trials as without the option, in one block (so not the exact trials of
-the main run, whose blocks are cut differently; the same within Monte Carlo error).
+the main run, whose blocks are cut differently; the same within Monte Carlo error). Their duration
+is bfboin's ``max.t`` (the last escalation outcome known) for BOIN too, where the main run's BOIN
+duration is the harness's (the end of the last patient's window): 0.04 to 0.1 month longer.
 
 Usage::
 
