@@ -90,6 +90,8 @@ from escalation import (
     monitoring_problems,
     parse_futility,
 )
+from simulations._mc import mean_estimate as _mean
+from simulations._mc import pct_estimate as _pct
 from simulations.engines.base import TrialOutcomes
 from simulations.patients import DAYS_PER_MONTH, Conduct
 from simulations.scenarios import Scenario
@@ -634,17 +636,6 @@ def summarize_whole_trial(
         duration_sum=int(whole.duration_days.sum()),
         duration_sq=int((whole.duration_days.astype(np.int64) ** 2).sum()),
     )
-
-
-def _pct(count: float, trials: int) -> tuple[float, float]:
-    p = count / trials
-    return 100.0 * p, 100.0 * math.sqrt(max(p * (1.0 - p), 0.0) / trials)
-
-
-def _mean(total: float, squares: float, trials: int) -> tuple[float, float]:
-    mean = total / trials
-    var = max(squares / trials - mean * mean, 0.0) * trials / max(trials - 1, 1)
-    return mean, math.sqrt(var / trials)
 
 
 def whole_trial_characteristics(

@@ -61,6 +61,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from simulations._mc import mean_estimate as _mean
+from simulations._mc import pct_estimate as _pct
 from simulations.engines.base import TrialOutcomes
 from simulations.expansion import (
     WholeTrialOutcomes,
@@ -460,17 +462,6 @@ def efficacy_characteristics(
         else:
             out[key], se[key] = v
     return out, se
-
-
-def _pct(count: float, trials: int) -> tuple[float, float]:
-    p = count / trials
-    return 100.0 * p, 100.0 * math.sqrt(max(p * (1.0 - p), 0.0) / trials)
-
-
-def _mean(total: float, squares: float, trials: int) -> tuple[float, float]:
-    mean = total / trials
-    var = max(squares / trials - mean * mean, 0.0) * trials / max(trials - 1, 1)
-    return mean, math.sqrt(var / trials)
 
 
 def _ratio(
