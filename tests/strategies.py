@@ -10,11 +10,19 @@ WINDOW = 30
 
 
 @st.composite
-def trial_data(draw: st.DrawFn, *, n_doses: int | None = None, max_patients: int = 30) -> TrialData:
+def trial_data(
+    draw: st.DrawFn,
+    *,
+    n_doses: int | None = None,
+    max_patients: int = 30,
+    backfill: bool = False,
+) -> TrialData:
     """Valid trial data: patients at any levels and days, some pending, some with DLTs.
 
     A drawn share of the patients (none, a fifth or half) is infused inside the last window, so
-    that both complete and pending data are common.
+    that both complete and pending data are common. With ``backfill``, patients also carry a
+    cohort (escalation or backfill) and a response (true, false or unknown; a known one dated
+    between the infusion and the as-of day, or undated).
     """
     k = n_doses or draw(st.integers(2, 6))
     n = draw(st.integers(0, max_patients))
@@ -30,6 +38,15 @@ def trial_data(draw: st.DrawFn, *, n_doses: int | None = None, max_patients: int
         horizon = min(WINDOW, as_of - infused)
         dlt = draw(st.booleans()) and draw(st.booleans())
         dlt_day = infused + draw(st.integers(0, horizon)) if dlt else None
+        extra: dict[str, object] = {}
+        if backfill:
+            response = draw(st.sampled_from([True, False, None]))
+            dated = response is not None and draw(st.booleans())
+            extra = {
+                "cohort": draw(st.sampled_from(["escalation", "escalation", "backfill"])),
+                "response": response,
+                "response_day": draw(st.integers(infused, as_of)) if dated else None,
+            }
         patients.append(
             Patient(
                 patient_id=f"P{i:03d}",
@@ -37,6 +54,7 @@ def trial_data(draw: st.DrawFn, *, n_doses: int | None = None, max_patients: int
                 infused_day=infused,
                 dlt=dlt,
                 dlt_day=dlt_day,
+                **extra,  # type: ignore[arg-type]
             )
         )
     return TrialData(n_doses=k, patients=tuple(patients), as_of_day=as_of, dlt_window_days=WINDOW)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from escalation import DESIGNS, Action, Decision, TrialData
+from escalation import DESIGNS, Action, BackfillPlan, Decision, InvalidDesignError, TrialData
 from tests.designs_catalog import OPTIONS, make_design
 from tests.strategies import trial_data
 
@@ -67,3 +67,53 @@ def test_conformance(method: str, data: TrialData, n_doses_seed: int) -> None:
     selection = design.select(data)
     assert selection.dose_level is None or 1 <= selection.dose_level <= data.n_doses
     assert len(selection.estimates) == data.n_doses
+
+
+#: the designs that take the backfill option (BOIN family: BF-BOIN; model-based: crmPack's rule)
+BACKFILL_METHODS = sorted(m for m, cls in DESIGNS.items() if cls.backfill_kind is not None)
+PLAN = BackfillPlan(max_per_dose=6, min_responses=1, assign="highest")
+
+
+def test_backfill_designs_are_the_expected_ones() -> None:
+    assert BACKFILL_METHODS == ["blrm", "boin", "crm", "tite-boin", "tite-crm"]
+
+
+@pytest.mark.parametrize("method", BACKFILL_METHODS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=trial_data(backfill=True))
+def test_backfill_conformance(method: str, data: TrialData) -> None:
+    """Every design that backfills, on data with backfill patients and responses: the decision
+    conforms as without backfill, and the levels it opens are below the current dose, tried, not
+    eliminated, with a response, under the cap, never above the recommended dose for a model,
+    none once the trial stops; every other level below the current dose is closed with a reason."""
+    k = data.n_doses
+    design = DESIGNS[method](n_doses=k, **OPTIONS[method](k), backfill=PLAN)
+    decision = design.decide(data)
+    check_decision(decision, data)
+    assert DESIGNS[method](n_doses=k, **OPTIONS[method](k), backfill=PLAN).decide(data) == decision
+    status = decision.backfill
+    assert status is not None
+    opened = list(status.open_levels)
+    assert opened == sorted(set(opened))
+    assert set(opened).isdisjoint(status.closed)
+    current = decision.current_level
+    assert set(opened) | set(status.closed) == set(range(1, current or 1))
+    assert all(reason for reason in status.closed.values())
+    for level in opened:
+        at = [p for p in data.patients if p.dose_level == level]
+        assert at, f"level {level} opened untried"
+        assert level not in decision.eliminated
+        assert any(p.response is True for p in at)
+        assert len(at) < PLAN.max_per_dose
+        if design.backfill_kind == "model" and decision.next_level is not None:
+            assert level <= decision.next_level
+    if decision.action is Action.STOP:
+        assert not opened
+    assert status.assign_level == (max(opened) if opened else None)
+    selection = design.select(data)
+    assert selection.dose_level is None or selection.dose_level not in selection.eliminated
+
+
+def test_a_backfill_option_that_is_not_a_plan_is_named() -> None:
+    with pytest.raises(InvalidDesignError, match="BackfillPlan"):
+        DESIGNS["boin"](n_doses=3, **OPTIONS["boin"](3), backfill={"max_per_dose": 6})

@@ -269,6 +269,13 @@ class Design(ABC):
             )
         if self.backfill is not None and self.backfill_kind is None:
             bad("backfill", f"method {self.method!r} takes no backfill option")
+        elif self.backfill is not None and not isinstance(self.backfill, BackfillPlan):
+            # a caller without type checking may pass the document's mapping
+            bad(  # type: ignore[unreachable]
+                "backfill",
+                "must be an escalation.BackfillPlan (BackfillPlan(max_per_dose=12, "
+                f"min_responses=1, assign='highest')), got {type(self.backfill).__name__}",
+            )
         if self.expansion is not None:
             problems += [
                 p
