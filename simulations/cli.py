@@ -200,7 +200,29 @@ def render_text(results: dict[str, Any]) -> str:
             + [f"{r['n_mean']:.1f}"]
             for r in results["summary"]
         ]
-        return "\n".join([*lines, *_render(header, table), ""]) + "\n"
+        lines += [*_render(header, table), ""]
+        efficacy = [r for r in results["summary"] if "obd_correct_pct" in r]
+        if efficacy:
+            lines.append("Optimal biological dose, averaged over the same scenarios (s.e.):")
+            eff_keys = (
+                ("obd_correct_pct", "OBD %"),
+                ("benchmark_obd_correct_pct", "Utility benchmark %"),
+                ("selected_utility_mean", "Utility of selected"),
+                ("benchmark_utility_mean", "Benchmark utility"),
+            )
+            lines += _render(
+                ["Design", *(h for _, h in eff_keys)],
+                [
+                    [r["design"]]
+                    + [
+                        "-" if r.get(k) is None else f"{r[k]:.1f} ({r['se'][k]:.1f})"
+                        for k, _ in eff_keys
+                    ]
+                    for r in efficacy
+                ],
+            )
+            lines.append("")
+        return "\n".join(lines) + "\n"
     for name in dict.fromkeys(r["scenario"] for r in rows):
         mine = [r for r in rows if r["scenario"] == name]
         first = mine[0]

@@ -506,7 +506,7 @@ def write_report(results: Mapping[str, Any], directory: Path | str) -> Path:
     ]
     if results.get("summary"):
         parts.append("<h2>Averages over the random scenarios</h2>")
-        columns = (
+        columns: tuple[tuple[str, str], ...] = (
             ("correct_selection_pct", "Correct %"),
             ("benchmark_correct_pct", "Benchmark %"),
             ("none_pct", "No dose %"),
@@ -521,6 +521,12 @@ def write_report(results: Mapping[str, Any], directory: Path | str) -> Path:
             ("n_mean", "Mean n"),
             ("duration_mean_days", "Duration (days)"),
         )
+        if any("obd_correct_pct" in r for r in results["summary"]):
+            columns += (
+                ("obd_correct_pct", "OBD %"),
+                ("benchmark_obd_correct_pct", "Utility benchmark OBD %"),
+                ("selected_utility_mean", "Utility of selected"),
+            )
         parts.append(
             _table(
                 ["Design", "Scenarios", *(c for _, c in columns)],

@@ -320,6 +320,15 @@ _AVERAGED = (
 )
 
 
+#: averaged too for the designs that use efficacy (their rows have them; see metrics)
+_AVERAGED_EFFICACY = (
+    "obd_correct_pct",
+    "benchmark_obd_correct_pct",
+    "selected_utility_mean",
+    "benchmark_utility_mean",
+)
+
+
 def _summary(spec: SimulationSpec, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per design, the averages over scenarios (random scenarios)."""
     out = []
@@ -329,6 +338,9 @@ def _summary(spec: SimulationSpec, results: list[dict[str, Any]]) -> list[dict[s
         se: dict[str, Any] = {}
         for key in _AVERAGED:
             row[key], se[key] = _average(rows, key)
+        for key in _AVERAGED_EFFICACY:  # designs that use efficacy (BOIN12): the OBD's metrics
+            if rows and all(key in r for r in rows):
+                row[key], se[key] = _average(rows, key)
         row["se"] = se
         out.append(row)
     return out

@@ -6,6 +6,7 @@ control, and the spec that asks for it."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,3 +150,44 @@ def test_the_spec_asks_for_it_and_checks_its_options() -> None:
             }
         )
     assert "scenarios.random.u00" in {p.field for p in err.value.problems}
+
+
+def test_the_summary_averages_the_obd_metrics_over_the_random_scenarios(tmp_path: Path) -> None:
+    """BOIN12 on random scenarios: the summary row averages the OBD's correct selection and the
+    utilities over the scenarios (s.e. from the rows'), a DLT-only design beside it has none, and
+    the text and HTML reports show them."""
+    from simulations.cli import render_text
+    from simulations.report import write_report
+
+    spec: dict[str, Any] = {
+        "designs": [
+            {"name": "BOIN12", "method": "boin12", "target": 0.35, "efficacy_target": 0.25},
+            {"name": "BOIN", "method": "boin", "target": 0.35},
+        ],
+        "scenarios": {
+            "random": {
+                "generator": "boin12-random",
+                "count": 6,
+                "target": 0.35,
+                "levels": 4,
+                "efficacy_target": 0.25,
+            }
+        },
+        "trials": 40,
+        "seed": 11,
+    }
+    out = run_simulation(spec)
+    summary = {r["design"]: r for r in out["summary"]}
+    rows = [r for r in out["results"] if r["design"] == "BOIN12"]
+    assert len(rows) == 6
+    for key in ("obd_correct_pct", "selected_utility_mean", "benchmark_obd_correct_pct"):
+        values = [r[key] for r in rows if r[key] is not None]
+        assert summary["BOIN12"][key] == pytest.approx(sum(values) / len(values))
+        ses = [r["se"][key] for r in rows if r[key] is not None]
+        expected_se = math.sqrt(sum(e * e for e in ses)) / len(ses)
+        assert summary["BOIN12"]["se"][key] == pytest.approx(expected_se)
+    assert "obd_correct_pct" not in summary["BOIN"]
+    text = render_text(out)
+    assert "Optimal biological dose, averaged over the same scenarios" in text
+    assert f"{summary['BOIN12']['obd_correct_pct']:.1f}" in text
+    assert "OBD %" in write_report(out, tmp_path).read_text(encoding="utf-8")
