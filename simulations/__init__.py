@@ -35,6 +35,7 @@ from simulations.report import write_csv, write_report
 from simulations.runner import BLOCK_TRIALS, run_simulation
 from simulations.scenarios import (
     Scenario,
+    boin12_random_scenarios,
     liu_yuan_scenarios,
     mtd_levels,
     probit_gap_scenarios,
@@ -61,6 +62,7 @@ __all__ = [
     "ThreePlusThreeEngine",
     "TrialOutcomes",
     "benchmark_selection",
+    "boin12_random_scenarios",
     "choose_engine",
     "liu_yuan_scenarios",
     "mtd_levels",

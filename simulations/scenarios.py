@@ -87,6 +87,8 @@ _MAX_TRIES = 100_000
 #: curve is accepted, which for a B barely above the target and an MTD below the top level can take
 #: practically forever (the accepting region is tiny); redrawing B then only reweights such B.
 _TRIES_PER_BOUND = 10_000
+#: the most draws of a DLT curve the boin12-random generator makes for one scenario
+_MAX_DRAWS = 1_000_000
 
 
 def mtd_levels(
@@ -412,13 +414,19 @@ def boin12_random_scenarios(
        (0, C), then q_i = q_b above b; unimodal: the peak level e is uniform on b..J, q_e the
        largest of J uniforms on (0, C), sorted uniforms on (0, q_e) below it and decreasing ones
        above; b = J: J sorted uniforms on (0, C);
-    4. accepted when b is the first level maximizing u11 q + u00 (1 - p) among 1..m (the true
-       utility with u10 = 0 and u01 = 100), with p_b <= target + 0.05 and
-       q_b >= efficacy_target + 0.05.
+    4. accepted when b is the first level maximizing ``simprob``'s u11 q + u00 (1 - p) among
+       1..m, with p_b <= target + 0.05 and q_b >= efficacy_target + 0.05. That score is the
+       expected BOIN12 utility (100, u00, u11, 0) of independent outcomes, less a constant, only
+       when u11 + u00 = 100 (the defaults 60 and 40); otherwise the two may rank levels
+       differently. The simulations' OBD is always the design's own (:func:`true_obd` in
+       :mod:`simulations.metrics`), whatever the generator's b.
 
-    One departure: where ``simprob`` redraws p with the same B until m is the level closest to
+    Two departures: where ``simprob`` redraws p with the same B until m is the level closest to
     the target (practically forever for some B), this draws m and B again after 10,000
-    rejections, as :func:`pseudo_uniform_scenarios` does. Returns scenarios named
+    rejections, as :func:`pseudo_uniform_scenarios` does; and a scenario gives up (RuntimeError)
+    after :data:`_MAX_DRAWS` draws of p in all, rather than run for hours on settings that
+    accept next to no curve. ``target`` must be below 0.9 (the DLT curves reach target + 0.1)
+    and ``u11`` above 0 (with u11 = 0 only level 1 can be accepted). Returns scenarios named
     ``boin12-random-1``, ... with ``true_response_probs``.
 
     References
@@ -437,17 +445,28 @@ def boin12_random_scenarios(
         raise ValueError(f"efficacy_target: must be in (0, 0.9), got {efficacy_target}")
     if not 0 <= plateau_share <= 1:
         raise ValueError(f"plateau_share: must be in [0, 1], got {plateau_share}")
+    if not 0 < target < 0.9:
+        raise ValueError(f"target: must be in (0, 0.9) for this generator, got {target}")
+    if not u11 > 0:
+        raise ValueError(f"u11: must be above 0 (else only level 1 is ever accepted), got {u11}")
     out = []
     for k in range(count):
         b = int(rng.integers(levels))  # 0-based OBD
         plateau = b < levels - 1 and bool(rng.random() < plateau_share)
+        draws = 0
         for _ in range(_MAX_TRIES):
+            if draws >= _MAX_DRAWS:
+                raise RuntimeError(
+                    f"boin12-random generator: no curve accepted in {_MAX_DRAWS} draws "
+                    f"(target {target}, efficacy_target {efficacy_target}, u11 {u11}, u00 {u00})"
+                )
             m = b + int(rng.integers(levels - b))  # 0-based MTD, at or above the OBD
             if m < levels - 1:
                 bound = max(target + 0.10, float(rng.uniform(target, 1.0, levels - 1 - m).max()))
             else:
                 bound = target + (1.0 - target) * float(rng.beta(0.5, 1.0))
             for _ in range(_TRIES_PER_BOUND):
+                draws += 1
                 p = np.sort(rng.uniform(0.0, bound, levels))
                 if int(np.argmin(np.abs(p - target))) == m:
                     break

@@ -590,6 +590,19 @@ def _random_scenarios(
                 out.add(f"{field}.{key}", f"expected {what}, got {v!r}")
             else:
                 options[key] = float(v)
+    if generator == "boin12-random":
+        if _is_number(target) and 0.9 <= target < 1:
+            out.add(
+                f"{field}.target",
+                f"expected a DLT probability strictly between 0 and 0.9 for the boin12-random "
+                f"generator (its DLT curves reach target + 0.1), got {target!r}",
+            )
+        if "u11" in options and options["u11"] <= 0:
+            out.add(
+                f"{field}.u11",
+                "expected a utility above 0 for the boin12-random generator (with u11 = 0 its "
+                "utility u00 (1 - p) peaks at level 1, so an OBD above it is never accepted)",
+            )
     for key in _REQUIRED_OPTIONS.get(generator, ()) if known else ():
         if key not in block:
             out.add(f"{field}.{key}", f"missing: the {generator} generator needs it")
@@ -782,6 +795,17 @@ def parse_spec(spec: Any) -> SimulationSpec:
                         f"missing: design {entry.name!r} backfills only after "
                         f"{plan.min_responses} response(s) at a level",
                     )
+    if (
+        conduct.response_time is not None
+        and built
+        and not any(d.uses_efficacy for d in built.values())
+    ):
+        out.add(
+            "response_time",
+            "only designs that decide on responses (boin12, tite-boin12) simulate a response's "
+            "day inside the efficacy window; none of these designs does (backfill opens on a "
+            "response known at the end of the DLT window, as R bfboin)",
+        )
     if out.problems:
         raise InvalidSpecError(out.problems)
     return SimulationSpec(

@@ -191,3 +191,66 @@ def test_the_summary_averages_the_obd_metrics_over_the_random_scenarios(tmp_path
     assert "Optimal biological dose, averaged over the same scenarios" in text
     assert f"{summary['BOIN12']['obd_correct_pct']:.1f}" in text
     assert "OBD %" in write_report(out, tmp_path).read_text(encoding="utf-8")
+
+
+def test_settings_that_give_impossible_or_unreachable_curves_are_refused() -> None:
+    """A target of 0.9 or more would draw DLT probabilities above 1 (the curves reach target +
+    0.1); u11 = 0 accepts no OBD above level 1 (the generator ran for hours); both are named."""
+    base: dict[str, Any] = {
+        "design": {"method": "boin12", "target": 0.35, "efficacy_target": 0.1},
+        "trials": 5,
+        "seed": 1,
+    }
+    block = {
+        "generator": "boin12-random",
+        "count": 3,
+        "target": 0.35,
+        "levels": 5,
+        "efficacy_target": 0.1,
+    }
+    for change, field in (({"target": 0.95}, "target"), ({"u11": 0, "u00": 100}, "u11")):
+        with pytest.raises(InvalidSpecError) as err:
+            parse_spec(base | {"scenarios": {"random": block | change}})
+        assert f"scenarios.random.{field}" in {p.field for p in err.value.problems}, change
+    with pytest.raises(ValueError, match="target"):
+        boin12_random_scenarios(
+            np.random.default_rng(0), count=1, target=0.95, levels=5, efficacy_target=0.1
+        )
+    with pytest.raises(ValueError, match="u11"):
+        boin12_random_scenarios(
+            np.random.default_rng(0), count=1, target=0.3, levels=4, efficacy_target=0.3, u11=0
+        )
+    # a target just below 0.9 gives curves of probabilities
+    for s in boin12_random_scenarios(
+        np.random.default_rng(1), count=30, target=0.89, levels=5, efficacy_target=0.1
+    ):
+        assert all(0 <= v <= 1 for v in s.true_dlt_probs)
+
+
+def test_a_setting_that_accepts_next_to_nothing_gives_up_with_a_named_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import simulations.scenarios as scenarios
+
+    monkeypatch.setattr(scenarios, "_MAX_DRAWS", 200)
+    spec: dict[str, Any] = {
+        "design": {"method": "boin12", "target": 0.05, "efficacy_target": 0.85},
+        "scenarios": {
+            "random": {
+                "generator": "boin12-random",
+                "count": 5,
+                "target": 0.05,
+                "levels": 20,
+                "efficacy_target": 0.85,
+                "u11": 1,
+                "u00": 99,
+            }
+        },
+        "trials": 5,
+        "seed": 1,
+    }
+    with pytest.raises(InvalidSpecError) as err:
+        parse_spec(spec)
+    assert any(
+        p.field == "scenarios.random" and "200 draws" in p.message for p in err.value.problems
+    )

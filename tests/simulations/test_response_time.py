@@ -146,3 +146,25 @@ def test_tite_boin12_suspends_less_when_responses_come_inside_the_window() -> No
     gap = plain["duration_mean_days"] - timed["duration_mean_days"]
     se = math.hypot(plain["se"]["duration_mean_days"], timed["se"]["duration_mean_days"])
     assert gap > 4 * se
+
+
+def test_a_response_time_without_a_design_that_decides_on_responses_is_named() -> None:
+    """BF-BOIN opens backfill on a response known at the end of the DLT window; a response time
+    would be silently ignored there, so the spec refuses it."""
+    from simulations.spec import parse_spec
+
+    spec = {
+        "design": {"method": "boin", "target": 0.3, "backfill": {}},
+        "scenarios": [
+            {
+                "name": "S",
+                "true_dlt_probs": [0.05, 0.15, 0.3],
+                "true_response_probs": [0.2, 0.3, 0.4],
+            }
+        ],
+        "response_time": {"distribution": "weibull", "late_onset_share": 0.9},
+        "trials": 5,
+    }
+    with pytest.raises(InvalidSpecError) as err:
+        parse_spec(spec)
+    assert "response_time" in {p.field for p in err.value.problems}
