@@ -228,13 +228,14 @@ def parse_expansion_stage(
     *,
     n_levels: Sequence[int],
     where: str = "expansion",
-    responses_in_scenarios: frozenset[str] = frozenset(),
+    responses_in_scenarios: frozenset[str] | None = frozenset(),
 ) -> tuple[ExpansionStage | None, list[Problem]]:
     """The expansion stage from a specification's block, or ``None`` with every problem.
 
     ``n_levels`` are the scenarios' numbers of dose levels (levels and probabilities are checked
     against each). ``responses_in_scenarios``: the indications whose true response probabilities
-    every scenario gives (a futility rule then needs none in the stage).
+    every scenario gives (a futility rule then needs none in the stage); ``None`` when that is
+    unknown (an invalid scenario), and the stage is then not asked for them.
     """
     problems: list[Problem] = []
 
@@ -321,6 +322,7 @@ def parse_expansion_stage(
                 if (
                     key == "true_response_probs"
                     and "futility" in block
+                    and responses_in_scenarios is not None
                     and name not in responses_in_scenarios
                 ):
                     bad(

@@ -823,9 +823,13 @@ def parse_spec(spec: Any) -> SimulationSpec:
     )
 
 
-def _responses_in_every_scenario(raw: Any, scenarios: Sequence[Scenario]) -> frozenset[str]:
-    """The indications whose true response probabilities every (listed, valid) scenario gives."""
-    if not isinstance(raw, list) or not scenarios or len(scenarios) != len(raw):
+def _responses_in_every_scenario(raw: Any, scenarios: Sequence[Scenario]) -> frozenset[str] | None:
+    """The indications whose true response probabilities every listed scenario gives; ``None``
+    when a listed scenario is invalid (its problems are named already: whether it gives them is
+    unknown, so the expansion stage does not ask for them as well)."""
+    if isinstance(raw, list) and raw and len(scenarios) != len(raw):
+        return None
+    if not isinstance(raw, list) or not scenarios:
         return frozenset()
     names = [{n for n, t in s.expansion if t.true_response_probs is not None} for s in scenarios]
     return frozenset(set.intersection(*names))

@@ -175,3 +175,20 @@ def test_from_objects_checks_a_scenario_s_truth() -> None:
     with pytest.raises(InvalidSpecError) as e:
         SimulationSpec.from_objects(designs=design, scenarios=[scenario], trials=10, seed=1)
     assert [p.field for p in e.value.problems] == ["scenarios[0].expansion"]
+
+
+def test_an_invalid_scenario_does_not_add_a_futility_problem_of_its_own() -> None:
+    """With a futility rule and SLE's responses in every scenario, one invalid scenario is named
+    alone: the stage is not also asked for SLE's responses (whether that scenario gives them is
+    unknown)."""
+    spec = copy.deepcopy(SPEC)
+    spec["expansion"]["futility"] = {"response_null": 0.2, "looks": [5], "lambda": 0.9, "gamma": 1}
+    spec["expansion"]["indications"][1]["true_response_probs"] = [0.5, 0.5, 0.5, 0.5]
+    for scenario in spec["scenarios"]:
+        scenario["expansion"] = {"SLE": {"true_response_probs": [0.3] * 4}}
+    spec["scenarios"][0]["true_dlt_probs"] = [0.05, 1.5, 0.3, 0.5]
+    with pytest.raises(InvalidSpecError) as e:
+        parse_spec(spec)
+    fields = [p.field for p in e.value.problems]
+    assert "expansion.indications[0].true_response_probs" not in fields
+    assert any(f.startswith("scenarios[0].true_dlt_probs") for f in fields)
