@@ -390,7 +390,12 @@ def _status(
 def closed_at_stop(status: BackfillStatus | None) -> BackfillStatus | None:
     """The backfill status once the escalation stops: every level closed (backfill runs only
     while the escalation does; BF-BOIN ends the trial with its escalation), the levels that were
-    open saying so, the others keeping their reasons."""
+    open saying so, the others keeping their reasons.
+
+    The decision pipeline applies it to a safety stop at once, and to any other stop once no
+    escalation patient is pending: a stop at the maximum sample size with the last cohort inside
+    its window keeps the cleared levels open until its outcomes are known, as R bfboin's
+    ``sim.one.trial`` backfills until the last escalation outcome (its ``max.t``)."""
     if status is None:
         return None
     closed = dict(status.closed)

@@ -324,3 +324,27 @@ def test_a_stop_closes_every_backfill_level(method: str) -> None:
     assert stopped.backfill.open_levels == () and stopped.backfill.assign_level is None
     for level in going.backfill.open_levels:
         assert "escalation has stopped" in stopped.backfill.closed[level]
+
+
+@pytest.mark.parametrize("method", ["boin", "crm"])
+def test_backfill_stays_open_while_the_last_escalation_cohort_is_pending(method: str) -> None:
+    """The maximum sample size is reached but the last escalation cohort is inside its window: the
+    escalation ends when its outcomes are known, and backfill goes on until then (R bfboin's
+    sim.one.trial backfills while the last cohort is pending; its ``max.t`` ends the trial)."""
+    rows = _patients([(1, 3, 0, True), (2, 3, 0, True)])
+    pending = [
+        Patient(patient_id=f"E3-{k}", dose_level=3, infused_day=190 + k, cohort="escalation")
+        for k in range(3)
+    ]
+    data = TrialData(n_doses=3, patients=(*rows, *pending), as_of_day=200, current_level=3)
+    plan = BackfillPlan(min_responses=0)
+    kwargs = {"skeleton": (0.1, 0.2, 0.3)} if method == "crm" else {}
+    design = (CRM if method == "crm" else BOIN)(
+        n_doses=3, target=0.3, backfill=plan, max_patients=9, **kwargs
+    )
+    during = design.decide(data)
+    assert during.action.value == "stop" and during.backfill is not None
+    assert during.backfill.open_levels == (1, 2)
+    after = design.decide(replace(data, as_of_day=230))  # the last outcomes are known
+    assert after.action.value == "stop" and after.backfill is not None
+    assert after.backfill.open_levels == ()

@@ -551,7 +551,10 @@ class Design(ABC):
             "prob_overdose_definition": self.prob_overdose_definition(),
             "interval_level": self.interval_level,
         }
-        if eliminated.all() or stop:
+        if eliminated.all() or safety_stop or (stop and not _escalation_pending(data)):
+            # backfill ends with the escalation: once the stop's escalation outcomes are all
+            # known, or at once for a safety stop; while the last escalation cohort is pending
+            # the cleared levels stay open (R bfboin backfills until its max.t)
             common["backfill"] = closed_at_stop(backfill)
         if eliminated.all():
             detail = next(o.detail for o in outcomes if o.kind is RuleKind.ELIMINATION)
@@ -715,6 +718,11 @@ class Design(ABC):
                 )
             )
         return tuple(out)
+
+
+def _escalation_pending(data: TrialData) -> bool:
+    """Whether an escalation patient is still inside the DLT window (neither a DLT nor complete)."""
+    return bool(data.of_cohorts(("escalation",)).summary.n_pending.sum() > 0)
 
 
 def _data_used_note(all_data: TrialData, escalation_data: TrialData) -> str:

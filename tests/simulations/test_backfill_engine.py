@@ -71,6 +71,21 @@ def test_every_backfill_patient_is_below_the_escalation_dose_of_the_moment() -> 
         assert result.n_backfill > 0
 
 
+def test_backfill_goes_on_while_the_last_escalation_cohort_is_pending() -> None:
+    """With two cohorts a level below the current one exists only while the second (last) cohort
+    is pending: the arrivals meanwhile are backfilled, as R bfboin does until the last escalation
+    outcome is known (its ``max.t``, where the trial ends)."""
+    design = BOIN(n_doses=4, target=0.25, max_patients=6, backfill=BackfillPlan(min_responses=0))
+    block = _block(20)
+    backfilled = 0
+    for t in range(20):
+        result = simulate_trial(design, PROBS, block, t, CONDUCT)
+        assert result.n_at_dose.sum() - result.n_backfill == 6
+        backfilled += result.n_backfill
+        assert result.backfill_unevaluated <= result.n_backfill
+    assert backfilled >= 20  # about three arrivals in the last cohort's 30-day window
+
+
 @pytest.mark.parametrize("suspended", ["wait", "lost"])
 def test_tite_boin_and_waiting_arrivals_run_with_backfill(suspended: str) -> None:
     conduct = Conduct(
