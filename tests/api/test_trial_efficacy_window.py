@@ -17,8 +17,9 @@ from api.services import trials
 from api.services.integrity import check
 from api.storage.db import Database, alembic_config
 from escalation import decision_to_json, parse_document
-from tests.api.conftest import Api, PgSchema, new_database_url, patient_body, protocol
+from tests.api.conftest import Api, PgSchema, new_database_url, protocol
 from tests.api.test_boin12_api import EXAMPLE, _shifted
+from tests.api.whole_trial import post_trial
 
 WINDOW = 120
 
@@ -29,15 +30,7 @@ def _document() -> dict[str, Any]:
 
 
 def _create(api: Api, document: dict[str, Any], **extra: Any) -> int:
-    with api.client("statistician") as c:
-        r = c.post("/v1/trials", json=protocol(document) | extra)
-        assert r.status_code == 201, r.text
-        trial_id: int = r.json()["id"]
-    with api.client("data-system") as c:
-        for p in document["patients"]:
-            r = c.put(f"/v1/trials/{trial_id}/patients/{p['id']}", json=patient_body(p))
-            assert r.status_code == 201, r.text
-    return trial_id
+    return post_trial(api, protocol(document) | extra, document["patients"])
 
 
 def _library(document: dict[str, Any], window: int) -> dict[str, Any]:

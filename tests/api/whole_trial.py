@@ -45,14 +45,20 @@ def whole_protocol(document: dict[str, Any]) -> dict[str, Any]:
     return {k: copy.deepcopy(document[k]) for k in keys if k in document}
 
 
-def make_whole_trial(api: Api, document: dict[str, Any]) -> int:
-    """A stored trial of ``document``: its protocol, then each patient posted by the data system."""
+def post_trial(api: Api, body: dict[str, Any], patients: list[dict[str, Any]]) -> int:
+    """A stored trial: the protocol ``body`` posted by the statistician, then each of the
+    document's ``patients`` posted by the data system."""
     with api.client("statistician") as c:
-        r = c.post("/v1/trials", json=whole_protocol(document))
+        r = c.post("/v1/trials", json=body)
         assert r.status_code == 201, r.text
         trial_id: int = r.json()["id"]
     with api.client("data-system") as c:
-        for p in document["patients"]:
+        for p in patients:
             r = c.put(f"/v1/trials/{trial_id}/patients/{p['id']}", json=patient_body(p))
             assert r.status_code == 201, r.text
     return trial_id
+
+
+def make_whole_trial(api: Api, document: dict[str, Any]) -> int:
+    """A stored trial of ``document``: its protocol, then each patient posted by the data system."""
+    return post_trial(api, whole_protocol(document), document["patients"])

@@ -19,25 +19,15 @@ from simulations import InvalidSpecError, run_simulation
 from simulations.expansion import ExpansionStage, IndicationStage
 from simulations.scenarios import IndicationTruth, Scenario
 from simulations.spec import SimulationSpec, parse_spec
+from tests.simulations.test_expansion import SPEC as BASE_SPEC
 
-MONITORING = {"p0": 0.2, "alpha": 0.1, "prior": [0.6, 2.4]}
 TOXIC = [0.5, 0.6, 0.7, 0.8]
-SPEC: dict[str, Any] = {
-    "design": {"method": "boin", "target": 0.3, "max_patients": 12},
+#: test_expansion's whole-trial spec with a second scenario
+SPEC: dict[str, Any] = copy.deepcopy(BASE_SPEC) | {
     "scenarios": [
         {"name": "S1", "true_dlt_probs": [0.05, 0.15, 0.3, 0.5]},
         {"name": "S2", "true_dlt_probs": [0.1, 0.3, 0.45, 0.6]},
     ],
-    "trials": 200,
-    "seed": 11,
-    "expansion": {
-        "max_per_indication": 10,
-        "monitoring": MONITORING,
-        "indications": [
-            {"name": "SLE", "accrual_per_month": 1.0},
-            {"name": "AAV", "accrual_per_month": 0.5, "true_dlt_probs": [0.1, 0.3, 0.5, 0.7]},
-        ],
-    },
 }
 
 
