@@ -61,14 +61,17 @@ def _checked_curves(
     model: CRMModel,
     intercept: float,
     prior_sd: float,
-    target: float,
-    conf_level: float,
+    target: float | None,
+    conf_level: float | None = None,
 ) -> _DoseCurves:
-    """The dose curves of a single-trial posterior, after checking its prior, target and level."""
+    """The dose curves of a posterior, after checking its prior, and its target and level where
+    given."""
     curves = _dose_curves(skeleton, model, intercept)
     _check_prior_sd(prior_sd)
-    _check_probability(target, "target")
-    _check_probability(conf_level, "conf_level")
+    if target is not None:
+        _check_probability(target, "target")
+    if conf_level is not None:
+        _check_probability(conf_level, "conf_level")
     return curves
 
 
@@ -268,10 +271,7 @@ def crm_posterior_batch(
     >>> tails.prob_overdose.round(3).tolist()
     [[0.58, 0.838, 0.952]]
     """
-    curves = _dose_curves(skeleton, model, intercept)
-    _check_prior_sd(prior_sd)
-    if target is not None:
-        _check_probability(target, "target")
+    curves = _checked_curves(skeleton, model, intercept, prior_sd, target)
     n_doses = curves.skeleton.size
     n_arr = _check_count_matrix(n_at_dose, "n_at_dose", n_doses)
     y_arr = _check_count_matrix(dlt_at_dose, "dlt_at_dose", n_doses)
@@ -287,28 +287,8 @@ def crm_posterior_batch(
 
     counts = np.concatenate([y_arr, n_arr - y_arr], axis=1)
     unique_counts, inverse = unique_rows(counts)
-    n_total = unique_counts.sum(axis=1)
-    sums = np.empty((unique_counts.shape[0], 3))
-    overdose = None if target is None else np.empty((unique_counts.shape[0], n_doses))
-    levels = _n_intervals(n_total, curves.model, curves.intercept, float(prior_sd))
-    for level in np.unique(levels):
-        rows = np.flatnonzero(levels == level)
-        rule = _rule(int(level), float(prior_sd))
-        table = _grid_table(curves, rule)
-        tight = None if target is None else _TAIL_WINDOW_LOG
-        result = _posterior_sums(unique_counts[rows], table, rule, tight_log=tight)
-        sums[rows] = result.sums
-        if overdose is not None and target is not None:
-            tails = _tail_table(curves, rule, float(target))
-            overdose[rows] = _overdose_probabilities(unique_counts[rows], result, tails, rule)
-    mean, var = _mean_var(sums)
-    ptox = curves.tox(mean)
-    return CRMPosteriorBatch(
-        posterior_mean=_frozen(mean[inverse]),
-        posterior_var=_frozen(var[inverse]),
-        ptox=_frozen(ptox[inverse]),
-        target=None if target is None else float(target),
-        prob_overdose=None if overdose is None else _frozen(overdose[inverse]),
+    return _batch_posterior(
+        curves, float(prior_sd), target, unique_counts, unique_counts.sum(axis=1), inverse
     )
 
 
@@ -375,10 +355,7 @@ def tite_crm_posterior_batch(
     >>> bool(abs(batch.posterior_mean[1] - one.posterior_mean) < 1e-12)
     True
     """
-    curves = _dose_curves(skeleton, model, intercept)
-    _check_prior_sd(prior_sd)
-    if target is not None:
-        _check_probability(target, "target")
+    curves = _checked_curves(skeleton, model, intercept, prior_sd, target)
     n_doses = curves.skeleton.size
     doses, toxic, weights = _check_patient_matrices(dose_index, dlt, weight, n_doses)
     n_rows = doses.shape[0]
@@ -422,18 +399,37 @@ def tite_crm_posterior_batch(
         count=u_count,
     )
 
+    return _batch_posterior(curves, float(prior_sd), target, counts, n_total, inverse, terms)
+
+
+def _batch_posterior(
+    curves: _DoseCurves,
+    prior_sd: float,
+    target: float | None,
+    counts: IntArray,
+    n_total: IntArray,
+    inverse: IntArray,
+    terms: _PartialTerms | None = None,
+) -> CRMPosteriorBatch:
+    """The posterior of distinct rows of counts [y_d, n_d - y_d] (with their TITE terms), each
+    integrated with the rule for its number of patients, spread back to the trials by
+    ``inverse``; with a ``target``, Pr(p_d > target | data) too."""
     sums = np.empty((counts.shape[0], 3))
-    overdose = None if target is None else np.empty((counts.shape[0], n_doses))
-    levels = _n_intervals(n_total, curves.model, curves.intercept, float(prior_sd))
+    overdose = None if target is None else np.empty((counts.shape[0], curves.skeleton.size))
+    levels = _n_intervals(n_total, curves.model, curves.intercept, prior_sd)
     for level in np.unique(levels):
         rows = np.flatnonzero(levels == level)
-        rule = _rule(int(level), float(prior_sd))
+        rule = _rule(int(level), prior_sd)
         table = _grid_table(curves, rule)
-        these = _PartialTerms(
-            pair_dose=terms.pair_dose,
-            pair_weight=terms.pair_weight,
-            index=terms.index[rows],
-            count=terms.count[rows],
+        these = (
+            None
+            if terms is None
+            else _PartialTerms(
+                pair_dose=terms.pair_dose,
+                pair_weight=terms.pair_weight,
+                index=terms.index[rows],
+                count=terms.count[rows],
+            )
         )
         tight = None if target is None else _TAIL_WINDOW_LOG
         result = _posterior_sums(counts[rows], table, rule, tight_log=tight, partial=these)
